@@ -1,0 +1,172 @@
+"""The planforge command line: validate, generate, check, schema.
+
+Exit codes, the same for every command:
+  0  success (warnings may have been printed)
+  1  findings: the manifest has errors, the output is stale (check), or generate refused to
+     overwrite a file a person edited
+  2  usage or input error: bad arguments, a manifest that cannot be read, output that cannot be written
+  3  internal error in planforge (a bug: please report it)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planforge.diagnostics import Diagnostic, format_diagnostics
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="One YAML manifest per feature: the integration plan, services, API documents, broker and gateway.",
+)
+
+
+class Format(str, Enum):
+    """How diagnostics are printed."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+ManifestArg = Annotated[Path, typer.Argument(help="The feature manifest (YAML).", show_default=False)]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output root; files go to OUT/<slug>/.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Diagnostics format.")]
+
+
+def _emit(diagnostics: list[Diagnostic], fmt: Format) -> None:
+    if diagnostics or fmt is Format.json:
+        sys.stderr.write(format_diagnostics(diagnostics, fmt.value))
+
+
+def _validated(manifest: Path, fmt: Format):  # type: ignore[no-untyped-def]
+    from planforge.pipeline import validate
+
+    if not manifest.is_file():
+        sys.stderr.write(f"planforge: {manifest}: no such manifest file\n")
+        raise typer.Exit(EXIT_USAGE)
+    result = validate(manifest, str(manifest))
+    _emit(result.diagnostics, fmt)
+    if result.document is None:
+        raise typer.Exit(EXIT_USAGE if _unreadable(result.diagnostics) else EXIT_FINDINGS)
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+    return result.document
+
+
+def _unreadable(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.code == "PF001" and d.message.startswith("cannot read") for d in diagnostics)
+
+
+@app.command()
+def validate(manifest: ManifestArg, format: FormatOpt = Format.text) -> None:
+    """Check a manifest and print every problem, located: FILE:LINE:COL: error CODE: message."""
+    _validated(manifest, format)
+
+
+@app.command()
+def generate(
+    manifest: ManifestArg,
+    out: OutOpt = Path("generated"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite generated files that were edited by hand.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Validate the manifest and write OUT/<slug>/; only changed files are rewritten."""
+    from planforge.output import apply, plan_writes
+    from planforge.pipeline import manifest_ref, render
+
+    document = _validated(manifest, format)
+    ref = manifest_ref(manifest, out)
+    rendering = render(document, ref)
+    root = out / rendering.slug
+    plan = plan_writes(rendering.output, root, ref, force=force)
+    if plan.conflicts:
+        for conflict in plan.conflicts:
+            sys.stderr.write(
+                f"{root / conflict.path}: error PF901: {conflict.reason}; not overwritten "
+                "(move your change into the manifest or a user-owned file, or use --force)\n"
+            )
+        raise typer.Exit(EXIT_FINDINGS)
+    for path in plan.kept_edited:
+        sys.stderr.write(f"{root / path}: warning PF902: no longer generated but edited by hand; left in place\n")
+    if not dry_run:
+        try:
+            apply(plan)
+        except OSError as exc:
+            sys.stderr.write(f"planforge: cannot write {root}: {exc.strerror or exc}; nothing was changed\n")
+            raise typer.Exit(EXIT_USAGE) from None
+    _summary(root, plan, dry_run)
+
+
+def _summary(root: Path, plan, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    verb = "would write" if dry_run else "wrote"
+    for path in sorted(plan.writes):
+        typer.echo(f"  write  {root / path}")
+    for path in sorted(plan.user_created):
+        typer.echo(f"  create {root / path}  (yours to edit)")
+    for path in plan.removes:
+        typer.echo(f"  remove {root / path}")
+    typer.echo(
+        f"{root}: {verb} {len(plan.writes)}, unchanged {len(plan.unchanged)}, "
+        f"removed {len(plan.removes)}, user-owned created {len(plan.user_created)}"
+    )
+
+
+@app.command()
+def check(manifest: ManifestArg, out: OutOpt = Path("generated"), format: FormatOpt = Format.text) -> None:
+    """Exit 1 listing every missing, changed (with a diff) and extra file when OUT/<slug>/ is stale."""
+    from planforge.output import check as compare
+    from planforge.pipeline import manifest_ref, render
+
+    document = _validated(manifest, format)
+    ref = manifest_ref(manifest, out)
+    rendering = render(document, ref)
+    root = out / rendering.slug
+    report = compare(rendering.output, root, ref)
+    if report.clean:
+        typer.echo(f"{root}: up to date ({len(rendering.output.owned)} files)")
+        return
+    for path in report.missing:
+        typer.echo(f"missing: {root / path}")
+    for path, diff in report.changed.items():
+        typer.echo(f"changed: {root / path}")
+        typer.echo(diff, nl=False)
+    for path in report.extra:
+        typer.echo(f"extra:   {root / path}  (no longer generated)")
+    typer.echo(f"{root}: stale; run `planforge generate {manifest} -o {out}`", err=True)
+    raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest JSON Schema (draft 2020-12), for editors and other tools."""
+    from planforge.resources import schema_path
+
+    sys.stdout.write(schema_path().read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    """Entry point that turns any unexpected failure into a one-line message and exit code 3."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # pragma: no cover - only bugs reach here
+        if os.environ.get("PLANFORGE_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"planforge: internal error: {type(exc).__name__}: {exc} (set PLANFORGE_DEBUG=1 for details)\n"
+        )
+        sys.exit(EXIT_INTERNAL)

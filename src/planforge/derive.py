@@ -1,0 +1,131 @@
+"""Facts derived from the whole feature: the communication matrix, the diagram, the deployment order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from planforge.model import (
+    Cache,
+    Datastore,
+    DeploymentPhase,
+    DiagramEdge,
+    DiagramNode,
+    Event,
+    Gateway,
+    MatrixRow,
+    Service,
+)
+
+__all__ = ["deployment_order", "diagram", "event_links", "matrix"]
+
+_LAYERS = (("core", "Core services"), ("support", "Support services"), ("edge", "Edge services"))
+_DB_SHAPE = {"postgres": "database", "redis": "box", "rabbitmq": "box"}
+
+
+def event_links(services: tuple[Service, ...], events: tuple[Event, ...]) -> dict[tuple[str, str], list[str]]:
+    """(publisher, consumer) -> the events that flow between them, in name order."""
+    links: dict[tuple[str, str], list[str]] = defaultdict(list)
+    published = {s.name: set(s.publishes) for s in services}
+    for event in events:
+        for consumer in event.consumers:
+            for publisher in event.publishers:
+                if event.name in published.get(publisher, ()) and publisher != consumer:
+                    links[(publisher, consumer)].append(event.name)
+    return dict(sorted(links.items()))
+
+
+def matrix(
+    services: tuple[Service, ...],
+    events: tuple[Event, ...],
+    datastores: tuple[Datastore, ...],
+    caches: tuple[Cache, ...],
+    gateway: Gateway | None,
+) -> tuple[MatrixRow, ...]:
+    """Who talks to whom, how and why: gateway routes, REST calls, events and cache use."""
+    titles = {s.name: s.title for s in services} | {d.name: d.title for d in datastores}
+    rows: list[MatrixRow] = []
+    for service in services if gateway else ():
+        if any(r.service == service.name for r in gateway.routes):  # type: ignore[union-attr]
+            purpose = service.summary or ", ".join(r.id for r in service.routes) or "REST API"
+            rows.append(MatrixRow("API Gateway", service.title, "REST", "Request-Response", purpose))
+    for service in services:
+        for call in service.calls:
+            rows.append(
+                MatrixRow(service.title, titles[call.target], "REST", "Request-Response", call.purpose or call.route)
+            )
+    for (publisher, consumer), names in event_links(services, events).items():
+        rows.append(MatrixRow(titles[publisher], titles[consumer], "Event", "Pub-Sub", ", ".join(names)))
+    cache_titles = {c.name: c.title for c in caches}
+    for store in (d for d in datastores if d.kind == "redis"):
+        for user in store.users:
+            used = sorted({cache_titles.get(r.cache, r.cache) for r in _routes_of(services, user) if r.cache})
+            rows.append(MatrixRow(titles[user], store.title, "Redis", "Cache-Aside", ", ".join(used) or "Caching"))
+    return tuple(rows)
+
+
+def _routes_of(services: tuple[Service, ...], name: str) -> tuple:  # type: ignore[type-arg]
+    return next((s.routes for s in services if s.name == name), ())
+
+
+def diagram(
+    services: tuple[Service, ...],
+    datastores: tuple[Datastore, ...],
+    events: tuple[Event, ...],
+    gateway: Gateway | None,
+) -> tuple[tuple[DiagramNode, ...], tuple[DiagramEdge, ...]]:
+    """Nodes and edges of the architecture diagram."""
+    nodes = [DiagramNode("CLIENT", "Client Application", "box")]
+    edges: list[DiagramEdge] = []
+    if gateway:
+        nodes.append(DiagramNode("GATEWAY", "API Gateway", "box"))
+        edges.append(DiagramEdge("CLIENT", "GATEWAY", False, ""))
+        routed = sorted({r.service for r in gateway.routes})
+        node_of = {s.name: s.node for s in services}
+        edges.extend(DiagramEdge("GATEWAY", node_of[name], False, "") for name in routed if name in node_of)
+    nodes.extend(DiagramNode(s.node, s.title, "box") for s in services)
+    nodes.extend(DiagramNode(d.node, d.title, _DB_SHAPE[d.kind]) for d in datastores)
+    for service in services:
+        edges.extend(DiagramEdge(service.node, _node(datastores, u), False, "") for u in service.uses)
+        edges.extend(DiagramEdge(service.node, _node(services, c.target), False, "REST") for c in service.calls)
+    brokers = [d for d in datastores if d.kind == "rabbitmq"]
+    for service in services if brokers else ():
+        if service.consumes:
+            edges.append(DiagramEdge(brokers[0].node, service.node, False, ""))
+    for (publisher, consumer), names in event_links(services, events).items():
+        edges.append(DiagramEdge(_node(services, publisher), _node(services, consumer), True, ", ".join(names)))
+    return tuple(nodes), tuple(dict.fromkeys(edges))
+
+
+def _node(items: tuple, name: str) -> str:  # type: ignore[type-arg]
+    return next(i.node for i in items if i.name == name)
+
+
+def deployment_order(
+    services: tuple[Service, ...], datastores: tuple[Datastore, ...], gateway: Gateway | None, monitoring: bool
+) -> tuple[DeploymentPhase, ...]:
+    """Infrastructure first, then layers (callees before callers), then the gateway and monitoring."""
+    phases: list[tuple[str, tuple[str, ...]]] = []
+    if datastores:
+        phases.append(("Infrastructure", tuple(d.title for d in datastores)))
+    for layer, title in _LAYERS:
+        members = [s for s in services if s.layer == layer]
+        if members:
+            phases.append((title, tuple(s.title for s in _callees_first(members))))
+    if gateway:
+        phases.append(("API Gateway", ("API Gateway",)))
+    if monitoring:
+        phases.append(("Monitoring and logging", ("Metrics", "Alerts", "Logs")))
+    return tuple(DeploymentPhase(i + 1, name, members) for i, (name, members) in enumerate(phases))
+
+
+def _callees_first(members: list[Service]) -> list[Service]:
+    """Order services of one layer so that a service comes after those it calls (ties by name)."""
+    names = {s.name for s in members}
+    pending = {s.name: {c.target for c in s.calls if c.target in names and c.target != s.name} for s in members}
+    ordered: list[str] = []
+    while pending:
+        ready = sorted(n for n, deps in pending.items() if deps <= set(ordered)) or sorted(pending)[:1]
+        ordered.append(ready[0])
+        pending.pop(ready[0])
+    by_name = {s.name: s for s in members}
+    return [by_name[n] for n in ordered]

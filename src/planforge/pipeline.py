@@ -1,0 +1,69 @@
+"""The pipeline: manifest -> load -> validate -> build_model -> targets -> {path: text}."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from planforge.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from planforge.loader import Document, LoadError, load_manifest
+from planforge.model import Model
+from planforge.targets import Output
+
+__all__ = ["Rendering", "Validation", "manifest_ref", "render", "validate"]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The loaded document (None when it could not be loaded) and every diagnostic found."""
+
+    document: Document | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return self.document is not None and not has_errors(self.diagnostics)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What generation would write under OUT/<slug>: owned and user-owned files."""
+
+    model: Model
+    slug: str
+    output: Output
+
+
+def validate(manifest: Path, display: str | None = None) -> Validation:
+    """Load and check a manifest: loader, schema, then semantic rules; all problems at once."""
+    from planforge.rules import semantic_diagnostics
+    from planforge.schema import schema_diagnostics
+
+    try:
+        document = load_manifest(manifest, display)
+    except LoadError as exc:
+        return Validation(None, sort_diagnostics(exc.diagnostics))
+    found = schema_diagnostics(document)
+    if not has_errors(found):
+        found += semantic_diagnostics(document)
+    return Validation(document, sort_diagnostics(found))
+
+
+def manifest_ref(manifest: Path, out: Path) -> str:
+    """How generated headers name the manifest: relative to OUT's parent (the project), else its file name."""
+    try:
+        relative = os.path.relpath(manifest.resolve(), out.resolve().parent)
+    except ValueError:
+        return manifest.name
+    return manifest.name if relative.startswith("..") else Path(relative).as_posix()
+
+
+def render(document: Document, ref: str, targets: tuple[str, ...] | None = None) -> Rendering:
+    """Build the model and render every target (or the named ones) in memory."""
+    from planforge.build import build_model
+    from planforge.targets.registry import render_targets
+
+    model = build_model(document, ref)
+    return Rendering(model, model.slug, render_targets(model, targets))

@@ -1,0 +1,171 @@
+"""Check a manifest against the published JSON Schema and turn each failure into a located diagnostic."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from planforge.diagnostics import Diagnostic, did_you_mean
+from planforge.loader import Document, JsonPath
+from planforge.resources import schema_path
+
+__all__ = ["manifest_schema", "schema_diagnostics"]
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing (null)",
+}
+
+
+@cache
+def manifest_schema() -> dict[str, Any]:
+    """The manifest JSON Schema, read once from spec/planforge.schema.json."""
+    with schema_path().open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(manifest_schema())
+
+
+def schema_diagnostics(document: Document) -> list[Diagnostic]:
+    """Every schema violation of the document, located at the offending key or value."""
+    data = document.data
+    if data.get("planforge") != 1:
+        version = data.get("planforge")
+        message = (
+            "missing 'planforge: 1' version key" if version is None else f"unsupported manifest version {version!r}"
+        )
+        return [document.diagnostic("PF100", ("planforge",), message, hint="this planforge reads 'planforge: 1'")]
+    diagnostics: list[Diagnostic] = []
+    for error in _validator().iter_errors(data):
+        diagnostics.extend(_explain(document, _deepest(error)))
+    return diagnostics
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    """For anyOf/oneOf failures, the branch error that got furthest into the data."""
+    if not error.context:
+        return error
+    best = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in ("type", "const", "enum")))
+    if len(best.absolute_path) > len(error.absolute_path):
+        return _deepest(best)
+    return error
+
+
+def _explain(document: Document, error: ValidationError) -> list[Diagnostic]:
+    path: JsonPath = tuple(error.absolute_path)
+    where = _describe(path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        return _unknown_keys(document, error, path, where)
+    if kind == "required":
+        missing = _missing(error)
+        return [document.diagnostic("PF102", path, f"{where} is missing required key '{missing}'", key=bool(path))]
+    if kind == "type":
+        expected = _expected_types(error.validator_value)
+        return [document.diagnostic("PF103", path, f"{where} must be {expected}, not {_kind_of(error.instance)}")]
+    if kind in ("enum", "const"):
+        options = error.validator_value if kind == "enum" else [error.validator_value]
+        shown = ", ".join(str(o) for o in options)
+        hint = did_you_mean(str(error.instance), [str(o) for o in options])
+        return [
+            document.diagnostic("PF104", path, f"{where} must be one of: {shown}; got {error.instance!r}", hint=hint)
+        ]
+    if kind in ("pattern", "maxLength", "minLength", "format"):
+        title = error.schema.get("title") or _parent_title(error) or "a valid value"
+        detail = error.schema.get("description") or _parent_description(error)
+        return [document.diagnostic("PF105", path, f"{where}: {error.instance!r} is not {title}", hint=detail)]
+    if kind == "propertyNames":
+        return _bad_name(document, error, path, where)
+    if kind in ("minimum", "maximum", "minItems", "maxItems", "minProperties", "uniqueItems"):
+        return [document.diagnostic("PF106", path, f"{where}: {error.message}")]
+    return [document.diagnostic("PF107", path, f"{where}: {error.message}")]
+
+
+def _unknown_keys(document: Document, error: ValidationError, path: JsonPath, where: str) -> list[Diagnostic]:
+    allowed = list(error.schema.get("properties", {}))
+    extra = sorted(set(error.instance) - set(allowed))
+    return [
+        document.diagnostic(
+            "PF101",
+            (*path, key),
+            f"unknown key '{key}' in {where}",
+            hint=did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}",
+            key=True,
+        )
+        for key in extra
+    ]
+
+
+def _bad_name(document: Document, error: ValidationError, path: JsonPath, where: str) -> list[Diagnostic]:
+    names = error.schema.get("propertyNames", {})
+    ref = names.get("$ref", "")
+    target = manifest_schema()["$defs"].get(ref.rsplit("/", 1)[-1], names) if ref else names
+    title = target.get("title", "a valid name")
+    bad = [k for k in error.instance if not _validator().evolve(schema=target).is_valid(k)]
+    return [
+        document.diagnostic(
+            "PF105", (*path, key), f"{where}: key '{key}' is not {title}", hint=target.get("description", ""), key=True
+        )
+        for key in bad
+    ]
+
+
+def _missing(error: ValidationError) -> str:
+    present = set(error.instance) if isinstance(error.instance, dict) else set()
+    for name in error.validator_value:
+        if name not in present:
+            return str(name)
+    return "?"
+
+
+def _parent_title(error: ValidationError) -> str:
+    return str(error.parent.schema.get("title", "")) if error.parent is not None else ""
+
+
+def _parent_description(error: ValidationError) -> str:
+    return str(error.parent.schema.get("description", "")) if error.parent is not None else ""
+
+
+def _expected_types(value: Any) -> str:
+    names = value if isinstance(value, list) else [value]
+    return " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "empty"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"the string {value!r}"
+
+
+def _describe(path: JsonPath) -> str:
+    """A readable location such as services.auth-service.routes[0].method."""
+    if not path:
+        return "the manifest"
+    parts: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + part)
+    return "".join(parts)
