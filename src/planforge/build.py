@@ -33,7 +33,7 @@ from planforge.model import (
 )
 from planforge.units import percent, seconds
 
-__all__ = ["build_model", "node_id", "python_name"]
+__all__ = ["build_model", "node_id", "python_name", "under_prefix"]
 
 FIRST_PORT = 8001
 _DEFAULT_RETRY = {"backoff": ["1s", "2s", "4s"], "max_retries": 3, "dead_letter": True}
@@ -128,6 +128,11 @@ def _merged(default: Any, given: Any) -> Any:
     return given
 
 
+def under_prefix(path: str, prefix: str) -> bool:
+    """A gateway prefix '/api/v1/orders' covers '/api/v1/orders' itself and everything below it."""
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def python_name(name: str) -> str:
     """A kebab-case manifest name as a Python identifier: user-service -> user_service."""
     return name.replace("-", "_").replace(".", "_")
@@ -215,7 +220,7 @@ def _public_path(service: str, path: str, method: str, gateway: Gateway | None) 
         if route.service != service or method not in route.methods:
             continue
         public = route.strip_prefix + path
-        if public.startswith(route.prefix):
+        if under_prefix(public, route.prefix):
             return public
     return None
 
@@ -356,7 +361,7 @@ def _service_call(call: str | None, gateway: Gateway | None) -> str:
     assert call is not None
     method, path = call.split(" ", 1)
     for route in gateway.routes if gateway else ():
-        if path.startswith(route.prefix + "/") and route.strip_prefix and path.startswith(route.strip_prefix):
+        if under_prefix(path, route.prefix) and route.strip_prefix and under_prefix(path, route.strip_prefix):
             return f"{method} {path[len(route.strip_prefix) :]}"
     return call
 

@@ -150,8 +150,15 @@ def check(manifest: ManifestArg, out: OutOpt = Path("generated"), format: Format
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the manifest reference in Markdown.")] = False,
+) -> None:
     """Print the manifest JSON Schema (draft 2020-12), for editors and other tools."""
+    if markdown:
+        from planforge.schemadoc import schema_markdown
+
+        sys.stdout.write(schema_markdown())
+        return
     from planforge.resources import schema_path
 
     sys.stdout.write(schema_path().read_text(encoding="utf-8"))

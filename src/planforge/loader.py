@@ -110,6 +110,8 @@ def load_text(raw: bytes, shown: str) -> Document:
     root = _compose(text, shown)
     builder = _Builder(shown)
     data = builder.build(root, ())
+    if data is None:
+        raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"
         line, col = _mark(root)

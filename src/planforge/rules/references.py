@@ -31,7 +31,9 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
 def unknown(m: Manifest, code: str, kind: str, path: JsonPath, name: str, known: Collection[str]) -> Diagnostic:
     """'<where> names unknown <kind> <name>', with the closest known name as a hint."""
     shown = sorted(known)
-    hint = did_you_mean(name, shown) or (f"known {kind}s: {', '.join(shown[:8])}" if shown else f"no {kind}s are declared")
+    hint = did_you_mean(name, shown) or (
+        f"known {kind}s: {', '.join(shown[:8])}" if shown else f"no {kind}s are declared"
+    )
     return m.error(code, path, f"{describe(path)} names unknown {kind} '{name}'", hint)
 
 
@@ -42,12 +44,7 @@ def _service_refs(m: Manifest) -> Refs:
     for name, spec in m.services.items():
         for index, call in enumerate(spec.get("calls", [])):
             yield ("services", name, "calls", index, "service"), call["service"]
-    gateway = m.gateway or {}
-    for index, route in enumerate(gateway.get("routes", [])):
-        yield ("gateway", "routes", index, "service"), route["service"]
-    jwt = gateway.get("authentication", {}).get("jwt")
-    if jwt:
-        yield ("gateway", "authentication", "jwt", "issuer"), jwt["issuer"]
+    yield from _gateway_service_refs(m)
     for flow_index, flow in enumerate(m.flows):
         for index, step in enumerate(flow.get("steps", [])):
             if step["by"] not in ACTORS:
@@ -55,6 +52,15 @@ def _service_refs(m: Manifest) -> Refs:
     for index, scenario in enumerate(m.data.get("testing", {}).get("scenarios", [])):
         if "service" in scenario:
             yield ("testing", "scenarios", index, "service"), scenario["service"]
+
+
+def _gateway_service_refs(m: Manifest) -> Refs:
+    gateway = m.gateway or {}
+    for index, route in enumerate(gateway.get("routes", [])):
+        yield ("gateway", "routes", index, "service"), route["service"]
+    jwt = gateway.get("authentication", {}).get("jwt")
+    if jwt:
+        yield ("gateway", "authentication", "jwt", "issuer"), jwt["issuer"]
 
 
 def _datastore_refs(m: Manifest) -> Refs:
@@ -133,11 +139,19 @@ def _unknown_refs(m: Manifest) -> Iterator[Diagnostic]:
     names = m.schema_names()
     for path, ref in bad_refs(m):
         if not isinstance(ref, str):
-            yield m.error("PF206", path, f"{describe(path)} must be a schema name, not {type(ref).__name__}",
-                          "write '$ref: Name' with the name of a schema under 'schemas'")
+            yield m.error(
+                "PF206",
+                path,
+                f"{describe(path)} must be a schema name, not {type(ref).__name__}",
+                "write '$ref: Name' with the name of a schema under 'schemas'",
+            )
         elif ref.startswith(("#", "http:", "https:")) or "/" in ref:
-            yield m.error("PF206", path, f"{describe(path)} '{ref}' is not a schema name",
-                          "a $ref names a schema under 'schemas' by its bare name, e.g. '$ref: Address'")
+            yield m.error(
+                "PF206",
+                path,
+                f"{describe(path)} '{ref}' is not a schema name",
+                "a $ref names a schema under 'schemas' by its bare name, e.g. '$ref: Address'",
+            )
         else:
             yield unknown(m, "PF206", "schema", path, ref, names)
 
@@ -152,7 +166,8 @@ def _unknown_routes(m: Manifest) -> Iterator[Diagnostic]:
             if call["route"] not in ids:
                 path: JsonPath = ("services", name, "calls", index, "route")
                 hint = did_you_mean(call["route"], ids) or (
-                    f"routes of {target}: {', '.join(sorted(ids)[:8])}" if ids else f"{target} declares no routes")
+                    f"routes of {target}: {', '.join(sorted(ids)[:8])}" if ids else f"{target} declares no routes"
+                )
                 yield m.error("PF208", path, f"{target} has no route with operation id '{call['route']}'", hint)
 
 

@@ -1,0 +1,40 @@
+# planforge task runner: one entry each to install, generate the examples, test, regenerate goldens and check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXAMPLES := $(wildcard examples/*/feature.yaml)
+
+.PHONY: install install-test example regen check lint test bench clean
+
+$(BIN)/planforge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[services,runtime]'
+	touch $@
+
+install: $(BIN)/planforge
+
+install-test: install
+	$(BIN)/pip install --quiet -e '.[services,runtime,test]'
+	scripts/install-system-deps
+
+example: install  ## install, then generate every example into generated/
+	@for m in $(EXAMPLES); do $(BIN)/planforge generate $$m || exit $$?; done
+
+regen: example  ## regenerate the committed goldens and the manifest reference
+	$(BIN)/planforge schema --markdown > docs/manifest.md
+
+check: install  ## CI regeneration check, lint and types
+	@for m in $(EXAMPLES); do $(BIN)/planforge check $$m || exit $$?; done
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: install-test  ## install everything the suite needs, then run it all
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
