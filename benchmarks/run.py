@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synth import synthetic_manifest  # noqa: E402
+from synth import synthetic_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = [sys.executable, "-c", "import jinja2, yaml, jsonschema, typer"]
@@ -60,19 +60,23 @@ def growth(sizes: list[int], runs: int, work: Path) -> None:
     planforge = [sys.executable, "-m", "planforge"]
     print(f"growth with manifest size, median of {runs} runs")
     print(f"  {'routes':>7s} {'validate ms':>12s} {'generate ms':>12s} {'generate ms/route':>18s}")
-    previous = None
+    previous, prev_size = 0.0, 0
     for size in sizes:
         manifest = work / f"synthetic-{size}.yaml"
         manifest.write_text(synthetic_manifest(size))
         out = work / f"out-{size}"
-        result = medians({
-            "validate": [*planforge, "validate", str(manifest)],
-            "generate": [*planforge, "generate", str(manifest), "-o", str(out), "--dry-run"],
-        }, runs)
+        result = medians(
+            {
+                "validate": [*planforge, "validate", str(manifest)],
+                "generate": [*planforge, "generate", str(manifest), "-o", str(out), "--dry-run"],
+            },
+            runs,
+        )
         per_route = result["generate"] / size * 1000
-        note = "" if previous is None else f"  (x{result['generate'] / previous:.2f} for x{size // prev_size} routes)"
-        print(f"  {size:7d} {result['validate'] * 1000:12.1f} {result['generate'] * 1000:12.1f} {per_route:18.2f}{note}")
-        previous, prev_size = result["generate"], size
+        note = f"  (x{result['generate'] / previous:.2f} for x{size // prev_size} routes)" if previous else ""
+        figures = f"{result['validate'] * 1000:12.1f} {result['generate'] * 1000:12.1f} {per_route:18.2f}"
+        print(f"  {size:7d} {figures}{note}")
+        previous, _prev_size = result["generate"], size
 
 
 def main() -> None:

@@ -24,14 +24,20 @@ def synthetic_manifest(routes: int, per_service: int = 10) -> str:
             "port": 9000 + i,
             "uses": [f"svc{i}-db", "queue"],
             "routes": [
-                {"id": f"op{j}", "method": "POST" if j % 2 else "GET", "path": f"/svc{i}/items{j}/{{itemId}}",
-                 "public": j % 3 == 0, "responses": {200: "Item", 404: "Problem"},
-                 **({"request": "Item"} if j % 2 else {})}
+                {
+                    "id": f"op{j}",
+                    "method": "POST" if j % 2 else "GET",
+                    "path": f"/svc{i}/items{j}/{{itemId}}",
+                    "public": j % 3 == 0,
+                    "responses": {200: "Item", 404: "Problem"},
+                    **({"request": "Item"} if j % 2 else {}),
+                }
                 for j in range(per_service)
             ],
             "publishes": [f"svc{i}.changed"],
             "consumes": [{"event": f"svc{(i - 1) % count}.changed", "queue": f"{name}-queue", "does": "syncs"}]
-            if count > 1 else [],
+            if count > 1
+            else [],
         }
         events[f"svc{i}.changed"] = {
             "exchange": "events",
@@ -43,16 +49,22 @@ def synthetic_manifest(routes: int, per_service: int = 10) -> str:
     manifest = {
         "planforge": 1,
         "feature": {"name": f"Synthetic {routes}", "slug": f"synthetic-{routes}", "overview": "Benchmark input."},
-        "datastores": {"queue": {"kind": "rabbitmq"}} | {
-            f"svc{i}-db": {"kind": "postgres", "owner": f"svc{i}-service"} for i in range(count)
-        },
+        "datastores": {"queue": {"kind": "rabbitmq"}}
+        | {f"svc{i}-db": {"kind": "postgres", "owner": f"svc{i}-service"} for i in range(count)},
         "services": services,
         "schemas": {"Item": {"type": "object", "properties": {"id": {"type": "string"}}}},
         "events": events,
         "broker": {"exchanges": {"events": {"type": "topic"}}, "queues": queues},
         "gateway": {
-            "routes": [{"path": f"/api/svc{i}/*", "service": f"svc{i}-service", "methods": ["GET", "POST"],
-                        "strip_prefix": "/api"} for i in range(count)],
+            "routes": [
+                {
+                    "path": f"/api/svc{i}/*",
+                    "service": f"svc{i}-service",
+                    "methods": ["GET", "POST"],
+                    "strip_prefix": "/api",
+                }
+                for i in range(count)
+            ],
             "authentication": {"jwt": {"algorithms": ["RS256"], "issuer": "svc0-service"}},
         },
     }

@@ -25,7 +25,11 @@ def run_cli() -> RunCli:
         merged = {**os.environ, **(env or {})}
         merged.pop("PLANFORGE_DEBUG", None)
         return subprocess.run(
-            [sys.executable, "-m", "planforge", *args], cwd=cwd, env=merged, capture_output=True, text=True,
+            [sys.executable, "-m", "planforge", *args],
+            cwd=cwd,
+            env=merged,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
 

@@ -10,10 +10,13 @@ from planforge.loader import MAX_BYTES
 
 from .conftest import RunCli
 
-ALIAS_BOMB = "\n".join(
-    ["planforge: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-) + "\n"
+ALIAS_BOMB = (
+    "\n".join(
+        ["planforge: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    )
+    + "\n"
+)
 
 BAD_INPUTS: dict[str, bytes] = {
     "huge": b"planforge: 1\n" + b"# padding\n" * (MAX_BYTES // 10 + 1),
@@ -30,9 +33,18 @@ BAD_INPUTS: dict[str, bytes] = {
     "comments-only": b"# nothing here\n# at all\n",
 }
 EXPECTED_CODES = {
-    "huge": "PF002", "alias-bomb": "PF007", "binary": "PF001", "latin1": "PF001", "control-char": "PF001",
-    "two-documents": "PF008", "tab-indent": "PF003", "python-tag": "PF009", "recursive-alias": "PF007",
-    "scalar-root": "PF006", "null-root": "PF005", "comments-only": "PF005",
+    "huge": "PF002",
+    "alias-bomb": "PF007",
+    "binary": "PF001",
+    "latin1": "PF001",
+    "control-char": "PF001",
+    "two-documents": "PF008",
+    "tab-indent": "PF003",
+    "python-tag": "PF009",
+    "recursive-alias": "PF007",
+    "scalar-root": "PF006",
+    "null-root": "PF005",
+    "comments-only": "PF005",
 }
 
 

@@ -61,5 +61,5 @@ def test_free_text_cannot_inject_markup(tmp_path: Path) -> None:
     manifest = tmp_path / "feature.yaml"
     manifest.write_text(source.replace("A tiny feature.", "'<img src=x onerror=alert(1)> | [link](http://x) `code`'"))
     plan = _plan(manifest)
-    assert "<img" not in plan and "&lt;" not in plan or "\\<img" in plan
+    assert ("<img" not in plan and "&lt;" not in plan) or "\\<img" in plan
     assert "\\<img src=x onerror=alert(1)\\> \\| \\[link\\](http://x) \\`code\\`" in plan

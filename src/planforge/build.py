@@ -274,19 +274,19 @@ def _deliveries(
     queues: tuple[Queue, ...],
 ) -> list[Delivery]:
     kind = exchanges[exchange].type if exchange in exchanges else "topic"
-    found = []
+    found: list[Delivery] = []
     for queue in queues:
         binding = next(
             (b for b in queue.bindings if b.exchange == exchange and binding_matches(kind, b.routing_key, key)), None
         )
         if binding is None:
             continue
-        consumers = [
+        consumers: list[str | None] = [
             s
             for s, spec in sorted(services.items())
             if any(c["queue"] == queue.name and c["event"] == event for c in spec.get("consumes", []))
         ]
-        found.extend(Delivery(event, exchange, queue.name, binding.routing_key, c) for c in consumers or [None])
+        found.extend(Delivery(event, exchange, queue.name, binding.routing_key, c) for c in (consumers or [None]))
     return found
 
 

@@ -96,8 +96,8 @@ def diagram(
     return tuple(nodes), tuple(dict.fromkeys(edges))
 
 
-def _node(items: tuple, name: str) -> str:  # type: ignore[type-arg]
-    return next(i.node for i in items if i.name == name)
+def _node(items: tuple[Service, ...] | tuple[Datastore, ...], name: str) -> str:
+    return next(str(i.node) for i in items if i.name == name)
 
 
 def deployment_order(

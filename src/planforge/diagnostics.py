@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from difflib import get_close_matches
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Diagnostic",
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a diagnostic is: errors stop generation, warnings do not."""
 
     ERROR = "error"

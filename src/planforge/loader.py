@@ -175,7 +175,8 @@ def _compose(text: str, shown: str) -> yaml.Node:
         loader.dispose()
     if root is None:
         raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
-    return root
+    node: yaml.Node = root
+    return node
 
 
 class _Builder:
@@ -204,6 +205,7 @@ class _Builder:
                 self._check_tag(node, f"{_STD}seq")
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             self._check_tag(node, f"{_STD}map")
+            assert isinstance(node, yaml.MappingNode)
             return self._mapping(node, path)
         finally:
             self.active.discard(id(node))

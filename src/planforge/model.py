@@ -371,7 +371,5 @@ class Model:
 
     def title_of(self, name: str) -> str:
         """Display title of a service or datastore name, or the name itself."""
-        for item in (*self.services, *self.datastores):
-            if item.name == name:
-                return item.title
-        return name
+        titles = {s.name: s.title for s in self.services} | {d.name: d.title for d in self.datastores}
+        return titles.get(name, name)

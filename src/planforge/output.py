@@ -9,6 +9,7 @@ first, and only when all of them are on disk are they moved into place.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -183,10 +184,8 @@ def _make_parents(directory: Path) -> list[Path]:
 
 
 def _remove_empty(directory: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         directory.rmdir()
-    except OSError:
-        pass
 
 
 def _prune(directory: Path, root: Path) -> None:

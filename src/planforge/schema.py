@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -50,7 +51,7 @@ def schema_diagnostics(document: Document) -> list[Diagnostic]:
         return [document.diagnostic("PF100", ("planforge",), message, hint="this planforge reads 'planforge: 1'")]
     diagnostics: list[Diagnostic] = []
     for error in _validator().iter_errors(data):
-        diagnostics.extend(_explain(document, _deepest(error)))
+        diagnostics.extend(_explain(document, _Failure.of(_deepest(error))))
     return diagnostics
 
 
@@ -64,20 +65,49 @@ def _deepest(error: ValidationError) -> ValidationError:
     return error
 
 
-def _explain(document: Document, error: ValidationError) -> list[Diagnostic]:
-    path: JsonPath = tuple(error.absolute_path)
+@dataclass(frozen=True)
+class _Failure:
+    """The parts of a jsonschema ValidationError that diagnostics use, typed."""
+
+    path: JsonPath
+    kind: str
+    value: Any
+    instance: Any
+    schema: dict[str, Any]
+    parent_schema: dict[str, Any]
+    message: str
+
+    @classmethod
+    def of(cls, error: ValidationError) -> _Failure:
+        """Copy what matters out of a jsonschema error."""
+        raw: Any = error
+        parent = raw.parent.schema if raw.parent is not None and isinstance(raw.parent.schema, dict) else {}
+        schema = raw.schema if isinstance(raw.schema, dict) else {}
+        return cls(
+            tuple(raw.absolute_path),
+            str(raw.validator),
+            raw.validator_value,
+            raw.instance,
+            schema,
+            parent,
+            str(raw.message),
+        )
+
+
+def _explain(document: Document, error: _Failure) -> list[Diagnostic]:
+    path = error.path
     where = _describe(path)
-    kind = error.validator
+    kind = error.kind
     if kind == "additionalProperties":
         return _unknown_keys(document, error, path, where)
     if kind == "required":
         missing = _missing(error)
         return [document.diagnostic("PF102", path, f"{where} is missing required key '{missing}'", key=bool(path))]
     if kind == "type":
-        expected = _expected_types(error.validator_value)
+        expected = _expected_types(error.value)
         return [document.diagnostic("PF103", path, f"{where} must be {expected}, not {_kind_of(error.instance)}")]
     if kind in ("enum", "const"):
-        options = error.validator_value if kind == "enum" else [error.validator_value]
+        options = error.value if kind == "enum" else [error.value]
         shown = ", ".join(str(o) for o in options)
         hint = did_you_mean(str(error.instance), [str(o) for o in options])
         return [
@@ -94,7 +124,7 @@ def _explain(document: Document, error: ValidationError) -> list[Diagnostic]:
     return [document.diagnostic("PF107", path, f"{where}: {error.message}")]
 
 
-def _unknown_keys(document: Document, error: ValidationError, path: JsonPath, where: str) -> list[Diagnostic]:
+def _unknown_keys(document: Document, error: _Failure, path: JsonPath, where: str) -> list[Diagnostic]:
     allowed = list(error.schema.get("properties", {}))
     extra = sorted(set(error.instance) - set(allowed))
     return [
@@ -109,7 +139,7 @@ def _unknown_keys(document: Document, error: ValidationError, path: JsonPath, wh
     ]
 
 
-def _bad_name(document: Document, error: ValidationError, path: JsonPath, where: str) -> list[Diagnostic]:
+def _bad_name(document: Document, error: _Failure, path: JsonPath, where: str) -> list[Diagnostic]:
     names = error.schema.get("propertyNames", {})
     ref = names.get("$ref", "")
     target = manifest_schema()["$defs"].get(ref.rsplit("/", 1)[-1], names) if ref else names
@@ -123,25 +153,25 @@ def _bad_name(document: Document, error: ValidationError, path: JsonPath, where:
     ]
 
 
-def _missing(error: ValidationError) -> str:
+def _missing(error: _Failure) -> str:
     present = set(error.instance) if isinstance(error.instance, dict) else set()
-    for name in error.validator_value:
+    for name in error.value:
         if name not in present:
             return str(name)
     return "?"
 
 
-def _parent_title(error: ValidationError) -> str:
-    return str(error.parent.schema.get("title", "")) if error.parent is not None else ""
+def _parent_title(error: _Failure) -> str:
+    return str(error.parent_schema.get("title", ""))
 
 
-def _parent_description(error: ValidationError) -> str:
-    return str(error.parent.schema.get("description", "")) if error.parent is not None else ""
+def _parent_description(error: _Failure) -> str:
+    return str(error.parent_schema.get("description", ""))
 
 
 def _expected_types(value: Any) -> str:
     names = value if isinstance(value, list) else [value]
-    return " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    return " or ".join(_TYPE_NAMES.get(str(n), str(n)) for n in names)
 
 
 def _kind_of(value: Any) -> str:

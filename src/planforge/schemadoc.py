@@ -12,8 +12,9 @@ __all__ = ["schema_markdown"]
 def schema_markdown() -> str:
     """A table per section: key, type, required, description."""
     schema = manifest_schema()
-    lines = ["# Manifest reference", "", "Generated from `spec/planforge.schema.json` by `planforge schema --markdown`.",
-             "", schema.get("description", ""), ""]
+    lines = ["# Manifest reference", ""]
+    lines += ["Generated from `spec/planforge.schema.json` by `planforge schema --markdown`.", ""]
+    lines += [schema.get("description", ""), ""]
     lines += _table(schema, schema, "top level")
     for name, definition in schema["$defs"].items():
         if definition.get("type") == "object" and "properties" in definition:

@@ -2,108 +2,19 @@
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from planforge.build import FIRST_PORT, node_id, python_name
 from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
+from planforge.rules.identifiers import class_problem, handler_problem, package_problem, parameter_problem
 from planforge.rules.manifest import Manifest
 from planforge.rules.paths import normalized, path_parameters
 
 __all__ = ["check"]
 
-_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
-# Modules and module-level names of generated services that a handler function must not shadow.
-_SERVICE_MODULE_NAMES = frozenset(
-    {
-        "asyncio",
-        "contextlib",
-        "datetime",
-        "enum",
-        "functools",
-        "json",
-        "logging",
-        "os",
-        "re",
-        "sys",
-        "time",
-        "typing",
-        "uuid",
-        "fastapi",
-        "pydantic",
-        "starlette",
-        "httpx",
-        "aio_pika",
-        "redis",
-        "asyncpg",
-        "app",
-        "router",
-        "settings",
-        "logger",
-        "lifespan",
-    }
-)
-# Third-party packages generated code imports: a service package of that name would hide them.
-_THIRD_PARTY = frozenset(
-    {
-        "fastapi",
-        "pydantic",
-        "starlette",
-        "uvicorn",
-        "httpx",
-        "aio_pika",
-        "aiormq",
-        "pika",
-        "redis",
-        "asyncpg",
-        "sqlalchemy",
-        "psycopg",
-        "pytest",
-        "jinja2",
-        "yaml",
-        "jsonschema",
-        "anyio",
-        "planforge",
-        "tests",
-        "conftest",
-    }
-)
-# Class names a generated models or service module imports: a schema of that name would hide them.
-_MODEL_NAMES = frozenset(
-    {
-        "Any",
-        "Optional",
-        "Union",
-        "Literal",
-        "Annotated",
-        "List",
-        "Dict",
-        "Enum",
-        "UUID",
-        "Decimal",
-        "BaseModel",
-        "Field",
-        "ConfigDict",
-        "RootModel",
-        "EmailStr",
-        "AnyUrl",
-        "AwareDatetime",
-        "FastAPI",
-        "APIRouter",
-        "Request",
-        "Response",
-        "HTTPException",
-        "Depends",
-        "Header",
-        "Query",
-        "Path",
-        "Body",
-    }
-)
 _RESERVED_NODES = {"CLIENT": "the client", "GATEWAY": "the API gateway"}
 
 
@@ -142,22 +53,22 @@ def _duplicate_routes(m: Manifest, service: str) -> Iterator[Diagnostic]:
 
 def _unsafe_names(m: Manifest) -> Iterator[Diagnostic]:
     for name in m.services:
-        package = python_name(name)
-        if keyword.iskeyword(package) or package in sys.stdlib_module_names or package in _THIRD_PARTY:
+        why = package_problem(python_name(name))
+        if why:
             yield m.error(
                 "PF703",
                 ("services", name),
-                f"service '{name}' becomes Python package '{package}', "
-                "which is a keyword or hides a module generated code imports",
+                f"service '{name}' becomes Python package '{python_name(name)}', {why}",
                 f"rename it, e.g. '{name}-service'",
                 key=True,
             )
     for name in m.schemas:
-        if name in _BUILTINS or name in _MODEL_NAMES:
+        why = class_problem(name)
+        if why:
             yield m.error(
                 "PF703",
                 ("schemas", name),
-                f"schema '{name}' would hide the Python name '{name}' that generated code uses",
+                f"schema '{name}' names a model class, and '{name}' is {why}",
                 f"rename it, e.g. '{name}Body'",
                 key=True,
             )
@@ -165,28 +76,27 @@ def _unsafe_names(m: Manifest) -> Iterator[Diagnostic]:
         yield from _unsafe_route_names(m, ("services", service, "routes", index), route)
 
 
-def _unsafe_route_names(m: Manifest, path: JsonPath, route: dict[str, object]) -> Iterator[Diagnostic]:
-    handler = str(route["id"])
-    if keyword.iskeyword(handler) or handler in _BUILTINS or handler in _SERVICE_MODULE_NAMES:
+def _unsafe_route_names(m: Manifest, path: JsonPath, route: dict[str, Any]) -> Iterator[Diagnostic]:
+    handler = route["id"]
+    why = handler_problem(handler)
+    if why:
         yield m.error(
             "PF703",
             (*path, "id"),
-            f"operation id '{handler}' names the handler function, and '{handler}' "
-            "is a Python keyword, builtin or name of the service module",
-            f"rename it, e.g. 'do_{handler}'",
+            f"operation id '{handler}' names the handler function, and '{handler}' is {why}",
+            f"rename it, e.g. '{handler}_{route['method'].lower()}'",
         )
-    declared = route.get("parameters")
-    for name in [*path_parameters(str(route["path"])), *(declared if isinstance(declared, dict) else {})]:
-        if keyword.iskeyword(name):
-            where: JsonPath = (
-                (*path, "parameters", name) if isinstance(declared, dict) and name in declared else (*path, "path")
-            )
+    declared: dict[str, Any] = route.get("parameters", {})
+    for name in dict.fromkeys([*path_parameters(route["path"]), *declared]):
+        why = parameter_problem(name)
+        if why:
+            where: JsonPath = (*path, "parameters", name) if name in declared else (*path, "path")
             yield m.error(
                 "PF703",
                 where,
-                f"parameter '{name}' becomes a handler argument, but it is a Python keyword",
+                f"parameter '{name}' becomes a handler argument, and '{name}' is {why}",
                 f"rename it, e.g. '{name}Value'",
-                key=where[-1] != "path",
+                key=name in declared,
             )
 
 

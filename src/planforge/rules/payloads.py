@@ -13,7 +13,7 @@ from referencing.exceptions import Unresolvable
 from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
 from planforge.rules.jsonschemas import bad_refs, registry, resolve, schema_sites
-from planforge.rules.manifest import Manifest
+from planforge.rules.manifest import Manifest, describe
 
 __all__ = ["check"]
 
@@ -40,19 +40,20 @@ def _invalid_schemas(m: Manifest) -> Iterator[Diagnostic]:
             yield m.error(
                 "PF712",
                 where,
-                f"not a valid JSON Schema (draft 2020-12): {error.message}",
+                f"{describe(where)} is not valid JSON Schema (draft 2020-12): {error.message}",
                 "see https://json-schema.org/understanding-json-schema/",
             )
 
 
-def _properties(m: Manifest, schema: Any) -> set[str]:
-    """Property names a data schema declares, following $ref and allOf."""
+def _properties(m: Manifest, schema: Any, depth: int = 0) -> set[str]:
+    """Property names a data schema declares, following $ref and allOf (a few levels at most)."""
     schema = resolve(m, schema)
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or depth > 8:
         return set()
-    names = set(schema.get("properties", {}))
-    for part in schema.get("allOf", []):
-        names |= _properties(m, part)
+    properties, parts = schema.get("properties", {}), schema.get("allOf", [])
+    names = set(properties) if isinstance(properties, dict) else set()
+    for part in parts if isinstance(parts, list) else []:
+        names |= _properties(m, part, depth + 1)
     return names
 
 

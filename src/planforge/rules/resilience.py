@@ -26,9 +26,10 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
             f"set max_retries: {len(delays)}, or drop the extra delays",
         )
     elif len(delays) < retries:
+        missing = retries - len(delays)
         yield m.error(
             "PF802",
             (*path, "max_retries"),
             f"max_retries is {retries} but backoff gives only {len(delays)} delays",
-            f"add {retries - len(delays)} more delays to backoff, or set max_retries: {len(delays)}",
+            f"add {missing} more {'delay' if missing == 1 else 'delays'} to backoff, or set max_retries: {len(delays)}",
         )

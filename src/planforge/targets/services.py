@@ -1,13 +1,515 @@
-"""The services target (not built yet)."""
+"""FastAPI services with a generation gap: services/<package>/ for every service, and their contract tests.
+
+planforge owns app.py (routes from the manifest), models.py (pydantic v2 models generated from the
+schemas by datamodel-code-generator) and the dependency list; a person owns impl/<operation>.py,
+created once as a stub that the app imports lazily (a missing one answers 501). Behaviour shared by
+every service lives in planforge.runtime; the generated code only passes configuration to it.
+Python source is laid out here exactly as ruff format would lay it out, so it needs no formatter.
+"""
 
 from __future__ import annotations
 
-from planforge.model import Model
+import json
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from planforge.model import Model, Parameter, Route, Service
 from planforge.targets import Output
+from planforge.targets.openapi import SECURITY_SCHEME, component_refs, schemas_of, statuses
+from planforge.targets.registry import TargetError
+from planforge.templating import py_str, render_template
 
 __all__ = ["render"]
 
+WIDTH = 88
+_RESERVED = frozenset({"ctx", "body", "operations"})
+_PY_TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}
+_FORMATS = {"uuid": ("UUID", "from uuid import UUID"), "date-time": ("datetime", "from datetime import datetime")}
+_FORMATS["date"] = ("date", "from datetime import date")
+_CONSTRAINTS = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "pattern": "pattern",
+}
+
 
 def render(model: Model) -> Output:
-    """No files yet."""
-    return Output()
+    """Every service's package, the root tool configuration, and one contract test module per service."""
+    owned: dict[str, str] = {"pyproject.toml": render_template("services/pyproject.toml.j2", model=model)}
+    user: dict[str, str] = {}
+    for service in model.services:
+        root = f"services/{service.package}"
+        models = _models(model, service)
+        endpoints = [_endpoint(route, models.classes) for route in service.routes]
+        owned[f"{root}/__init__.py"] = render_template("services/__init__.py.j2", service=service, title=_doc(service.title))
+        owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
+        owned[f"{root}/models.py"] = models.source
+        owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
+        owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
+        user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
+        for endpoint in endpoints:
+            user[f"{root}/impl/{endpoint.module}.py"] = _stub(service, endpoint)
+    return Output(owned=owned, user=user)
+
+
+# --- Python layout -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A bracketed Python expression: flat when it fits, else one item a line with a magic trailing comma."""
+
+    head: str
+    items: tuple[Seq | str, ...]
+    brackets: str = "()"
+    tail: str = ""
+    is_tuple: bool = False
+
+
+def flat(node: Seq | str) -> str:
+    """The node on one line."""
+    if isinstance(node, str):
+        return node
+    inner = ", ".join(flat(i) for i in node.items) + ("," if node.is_tuple and len(node.items) == 1 else "")
+    return f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+
+
+def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
+    """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
+    pad = " " * indent
+    one_line = pad + flat(node) + end
+    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
+        return [one_line]
+    lines = [f"{pad}{node.head}{node.brackets[0]}"]
+    for item in node.items:
+        lines.extend(layout(item, indent + 4, ","))
+    lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
+    return lines
+
+
+def code(node: Seq | str, indent: int = 0) -> str:
+    """layout() joined into text."""
+    return "\n".join(layout(node, indent))
+
+
+def _kw(name: str, value: Seq | str) -> Seq | str:
+    if isinstance(value, str):
+        return f"{name}={value}"
+    return Seq(f"{name}={value.head}", value.items, value.brackets, value.tail, value.is_tuple)
+
+
+def _tuple(items: list[Seq | str]) -> Seq | str:
+    return Seq("", tuple(items), is_tuple=True) if items else "()"
+
+
+def _import_key(name: str) -> tuple[int, str]:
+    """isort's order-by-type: CONSTANTS, then Classes, then functions."""
+    kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
+    return kind, name
+
+
+def _imports(lines: set[str]) -> list[str]:
+    """from-import lines merged per module, sorted, long ones wrapped."""
+    modules: dict[str, set[str]] = {}
+    for line in lines:
+        module, names = line.removeprefix("from ").split(" import ")
+        modules.setdefault(module, set()).update(n.strip() for n in names.split(","))
+    result = []
+    for module in sorted(modules, key=lambda m: (m.startswith("."), m)):
+        names = sorted(modules[module], key=_import_key)
+        line = f"from {module} import {', '.join(names)}"
+        result.append(line if len(line) <= WIDTH else code(Seq(f"from {module} import ", tuple(names))))
+    return result
+
+
+def _import_block(stdlib: set[str], third_party: set[str], local: set[str]) -> str:
+    groups = [_imports(group) for group in (stdlib, third_party, local) if group]
+    return "\n\n".join("\n".join(group) for group in groups)
+
+
+# --- Models ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Models:
+    """models.py and the class each schema became (datamodel-code-generator renames clashing names)."""
+
+    source: str
+    classes: dict[str, str]
+
+
+def _marker(name: str) -> str:
+    return f"The manifest's {name} schema."
+
+
+def _models(model: Model, service: Service) -> Models:
+    """Pydantic v2 models for the schemas the service's routes use, via datamodel-code-generator."""
+    from datamodel_code_generator import DataModelType, InputFileType, PythonVersion, generate
+    from datamodel_code_generator.format import Formatter
+
+    schemas = {name: component_refs(s) | {"description": _marker(name)} for name, s in schemas_of(model, service).items()}
+    document = {"openapi": "3.1.0", "info": {"title": "", "version": ""}, "paths": {}, "components": {"schemas": schemas}}
+    source = generate(
+        json.dumps(document),
+        input_file_type=InputFileType.OpenAPI,
+        output_model_type=DataModelType.PydanticV2BaseModel,
+        target_python_version=PythonVersion.PY_311,
+        formatters=[Formatter.BUILTIN],
+        builtin_format_line_length=WIDTH,
+        disable_timestamp=True,
+        custom_file_header=f'"""Request and response models of {_doc(service.title)}, from the manifest."""',
+        use_schema_description=True,
+        use_annotated=True,
+        field_constraints=True,
+        use_double_quotes=True,
+        use_standard_collections=True,
+        use_union_operator=True,
+    )
+    if not isinstance(source, str):
+        raise TargetError("datamodel-code-generator returned several modules for one document")
+    return Models(source.rstrip("\n") + "\n", _classes(source, list(schemas)))
+
+
+def _classes(source: str, names: list[str]) -> dict[str, str]:
+    import ast
+
+    markers = {_marker(name): name for name in names}
+    found: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Constant) and isinstance(inner.value, str) and inner.value.strip() in markers:
+                found.setdefault(markers[inner.value.strip()], node.name)
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise TargetError(f"datamodel-code-generator made no class for schema(s) {', '.join(missing)}")
+    return found
+
+
+def _doc(text: str) -> str:
+    """Text that is safe inside a one-line triple-quoted docstring."""
+    return " ".join(text.replace("\\", "/").replace('"', "'").split())
+
+
+# --- Endpoints -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Argument:
+    """A parameter of an endpoint and of its handler."""
+
+    name: str
+    annotation: str
+    marker: Seq
+    optional: bool
+
+
+@dataclass
+class Endpoint:
+    """What app.py and the handler stub need to know about one route."""
+
+    route: Route
+    module: str
+    status: int
+    returns: str
+    body: str | None
+    arguments: list[Argument]
+    responses: list[tuple[str, str]]
+    stdlib: set[str] = field(default_factory=set)
+
+
+def identifier(name: str, taken: set[str]) -> str:
+    """A snake_case Python identifier for a manifest name, never a keyword nor one already taken."""
+    candidate = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    while keyword.iskeyword(candidate) or keyword.issoftkeyword(candidate) or candidate in taken:
+        candidate += "_"
+    taken.add(candidate)
+    return candidate
+
+
+def handler_module(route: Route) -> str:
+    """impl/<this>.py holds the route's handler."""
+    return route.id + "_" if keyword.iskeyword(route.id) or keyword.issoftkeyword(route.id) else route.id
+
+
+def _endpoint(route: Route, classes: dict[str, str]) -> Endpoint:
+    taken = set(_RESERVED)
+    stdlib: set[str] = set()
+    arguments = [_argument(p, identifier(p.name, taken), stdlib) for p in route.parameters]
+    arguments.sort(key=lambda a: a.optional)
+    success = route.success
+    returns = f"models.{classes[success.schema]}" if success.schema else "None"
+    responses = []
+    for status, schema in statuses(route):
+        if status == str(success.status):
+            continue
+        key = '"default"' if status == "default" else status
+        if schema == "Problem":
+            responses.append((key, "PROBLEM"))
+        elif schema is None:
+            responses.append((key, f'{{"description": {py_str(status)}}}'))
+        else:
+            responses.append((key, f'{{"model": models.{classes[schema]}}}'))
+    body = f"models.{classes[route.request]}" if route.request else None
+    return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
+
+
+def _argument(parameter: Parameter, name: str, stdlib: set[str]) -> Argument:
+    schema = parameter.schema.value
+    annotation = _annotation(schema, stdlib, parameter.location == "query")
+    marker_items: list[Seq | str] = [f"alias={py_str(parameter.name)}"]
+    for key, argument in _CONSTRAINTS.items():
+        value = schema.get(key)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float) or (key == "pattern" and isinstance(value, str)):
+            marker_items.append(f"{argument}={py_str(value) if isinstance(value, str) else value!r}")
+    if parameter.description:
+        marker_items.append(f"description={py_str(parameter.description)}")
+    marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
+    optional = not parameter.required
+    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional)
+
+
+def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
+    """The Python type of a parameter schema (what its value is parsed into)."""
+    if not isinstance(schema, dict):
+        return "str"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum and all(isinstance(v, str | int) and not isinstance(v, bool) for v in enum):
+        stdlib.add("from typing import Literal")
+        return f"Literal[{', '.join(py_str(v) if isinstance(v, str) else str(v) for v in enum)}]"
+    kind = schema.get("type")
+    if kind == "array" and query:
+        return f"list[{_annotation(schema.get('items', {}), stdlib, False)}]"
+    if kind == "string" and schema.get("format") in _FORMATS:
+        name, line = _FORMATS[schema["format"]]
+        stdlib.add(line)
+        return name
+    return _PY_TYPES.get(kind, "str") if isinstance(kind, str) else "str"
+
+
+def _signature(endpoint: Endpoint, context: str) -> list[Seq | str]:
+    items: list[Seq | str] = [f"ctx: Annotated[Context, Depends(operations.{context})]"]
+    for argument in endpoint.arguments:
+        default = " = None" if argument.optional else ""
+        items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
+    if endpoint.body:
+        items.append(f"body: {endpoint.body}")
+    return items
+
+
+def _decorator(endpoint: Endpoint) -> str:
+    route = endpoint.route
+    responses = Seq("", tuple(f"{key}: {value}" for key, value in endpoint.responses), "{}")
+    items: list[Seq | str] = [
+        py_str(route.path),
+        f"operation_id={py_str(route.id)}",
+        f"summary={py_str(route.summary or route.id)}",
+        f"status_code={endpoint.status}",
+        f"response_model={endpoint.returns}",
+        _kw("responses", responses),
+    ]
+    return code(Seq(f"@router.{route.method.lower()}", tuple(items)))
+
+
+def _function(endpoint: Endpoint) -> dict[str, str]:
+    route = endpoint.route
+    context = "public" if route.public else "authenticated"
+    signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
+    arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
+    call = Seq(
+        "return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments)
+    )
+    return {"decorator": _decorator(endpoint), "signature": code(signature), "call": code(call, 4)}
+
+
+def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Models) -> str:
+    stdlib = {"from typing import Annotated, Any"} if endpoints else set()
+    fastapi = {"from fastapi import APIRouter, FastAPI"}
+    runtime = {"from planforge.runtime import Operations, ServiceConfig, Settings, create_app"}
+    for endpoint in endpoints:
+        stdlib |= endpoint.stdlib
+        fastapi.add("from fastapi import Depends")
+        fastapi |= {f"from fastapi import {a.marker.head}" for a in endpoint.arguments}
+        runtime.add("from planforge.runtime import Context")
+        if any(value == "PROBLEM" for _, value in endpoint.responses):
+            runtime.add("from planforge.runtime import PROBLEM")
+    config, config_imports = _config(model, service)
+    uses_models = any("models." in e.returns or e.body or any("models." in v for _, v in e.responses) for e in endpoints)
+    imports = _import_block(stdlib, fastapi | runtime | config_imports, {"from . import models"} if uses_models else set())
+    return render_template(
+        "services/app.py.j2",
+        service=service,
+        title=_doc(service.title),
+        imports=imports,
+        config=config,
+        functions=[_function(e) for e in endpoints],
+    )
+
+
+# --- Configuration ---------------------------------------------------------------------------
+
+
+def _config(model: Model, service: Service) -> tuple[str, set[str]]:
+    """The ServiceConfig(...) literal of a service: its manifest facts, for the runtime."""
+    imports: set[str] = set()
+    datastores: list[Seq | str] = []
+    for name in service.uses:
+        store = next((d for d in model.datastores if d.name == name), None)
+        if store is not None:
+            owned = ("owned=True",) if name in service.owns else ()
+            datastores.append(Seq("DatastoreConfig", (f"name={py_str(name)}", f"kind={py_str(store.kind)}", *owned)))
+    caches: list[Seq | str] = [
+        Seq(
+            "CacheConfig",
+            (
+                f"name={py_str(c.name)}",
+                f"ttl_seconds={c.ttl_seconds!r}",
+                _kw("invalidated_by", _tuple([py_str(e) for e in c.invalidated_by])),
+            ),
+        )
+        for c in model.caches
+        if any(route.startswith(service.name + ".") for route in c.routes) or c.name in _cache_users(model, service)
+    ]
+    imports |= {"from planforge.runtime import DatastoreConfig"} if datastores else set()
+    imports |= {"from planforge.runtime import CacheConfig"} if caches else set()
+    imports.add("from planforge.runtime import BreakerConfig")
+    gateway = model.gateway
+    breaker = model.breaker
+    items: list[Seq | str] = [
+        f"name={py_str(service.name)}",
+        f"title={py_str(service.title)}",
+        f"package={py_str(service.package)}",
+        f"summary={py_str(service.summary)}",
+        _kw("datastores", _tuple(datastores)),
+        _kw("jwt_algorithms", _tuple([py_str(a) for a in (gateway.jwt_algorithms if gateway else ())] or ['"RS256"'])),
+        f"jwt_issuer={py_str(gateway.jwt_issuer) if gateway and gateway.jwt_issuer else None}",
+        f"jwt_audience={py_str(gateway.jwt_audience) if gateway and gateway.jwt_audience else None}",
+        _kw("pii_fields", _tuple([py_str(f) for f in _pii(model)])),
+        _kw("caches", _tuple(list(caches))),
+        _kw(
+            "breaker",
+            Seq(
+                "BreakerConfig",
+                (
+                    f"failure_rate={breaker.failure_rate!r}",
+                    f"window={breaker.window!r}",
+                    f"half_open_after={breaker.half_open_after!r}",
+                    f"minimum_calls={breaker.minimum_calls!r}",
+                ),
+            ),
+        ),
+        f"correlation_header={py_str(_correlation_header(model))}",
+    ]
+    return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
+
+
+def _cache_users(model: Model, service: Service) -> set[str]:
+    """Caches a service keeps up to date: those its routes read through, or that events it handles invalidate."""
+    consumed = {c.event for c in service.consumes}
+    return {c.name for c in model.caches if consumed & set(c.invalidated_by)}
+
+
+def _pii(model: Model) -> list[str]:
+    return sorted({name for event in model.events for name in event.pii})
+
+
+def _correlation_header(model: Model) -> str:
+    tracing = model.policies.value.get("observability", {}).get("tracing", {})
+    header = tracing.get("correlation_header") if isinstance(tracing, dict) else None
+    return header if isinstance(header, str) and re.fullmatch(r"[A-Za-z0-9-]+", header) else "X-Correlation-ID"
+
+
+# --- User-owned stubs ----------------------------------------------------------------------------
+
+
+def _stub(service: Service, endpoint: Endpoint) -> str:
+    route = endpoint.route
+    items: list[Seq | str] = ["ctx: Context", "*"]
+    items += [f"{a.name}: {a.annotation}" for a in endpoint.arguments]
+    if endpoint.body:
+        items.append(f"body: {endpoint.body}")
+    returns = f" -> {endpoint.returns} | Reply:"
+    if len(items) == 2:
+        items.pop()
+    signature = Seq("async def handle", tuple(items), "()", returns)
+    uses_models = "models." in endpoint.returns or bool(endpoint.body)
+    imports = _import_block(
+        endpoint.stdlib if endpoint.arguments else set(),
+        {"from planforge.runtime import Context, Reply"},
+        {"from .. import models"} if uses_models else set(),
+    )
+    return render_template(
+        "services/impl/handler.py.j2",
+        route=route,
+        summary=_doc(route.summary or route.id),
+        method=route.method,
+        path=_doc(route.path),
+        imports=imports,
+        signature=code(signature),
+    )
+
+
+# --- Contract tests ---------------------------------------------------------------------------------
+
+
+def _contract_tests(model: Model, service: Service) -> str:
+    """tests/test_<package>_contract.py: the app in-process against openapi/<service>.yaml."""
+    requests = [(route, _concrete_path(route)) for route in service.routes]
+    secured = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if not r.public]
+    with_body = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if r.request]
+    constants = []
+    if requests:
+        items = tuple(Seq("", (py_str(r.id), py_str(r.method), py_str(p))) for r, p in requests)
+        constants.append(code(Seq("REQUESTS = ", items, "[]")))
+    if secured:
+        constants.append(code(Seq("SECURED = ", tuple(secured), "[]")))
+    if with_body:
+        constants.append(code(Seq("WITH_BODY = ", tuple(with_body), "[]")))
+    return render_template(
+        "services/tests/test_contract.py.j2",
+        service=service,
+        title=_doc(service.title),
+        contract_path=f"openapi/{service.name}.yaml",
+        contract=py_str(f"openapi/{service.name}.yaml"),
+        constants="\n".join(constants),
+        has_secured=bool(secured),
+        has_body=bool(with_body),
+    )
+
+
+def _concrete_path(route: Route) -> str:
+    """The route's path with a value for each parameter that its schema accepts."""
+    path = route.path
+    for parameter in route.parameters:
+        if parameter.location == "path":
+            path = path.replace("{" + parameter.name + "}", _sample(parameter.schema.value))
+    query = {p.name: _sample(p.schema.value) for p in route.parameters if p.location == "query" and p.required}
+    if query:
+        path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return path
+
+
+def _sample(schema: Any) -> str:
+    """A value a path or query parameter accepts (for requests that must get past parsing)."""
+    if not isinstance(schema, dict):
+        return "x"
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return str(schema["enum"][0])
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        return str(int(schema.get("minimum", 1)))
+    if kind == "boolean":
+        return "true"
+    samples = {"uuid": "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11", "date-time": "2025-01-15T09:00:00Z", "date": "2025-01-15"}
+    if schema.get("format") in samples:
+        return samples[schema["format"]]
+    return "x" * max(1, int(schema.get("minLength", 1)))

@@ -1,0 +1,88 @@
+"""create_app: the FastAPI app every generated service is, given its config, routes and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.correlation import CorrelationMiddleware
+from planforge.runtime.logs import configure_logging
+from planforge.runtime.metrics import Metrics, MetricsMiddleware
+from planforge.runtime.operations import Operations
+from planforge.runtime.problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem, install_problem_handlers, problem_response
+from planforge.runtime.resources import Resources
+from planforge.runtime.routing import MethodMiddleware
+
+__all__ = ["PROBLEM", "create_app"]
+
+# The OpenAPI description of a problem+json answer, for the `responses` of generated routes.
+PROBLEM: dict[str, Any] = {
+    "description": "Problem details (RFC 9457).",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def create_app(
+    config: ServiceConfig, router: APIRouter, operations: Operations, settings: Settings | None = None
+) -> FastAPI:
+    """The service's app: routes, health, metrics, problem+json errors, correlation IDs and JSON logs."""
+    settings = settings or Settings()
+    resources = Resources(config, settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await operations.startup(resources)
+        yield
+        await resources.close()
+
+    app = FastAPI(title=config.title, version=config.version, description=config.summary, lifespan=lifespan)
+    app.state.resources = resources
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    health = _health_router(resources, metrics)
+    app.include_router(router)
+    app.include_router(health)
+    app.add_middleware(MethodMiddleware, routes=[*router.routes, *health.routes])
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(CorrelationMiddleware, header=config.correlation_header)
+    app.openapi = _documented(app)  # type: ignore[method-assign]
+    configure_logging(config.pii_fields, settings.log_level)
+    return app
+
+
+def _health_router(resources: Resources, metrics: Metrics) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await resources.readiness()
+        if all(result == "ok" for result in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(Problem(503, "A datastore is not reachable.", checks=checks), "/readyz")
+
+    router.add_api_route("/metrics", metrics.endpoint, methods=["GET"])
+    return router
+
+
+def _documented(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """app.openapi with the Problem schema that the routes' problem+json answers refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

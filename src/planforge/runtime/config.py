@@ -1,0 +1,93 @@
+"""What a generated service tells the runtime: its manifest facts (ServiceConfig) and its environment (Settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BreakerConfig", "CacheConfig", "DatastoreConfig", "ServiceConfig", "Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class DatastoreConfig:
+    """A datastore the service uses: its manifest name and kind (postgres, redis or rabbitmq)."""
+
+    name: str
+    kind: str
+    owned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    """A cache: its name, time to live (None: until the entry's own expiry) and invalidating events."""
+
+    name: str
+    ttl_seconds: int | None
+    invalidated_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """Circuit breaker settings: failure ratio that opens it, window and half-open delay in seconds."""
+
+    failure_rate: float = 0.5
+    window: float = 60.0
+    half_open_after: float = 30.0
+    minimum_calls: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """The facts of one service, computed by planforge from the manifest and printed into app.py."""
+
+    name: str
+    title: str
+    package: str
+    summary: str = ""
+    version: str = "1.0.0"
+    datastores: tuple[DatastoreConfig, ...] = ()
+    jwt_algorithms: tuple[str, ...] = ("RS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    pii_fields: tuple[str, ...] = ()
+    caches: tuple[CacheConfig, ...] = ()
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    correlation_header: str = "X-Correlation-ID"
+
+    def uses(self, kind: str) -> bool:
+        """True when the service uses a datastore of that kind."""
+        return any(d.kind == kind for d in self.datastores)
+
+    @property
+    def owns_database(self) -> bool:
+        """True when the service owns a postgres datastore (and so gets a SQL session)."""
+        return any(d.kind == "postgres" and d.owned for d in self.datastores)
+
+
+class Settings(BaseSettings):
+    """Settings from the environment; defaults point at services on this machine.
+
+    DATABASE_URL unset means a SQLite file named after the service in the working folder, so a
+    service runs locally without a database server.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    jwt_public_key: str | None = None
+    jwt_private_key: str | None = None
+    jwt_secret: str | None = None
+    jwt_ttl_seconds: int = 900
+    log_level: str = "INFO"
+    readiness_timeout: float = 2.0
+
+    def sql_url(self, config: ServiceConfig) -> str:
+        """The SQLAlchemy async URL: DATABASE_URL, a plain postgres URL made async, or a local SQLite file."""
+        url = self.database_url or f"sqlite+aiosqlite:///./{config.package}.db"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        return url

@@ -1,0 +1,62 @@
+"""Structured JSON logs: one object a line, with the correlation ID and personal data masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from planforge.runtime.correlation import current_correlation_id
+
+__all__ = ["MASK", "JsonFormatter", "configure_logging", "mask_pii"]
+
+MASK = "***"
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_OWN_HANDLER = "planforge-json"
+
+
+def mask_pii(value: Any, fields: frozenset[str]) -> Any:
+    """A copy of value in which every member named in fields is masked, at any depth."""
+    if isinstance(value, dict):
+        return {k: MASK if k in fields else mask_pii(v, fields) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_pii(v, fields) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as JSON: time, level, logger, message, correlation_id and its extra fields."""
+
+    def __init__(self, pii_fields: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.pii_fields = frozenset(pii_fields)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One JSON line."""
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": current_correlation_id(),
+        }
+        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+        line.update(mask_pii(extra, self.pii_fields))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(pii_fields: Iterable[str], level: str = "INFO") -> None:
+    """Send the root logger's records to stderr as JSON lines (replacing a previous planforge handler)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == _OWN_HANDLER]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_OWN_HANDLER)
+    handler.setFormatter(JsonFormatter(pii_fields))
+    root.addHandler(handler)
+    root.setLevel(level.upper())

@@ -1,0 +1,219 @@
+"""The RabbitMQ topology of a feature as plain data: one source for definitions.json and for start-up declares.
+
+Besides the manifest's exchanges, queues and bindings, every queue ``Q`` gets a broker-native retry chain,
+so a consumer only ever acks or rejects (``basic.nack``/``basic.reject`` with ``requeue=False``) and the broker
+applies the backoff, counts the attempts and dead-letters; a poison message can never loop forever:
+
+- ``Q`` dead-letters to ``Q.retry`` (direct, internal) and keeps the message's routing key.
+- A routing key that ``Q.retry`` has no binding for is a first failure: its alternate exchange
+  ``Q.retry.first`` (fanout, internal) puts the message in ``Q.retry.1``.
+- ``Q.retry.<n>`` holds the message for the n-th delay (``x-message-ttl``), then dead-letters it to
+  ``Q.requeue`` (fanout, internal, bound to ``Q``) with the routing key ``to:<next stage>``: ``to:Q.retry.<n+1>``,
+  or ``to:Q.dlx`` after the last retry. ``Q.retry`` routes those keys to the next retry queue or to ``Q.dlx``.
+- ``Q.dlx`` (fanout) delivers to ``Q.dlq`` when the manifest dead-letters, and drops the message otherwise.
+  Services may also publish there directly, with the reason in a header, for messages no retry can fix.
+
+Stage keys contain ':', which manifest routing keys cannot, so they never clash with an event's key. With no
+retries, ``Q`` dead-letters straight to ``Q.dlx``. A ``max_length`` queue rejects publishes when full
+(``x-overflow: reject-publish``) so publishers with confirms see it instead of losing the oldest message.
+Everything is expressed as declare arguments, not policies, so that services can declare exactly the same
+topology idempotently at start-up. Changing a delay changes a retry queue's arguments, which RabbitMQ refuses
+to redeclare: such a change needs the retry queues deleted first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from planforge.model import Model, Queue, Retry
+
+__all__ = [
+    "VHOST",
+    "BindingSpec",
+    "ExchangeSpec",
+    "QueueSpec",
+    "Topology",
+    "dead_letter_exchange",
+    "dead_letter_queue",
+    "first_retry_exchange",
+    "queue_topology",
+    "requeue_exchange",
+    "retry_delays_ms",
+    "retry_exchange",
+    "retry_queue",
+    "stage_key",
+    "topology",
+]
+
+# The vhost that generated artefacts and services use.
+VHOST = "/"
+
+
+class ExchangeSpec(TypedDict):
+    """An exchange to declare."""
+
+    name: str
+    type: str
+    durable: bool
+    internal: bool
+    arguments: dict[str, Any]
+
+
+class QueueSpec(TypedDict):
+    """A queue to declare, with its x-arguments."""
+
+    name: str
+    durable: bool
+    arguments: dict[str, Any]
+
+
+class BindingSpec(TypedDict):
+    """A binding from an exchange to a queue or to another exchange."""
+
+    source: str
+    destination: str
+    destination_type: str
+    routing_key: str
+
+
+class Topology(TypedDict):
+    """Everything to declare on the broker, each list sorted."""
+
+    exchanges: list[ExchangeSpec]
+    queues: list[QueueSpec]
+    bindings: list[BindingSpec]
+
+
+def retry_exchange(queue: str) -> str:
+    """Where a queue's rejected messages go: routes them to the next stage by routing key."""
+    return f"{queue}.retry"
+
+
+def first_retry_exchange(queue: str) -> str:
+    """The alternate exchange of the retry exchange: first failures go through it to the first retry queue."""
+    return f"{queue}.retry.first"
+
+
+def retry_queue(queue: str, attempt: int) -> str:
+    """The queue that holds a message for the delay before retry number attempt (1-based)."""
+    return f"{queue}.retry.{attempt}"
+
+
+def requeue_exchange(queue: str) -> str:
+    """Where retry queues dead-letter expired messages: bound to the queue they came from."""
+    return f"{queue}.requeue"
+
+
+def dead_letter_exchange(queue: str) -> str:
+    """The queue's dead letter exchange: failures that no retry is left for."""
+    return f"{queue}.dlx"
+
+
+def dead_letter_queue(queue: str) -> str:
+    """The queue's dead letter queue, bound to its dead letter exchange."""
+    return f"{queue}.dlq"
+
+
+def stage_key(destination: str) -> str:
+    """The routing key that sends a rejected message to destination (a retry queue or the dead letter exchange)."""
+    return f"to:{destination}"
+
+
+def retry_delays_ms(retry: Retry) -> tuple[int, ...]:
+    """One delay per retry, in milliseconds; when backoff lists fewer delays than retries, the last repeats."""
+    if not retry.delays:
+        return ()
+    return tuple(round(retry.delays[min(n, len(retry.delays)) - 1] * 1000) for n in range(1, retry.max_retries + 1))
+
+
+def topology(model: Model) -> Topology:
+    """The feature's whole topology: its exchanges, and each queue with its bindings and retry chain."""
+    delays = retry_delays_ms(model.retry)
+    parts = [_manifest_exchanges(model)]
+    parts += [queue_topology(queue, delays, model.retry.dead_letter) for queue in model.queues]
+    return _merged(parts)
+
+
+def queue_topology(queue: Queue, delays_ms: tuple[int, ...], dead_letter: bool) -> Topology:
+    """One queue, its bindings to the manifest's exchanges, and its retry chain and dead letter path."""
+    arguments: dict[str, Any] = {"x-dead-letter-exchange": retry_exchange(queue.name)}
+    if not delays_ms:
+        arguments = {"x-dead-letter-exchange": dead_letter_exchange(queue.name)}
+    if queue.max_length is not None:
+        arguments |= {"x-max-length": queue.max_length, "x-overflow": "reject-publish"}
+    own = Topology(
+        exchanges=[],
+        queues=[QueueSpec(name=queue.name, durable=queue.durable, arguments=arguments)],
+        bindings=[_binding(b.exchange, queue.name, b.routing_key) for b in queue.bindings],
+    )
+    parts = [own, _dead_letter_path(queue.name, queue.durable, dead_letter)]
+    if delays_ms:
+        parts.append(_retry_chain(queue.name, queue.durable, delays_ms))
+    return _merged(parts)
+
+
+def _manifest_exchanges(model: Model) -> Topology:
+    exchanges = [_exchange(e.name, e.type, e.durable) for e in model.exchanges]
+    return Topology(exchanges=exchanges, queues=[], bindings=[])
+
+
+def _retry_chain(queue: str, durable: bool, delays_ms: tuple[int, ...]) -> Topology:
+    """Retry queues for each delay, the exchanges that lead into them, and the way back to the queue."""
+    last = len(delays_ms)
+    stages = [retry_queue(queue, n) for n in range(2, last + 1)] + [dead_letter_exchange(queue)]
+    retry_queues = [
+        QueueSpec(
+            name=retry_queue(queue, n),
+            durable=durable,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": requeue_exchange(queue),
+                "x-dead-letter-routing-key": stage_key(stages[n - 1]),
+            },
+        )
+        for n, delay in enumerate(delays_ms, start=1)
+    ]
+    bindings = [
+        _binding(first_retry_exchange(queue), retry_queue(queue, 1)),
+        _binding(requeue_exchange(queue), queue),
+        *(_binding(retry_exchange(queue), stage, stage_key(stage)) for stage in stages[:-1]),
+        _binding(retry_exchange(queue), stages[-1], stage_key(stages[-1]), "exchange"),
+    ]
+    exchanges = [
+        _exchange(retry_exchange(queue), "direct", durable, internal=True, alternate=first_retry_exchange(queue)),
+        _exchange(first_retry_exchange(queue), "fanout", durable, internal=True),
+        _exchange(requeue_exchange(queue), "fanout", durable, internal=True),
+    ]
+    return Topology(exchanges=exchanges, queues=retry_queues, bindings=bindings)
+
+
+def _dead_letter_path(queue: str, durable: bool, dead_letter: bool) -> Topology:
+    """The dead letter exchange, and the dead letter queue behind it when failures are kept."""
+    exchanges = [_exchange(dead_letter_exchange(queue), "fanout", durable)]
+    if not dead_letter:
+        return Topology(exchanges=exchanges, queues=[], bindings=[])
+    dlq = QueueSpec(name=dead_letter_queue(queue), durable=durable, arguments={})
+    return Topology(exchanges=exchanges, queues=[dlq], bindings=[_binding(dead_letter_exchange(queue), dlq["name"])])
+
+
+def _exchange(name: str, kind: str, durable: bool, *, internal: bool = False, alternate: str = "") -> ExchangeSpec:
+    arguments = {"alternate-exchange": alternate} if alternate else {}
+    return ExchangeSpec(name=name, type=kind, durable=durable, internal=internal, arguments=arguments)
+
+
+def _binding(source: str, destination: str, routing_key: str = "", kind: str = "queue") -> BindingSpec:
+    return BindingSpec(source=source, destination=destination, destination_type=kind, routing_key=routing_key)
+
+
+def _merged(parts: list[Topology]) -> Topology:
+    """Parts joined into one topology, each list sorted (bindings deduplicated) so manifest order does not matter."""
+    return Topology(
+        exchanges=sorted((e for p in parts for e in p["exchanges"]), key=lambda e: e["name"]),
+        queues=sorted((q for p in parts for q in p["queues"]), key=lambda q: q["name"]),
+        bindings=[b for _, b in sorted({_binding_key(b): b for p in parts for b in p["bindings"]}.items())],
+    )
+
+
+def _binding_key(binding: BindingSpec) -> tuple[str, str, str, str]:
+    """What makes a binding distinct on the broker (a repeated binding is one binding)."""
+    return binding["source"], binding["destination_type"], binding["destination"], binding["routing_key"]

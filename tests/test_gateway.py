@@ -1,0 +1,729 @@
+"""The generated gateway in a real nginx: every promise of the config checked with real HTTP requests.
+
+Each manifest (the examples and tests/fixtures/gateway) is rendered by planforge, written to a fresh
+runtime folder, checked with `nginx -t`, then started in front of echo services that answer with the
+path and headers they saw. Each request comes from its own loopback address (127.0.x.y), so that the
+per-IP rate limit only bites in the test about it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from planforge.model import Model, Route
+from planforge.pipeline import render, validate
+from planforge.targets.gateway import NJS_MODULE, key_file_env
+
+from .conftest import REPO
+
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+FIXTURE = REPO / "tests" / "fixtures" / "gateway" / "feature.yaml"
+MANIFESTS = [*sorted(REPO.glob("examples/*/feature.yaml")), FIXTURE]
+ALLOWED_ORIGIN_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Methods")
+
+pytestmark = pytest.mark.skipif(
+    NGINX is None or not Path(NJS_MODULE).exists(),
+    reason="nginx with the njs module is not installed (apt-get install nginx libnginx-mod-http-js)",
+)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+# --- keys and tokens ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The gateway's keys (public halves and the shared secret) and what test clients sign with."""
+
+    rsa_private: bytes
+    rsa_public: bytes
+    ec_private: bytes
+    ec_public: bytes
+    secret: bytes
+
+    @classmethod
+    def generate(cls) -> Keys:
+        """Fresh keys for one gateway."""
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ec_key = ec.generate_private_key(ec.SECP256R1())
+        return cls(
+            _private_pem(rsa_key),
+            _public_pem(rsa_key),
+            _private_pem(ec_key),
+            _public_pem(ec_key),
+            os.urandom(24).hex().encode(),
+        )
+
+    def gateway_file(self, alg: str) -> bytes:
+        """What the gateway's key file for alg holds."""
+        return {"RS256": self.rsa_public, "ES256": self.ec_public, "HS256": self.secret}[alg]
+
+    def signing_key(self, alg: str) -> bytes:
+        """What a token issuer signs alg tokens with."""
+        return {"RS256": self.rsa_private, "ES256": self.ec_private, "HS256": self.secret}[alg]
+
+
+def _private_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+
+
+# --- upstream echo services --------------------------------------------------
+
+
+def echo_app(service: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An ASGI app answering 200 with what it received; it also sends a CORS header the gateway must hide."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen = {
+            "service": service,
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "headers": {k.decode().lower(): v.decode() for k, v in scope["headers"]},
+            "body": body.decode(errors="replace"),
+        }
+        headers = [(b"content-type", b"application/json"), (b"access-control-allow-origin", b"*")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+    return app
+
+
+class EchoServer:
+    """An echo service run by uvicorn in a thread."""
+
+    def __init__(self, service: str, port: int) -> None:
+        config = uvicorn.Config(
+            echo_app(service), host="127.0.0.1", port=port, lifespan="off", log_level="error", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        """Serve, and return once the socket listens."""
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "echo service did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the running gateway -----------------------------------------------------
+
+_addresses = (f"127.0.{n // 250 + 1}.{n % 250 + 1}" for n in itertools.count())
+
+
+@dataclass
+class Gateway:
+    """nginx running the generated config, its model, keys and access log."""
+
+    model: Model
+    url: str
+    root: Path
+    keys: Keys
+    access_log: Path
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The pinned JWT algorithms."""
+        assert self.model.gateway is not None
+        return self.model.gateway.jwt_algorithms
+
+    def client(self, ip: str) -> httpx.Client:
+        """An HTTP client whose connections come from the loopback address ip."""
+        return httpx.Client(base_url=self.url, transport=httpx.HTTPTransport(local_address=ip), timeout=10)
+
+    def request(
+        self, method: str, path: str, *, token: str | None = None, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One request from a loopback address of its own, with a bearer token when given."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        with self.client(next(_addresses)) as client:
+            return client.request(method, path, headers=sent, **kwargs)
+
+    @property
+    def default_algorithm(self) -> str:
+        """The algorithm tests sign with unless they name one."""
+        return "RS256" if "RS256" in self.algorithms else self.algorithms[0]
+
+    def token(self, alg: str | None = None, **changes: Any) -> str:
+        """A valid token for this gateway; changes override claims (None removes one)."""
+        gateway = self.model.gateway
+        assert gateway is not None
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": "user-1",
+            "iss": gateway.jwt_issuer,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 300,
+        }
+        if gateway.jwt_audience:
+            claims["aud"] = gateway.jwt_audience
+        claims.update(changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        alg = alg or self.default_algorithm
+        return jwt.encode(claims, self.keys.signing_key(alg), algorithm=alg)
+
+
+def _write_gateway(model_files: dict[str, str], root: Path) -> None:
+    for path, text in model_files.items():
+        target = root / path.removeprefix("gateway/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def _rendered(manifest: Path) -> tuple[Model, dict[str, str]]:
+    validation = validate(manifest)
+    assert validation.ok and validation.document is not None, validation.diagnostics
+    rendering = render(validation.document, manifest.name, ("gateway",))
+    return rendering.model, {p: t for p, t in rendering.output.owned.items() if p.startswith("gateway/")}
+
+
+def _runtime_dir() -> Path:
+    # nginx workers run as 'nobody' when the tests run as root: they must be able to read the keys.
+    root = Path(tempfile.mkdtemp(prefix="planforge-gateway-"))
+    root.chmod(0o755)
+    return root
+
+
+def _point_settings(root: Path, model: Model, port: int, upstream_ports: dict[str, int]) -> None:
+    """Replace the settings a deployment replaces: listen address and upstream addresses."""
+    (root / "settings" / "listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
+    upstreams = root / "settings" / "upstreams.conf"
+    text = upstreams.read_text()
+    for service, local in upstream_ports.items():
+        default = f"server 127.0.0.1:{model.service(service).port};"
+        assert default in text, f"{service} has no default address in upstreams.conf"
+        text = text.replace(default, f"server 127.0.0.1:{local};")
+    upstreams.write_text(text)
+
+
+def _install_keys(root: Path, keys: Keys, algorithms: tuple[str, ...], via_env: bool) -> dict[str, str]:
+    """Key files where settings/jwt.conf looks (relative to nginx.conf), or elsewhere named by the environment."""
+    env: dict[str, str] = {}
+    for alg in algorithms:
+        if via_env:
+            path = root / "elsewhere" / f"{alg}.key"
+            env[key_file_env(alg)] = str(path)
+        else:
+            match = re.search(
+                rf"js_var \$jwt_{alg.lower()}_key_file (\S+);", (root / "settings" / "jwt.conf").read_text()
+            )
+            assert match, f"settings/jwt.conf names no key file for {alg}"
+            path = root / match.group(1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o755)
+        path.write_bytes(keys.gateway_file(alg))
+        path.chmod(0o644)
+    return env
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], errors: Path) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        assert process.poll() is None, f"nginx exited: {errors.read_text()}"
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"nginx did not answer: {errors.read_text()}"
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module", params=MANIFESTS, ids=lambda p: p.parent.name)
+def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    """The generated gateway of one manifest, running in nginx in front of echo services."""
+    model, files = _rendered(request.param)
+    assert model.gateway is not None
+    root = _runtime_dir()
+    _write_gateway(files, root)
+    services = sorted({r.service for r in model.gateway.routes})
+    echoes = {s: EchoServer(s, free_port()) for s in services}
+    port = free_port()
+    _point_settings(root, model, port, {s: e.server.config.port for s, e in echoes.items()})
+    keys = Keys.generate()
+    env = _install_keys(root, keys, model.gateway.jwt_algorithms, via_env=request.param != FIXTURE)
+    for echo in echoes.values():
+        echo.start()
+    access_log, errors = root / "access.log", root / "error.log"
+    with access_log.open("wb") as out, errors.open("wb") as err:
+        process = subprocess.Popen(
+            [str(NGINX), "-e", "stderr", "-p", str(root), "-c", str(root / "nginx.conf")],
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **env},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, process, errors)
+        yield Gateway(model, url, root, keys, access_log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for echo in echoes.values():
+            echo.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- helpers over the model --------------------------------------------------
+
+
+def exposed_routes(model: Model) -> list[Route]:
+    """Every service route a client reaches through the gateway."""
+    return [r for s in model.services for r in s.routes if r.gateway_path]
+
+
+def concrete(path: str) -> str:
+    """A path template with each parameter filled in."""
+    return re.sub(r"\{[^}]+\}", "p-42", path)
+
+
+def service_path(model: Model, route: Route) -> str:
+    """What the service sees for a route: the gateway path with the route's strip_prefix removed."""
+    assert model.gateway is not None and route.gateway_path is not None
+    prefix = next(g for g in model.gateway.routes if g.service == route.service and route.method in g.methods)
+    return concrete(route.gateway_path)[len(prefix.strip_prefix) :]
+
+
+def protected_route(model: Model) -> Route:
+    """A route that needs a JWT."""
+    return next(r for r in exposed_routes(model) if not r.public)
+
+
+def body_for(route: Route) -> dict[str, Any]:
+    """Request arguments for a route: a JSON body when the method carries one."""
+    return {"json": {"probe": True}} if route.method in ("POST", "PUT", "PATCH") else {}
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem+json body of a gateway error, checked."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["correlationId"] == response.headers["x-correlation-id"]
+    return body
+
+
+# --- the config --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.parent.name)
+def test_generated_config_passes_nginx_check(manifest: Path, tmp_path: Path) -> None:
+    """The files exactly as generated pass `nginx -t` from an arbitrary runtime folder."""
+    _, files = _rendered(manifest)
+    assert {"gateway/nginx.conf", "gateway/settings/upstreams.conf", "gateway/settings/listen.conf"} <= set(files)
+    _write_gateway(files, tmp_path / "conf")
+    result = subprocess.run(
+        [str(NGINX), "-e", "stderr", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "conf" / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_keys_never_appear_in_the_config() -> None:
+    """The config names key files; no PEM or secret is written into it."""
+    _, files = _rendered(FIXTURE)
+    pem_block = re.compile(r"-----BEGIN [A-Z ]+-----[A-Za-z0-9+/=\s]{40,}-----END")
+    assert not any(pem_block.search(text) for text in files.values())
+    assert "keys/jwt-rs256.pem" in files["gateway/settings/jwt.conf"]
+
+
+# --- routing and methods -----------------------------------------------------
+
+
+def test_every_exposed_route_reaches_its_service_with_the_prefix_stripped(gateway: Gateway) -> None:
+    """Each route arrives at its own service, under the path the service declares, query string kept."""
+    for route in exposed_routes(gateway.model):
+        assert route.gateway_path is not None
+        token = None if route.public else gateway.token()
+        response = gateway.request(
+            route.method, concrete(route.gateway_path) + "?page=2", token=token, **body_for(route)
+        )
+        assert response.status_code == 200, (route.id, response.text)
+        seen = response.json()
+        assert (seen["service"], seen["method"]) == (route.service, route.method)
+        assert seen["path"] == service_path(gateway.model, route), route.id
+        assert seen["query"] == "page=2"
+
+
+def test_undeclared_method_gets_405_with_allow(gateway: Gateway) -> None:
+    """A method the gateway route does not declare never reaches the service."""
+    assert gateway.model.gateway is not None
+    for prefix in gateway.model.gateway.routes:
+        method = next(m for m in ("DELETE", "PATCH", "PUT", "POST", "GET") if m not in prefix.methods)
+        response = gateway.request(method, prefix.prefix + "/anything", token=gateway.token())
+        body = problem(response, 405)
+        assert response.headers["allow"] == ", ".join(
+            m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if m in prefix.methods
+        )
+        assert "Allowed methods" in body["detail"]
+
+
+def test_path_outside_every_prefix_gets_404(gateway: Gateway) -> None:
+    """Only the declared prefixes are routed."""
+    problem(gateway.request("GET", "/nowhere/at/all"), 404)
+
+
+# --- JWT -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "HS256"])
+def test_valid_token_passes_with_authorization_forwarded(gateway: Gateway, alg: str) -> None:
+    """A valid token of a pinned algorithm reaches the service, Authorization header included."""
+    if alg not in gateway.algorithms:
+        pytest.skip(f"{alg} is not pinned by this manifest")
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    token = gateway.token(alg)
+    response = gateway.request(route.method, concrete(route.gateway_path), token=token, **body_for(route))
+    assert response.status_code == 200, response.text
+    assert response.json()["headers"]["authorization"] == f"Bearer {token}"
+
+
+def _confused(gw: Gateway, claims: dict[str, Any]) -> str:
+    """An HS256 token whose HMAC key is the gateway's public key: the classic algorithm confusion."""
+    public = gw.keys.gateway_file(gw.default_algorithm)
+    unsigned = _unsigned({"alg": "HS256", "typ": "JWT"}, claims)
+    return unsigned + "." + _b64(hmac.new(public, unsigned.encode(), hashlib.sha256).digest())
+
+
+def _foreign(gw: Gateway, claims: dict[str, Any]) -> str:
+    """A token of the pinned algorithm signed with a key the gateway does not know."""
+    alg = gw.default_algorithm
+    if alg == "HS256":
+        return jwt.encode(claims, os.urandom(32).hex(), algorithm=alg)
+    other = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if alg == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    return jwt.encode(claims, _private_pem(other), algorithm=alg)
+
+
+def _bad_tokens(gw: Gateway) -> dict[str, tuple[str | None, str]]:
+    """Tokens the gateway must refuse, by what is wrong with them, and the reason it must give."""
+    good = gw.token()
+    head, body, signature = good.split(".")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    forged = _unsigned(json.loads(base64.urlsafe_b64decode(head + "==")), {**claims, "sub": "admin"})
+    flipped = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
+    bad_signature = "token signature is invalid"
+    confusion = bad_signature if "HS256" in gw.algorithms else "token algorithm is not accepted"
+    now = int(time.time())
+    return {
+        "missing": (None, "missing bearer token"),
+        "expired": (gw.token(exp=now - 3600), "token has expired"),
+        "not yet valid": (gw.token(nbf=now + 3600), "token is not valid yet"),
+        "no expiry": (gw.token(exp=None), "token has no expiry"),
+        "tampered payload": (f"{forged}.{signature}", bad_signature),
+        "tampered signature": (f"{head}.{body}.{flipped}", bad_signature),
+        "alg none": (_unsigned({"alg": "none", "typ": "JWT"}, claims) + ".", "malformed token signature"),
+        "alg none, signed": (_unsigned({"alg": "none"}, claims) + "." + signature, "token algorithm is not accepted"),
+        "HS256 signed with the public key": (_confused(gw, claims), confusion),
+        "signed by another key": (_foreign(gw, claims), bad_signature),
+        "wrong issuer": (gw.token(iss="someone-else"), "token issuer is not accepted"),
+        "malformed": ("not-a-jwt", "malformed token"),
+    }
+
+
+def test_bad_tokens_get_401_problem(gateway: Gateway) -> None:
+    """Missing, expired, tampered, alg:none, algorithm-confused and foreign tokens are all refused."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    for name, (token, reason) in _bad_tokens(gateway).items():
+        response = gateway.request(route.method, concrete(route.gateway_path), token=token, **body_for(route))
+        assert problem(response, 401)["detail"] == reason, name
+        challenge = response.headers["www-authenticate"]
+        assert challenge.startswith(f'Bearer realm="{gateway.model.slug}"'), name
+        assert ("invalid_token" in challenge) == (token is not None), name
+
+
+def test_wrong_audience_is_refused(gateway: Gateway) -> None:
+    """When the manifest names an audience, a token for another one is refused."""
+    assert gateway.model.gateway is not None
+    if not gateway.model.gateway.jwt_audience:
+        pytest.skip("the manifest names no audience")
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    response = gateway.request(
+        route.method, concrete(route.gateway_path), token=gateway.token(aud="other-api"), **body_for(route)
+    )
+    assert problem(response, 401)["detail"] == "token audience is not accepted"
+
+
+def test_public_routes_need_no_token(gateway: Gateway) -> None:
+    """Public routes pass without Authorization; protected paths beside them do not."""
+    public = [r for r in exposed_routes(gateway.model) if r.public]
+    assert public, "the manifest should have a public route"
+    for route in public:
+        assert route.gateway_path is not None
+        assert gateway.request(route.method, concrete(route.gateway_path), **body_for(route)).status_code == 200
+
+
+def test_exact_protected_path_wins_over_public_template() -> None:
+    """/items/mine needs a token although the public /items/{itemId} would match it (fixture manifest)."""
+    model, files = _rendered(FIXTURE)
+    text = files["gateway/nginx.conf"]
+    assert text.index('"GET:/api/catalog/items/mine" 0;') < text.index('"~^GET:/api/catalog/items/[^/]+$" 1;')
+    assert any(r.id == "my_items" and not r.public for r in exposed_routes(model))
+
+
+def test_unknown_path_under_a_prefix_needs_a_token(gateway: Gateway) -> None:
+    """Paths the manifest does not list are protected by default."""
+    assert gateway.model.gateway is not None
+    prefix = gateway.model.gateway.routes[0]
+    problem(gateway.request(prefix.methods[0], prefix.prefix + "/not/declared/here", json={}), 401)
+
+
+# --- rate limit --------------------------------------------------------------
+
+
+def test_rate_limit_per_client_ip_with_retry_after(gateway: Gateway) -> None:
+    """Past the burst, one IP gets 429 with Retry-After while another IP still passes."""
+    assert gateway.model.gateway is not None
+    gw = gateway.model.gateway
+    interval = (60 if gw.rate_per == "minute" else 1) / gw.rate_requests
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    path, headers = concrete(route.gateway_path), {"Authorization": f"Bearer {gateway.token()}"}
+    statuses: list[int] = []
+    with gateway.client(next(_addresses)) as flooder:
+        # The bucket refills while the loop runs, so a loose limit takes a few more requests than the burst.
+        while 429 not in statuses and len(statuses) < gw.burst + 500:
+            refused = flooder.request(route.method, path, headers=headers, **body_for(route))
+            statuses.append(refused.status_code)
+    assert statuses[: gw.burst + 1] == [200] * (gw.burst + 1)
+    assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests"
+    problem(refused, 429)
+    assert int(refused.headers["retry-after"]) == max(1, math.ceil(interval))
+    other = gateway.request(route.method, path, headers=headers, **body_for(route))
+    assert other.status_code == 200
+
+
+# --- CORS ----------------------------------------------------------------------
+
+
+def _origins(gateway: Gateway) -> tuple[str, ...]:
+    assert gateway.model.gateway is not None
+    return gateway.model.gateway.cors_origins
+
+
+def test_preflight_from_allowed_origin_gets_204_with_methods_and_max_age(gateway: Gateway) -> None:
+    """The browser's preflight is answered by the gateway with the route's methods and headers."""
+    route = protected_route(gateway.model)
+    assert gateway.model.gateway is not None and route.gateway_path is not None
+    origin = _origins(gateway)[0]
+    response = gateway.request(
+        "OPTIONS",
+        concrete(route.gateway_path),
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": route.method,
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == origin
+    assert route.method in response.headers["access-control-allow-methods"].split(", ")
+    assert "Authorization" in response.headers["access-control-allow-headers"]
+    assert response.headers["access-control-max-age"] == str(gateway.model.gateway.cors_max_age)
+
+
+def test_other_origins_get_no_allow_origin(gateway: Gateway) -> None:
+    """Neither a preflight nor a request from an unlisted origin gets Access-Control-Allow-*."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    path = concrete(route.gateway_path)
+    evil = {"Origin": "https://evil.example.net"}
+    preflight = gateway.request("OPTIONS", path, headers={**evil, "Access-Control-Request-Method": route.method})
+    actual = gateway.request(route.method, path, headers=evil, token=gateway.token(), **body_for(route))
+    assert actual.status_code == 200
+    for response in (preflight, actual):
+        assert not any(h in response.headers for h in ALLOWED_ORIGIN_HEADERS), response.headers
+
+
+def test_allowed_origin_on_a_real_request_replaces_the_service_header(gateway: Gateway) -> None:
+    """The gateway alone answers for CORS: the service's own '*' never reaches the browser."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    origin = _origins(gateway)[-1]
+    response = gateway.request(
+        route.method, concrete(route.gateway_path), headers={"Origin": origin}, token=gateway.token(), **body_for(route)
+    )
+    assert response.status_code == 200
+    assert response.headers.get_list("access-control-allow-origin") == [origin]
+    assert "Origin" in response.headers["vary"]
+
+
+# --- correlation IDs, logs, limits, headers -----------------------------------
+
+
+def _access_entries(gateway: Gateway, correlation_id: str) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 5
+    while True:
+        lines = gateway.access_log.read_text().splitlines()
+        found = [json.loads(line) for line in lines if correlation_id in line]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_correlation_id_created_forwarded_returned_and_logged(gateway: Gateway) -> None:
+    """Without X-Correlation-ID the gateway makes one, sends it upstream, returns it and logs it as JSON."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    response = gateway.request(route.method, concrete(route.gateway_path), token=gateway.token(), **body_for(route))
+    created = response.headers["x-correlation-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", created)
+    assert response.json()["headers"]["x-correlation-id"] == created
+    entry = _access_entries(gateway, created)[0]
+    assert entry["status"] == 200 and entry["method"] == route.method
+    assert entry["subject"] == "user-1"
+
+
+def test_client_correlation_id_is_kept_and_unsafe_ones_replaced(gateway: Gateway) -> None:
+    """A plain client ID travels end to end; one that could break logs is replaced."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    path, token = concrete(route.gateway_path), gateway.token()
+    kept = gateway.request(
+        route.method, path, token=token, headers={"X-Correlation-ID": "req-7:abc.1"}, **body_for(route)
+    )
+    assert kept.headers["x-correlation-id"] == "req-7:abc.1"
+    assert kept.json()["headers"]["x-correlation-id"] == "req-7:abc.1"
+    replaced = gateway.request(
+        route.method, path, token=token, headers={"X-Correlation-ID": 'x" injected'}, **body_for(route)
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["x-correlation-id"])
+
+
+def test_refused_requests_are_logged_with_the_reason(gateway: Gateway) -> None:
+    """A 401 shows up in the access log with its correlation ID and why the token was refused."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    response = gateway.request(
+        route.method,
+        concrete(route.gateway_path),
+        token=gateway.token(exp=1),
+        headers={"X-Correlation-ID": "refused-1"},
+        **body_for(route),
+    )
+    assert response.status_code == 401
+    entry = _access_entries(gateway, "refused-1")[0]
+    assert entry["status"] == 401 and entry["auth_error"] == "token has expired"
+
+
+def test_security_headers_on_every_response(gateway: Gateway) -> None:
+    """Successful and refused responses both carry the security headers."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    ok = gateway.request(route.method, concrete(route.gateway_path), token=gateway.token(), **body_for(route))
+    for response in (ok, gateway.request("GET", "/nowhere")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "content-security-policy" in response.headers
+        assert "server" not in response.headers or "/" not in response.headers["server"]
+
+
+def _size(text: str) -> int:
+    return int(text[:-1]) * {"k": 1024, "m": 1024 * 1024}[text[-1]] if text[-1] in "km" else int(text)
+
+
+def test_body_over_the_limit_gets_413(gateway: Gateway) -> None:
+    """client_max_body_size comes from the manifest."""
+    assert gateway.model.gateway is not None
+    route = next(r for r in exposed_routes(gateway.model) if r.method in ("POST", "PUT"))
+    assert route.gateway_path is not None
+    big = b'{"x":"' + b"a" * _size(gateway.model.gateway.max_body_size) + b'"}'
+    response = gateway.request(
+        route.method,
+        concrete(route.gateway_path),
+        token=gateway.token(),
+        content=big,
+        headers={"Content-Type": "application/json"},
+    )
+    problem(response, 413)
+
+
+def test_non_json_body_gets_415(gateway: Gateway) -> None:
+    """With request_validation, a body must be JSON."""
+    assert gateway.model.gateway is not None
+    if not gateway.model.gateway.request_validation:
+        pytest.skip("request_validation is off")
+    route = next(r for r in exposed_routes(gateway.model) if r.method in ("POST", "PUT"))
+    assert route.gateway_path is not None
+    response = gateway.request(
+        route.method,
+        concrete(route.gateway_path),
+        token=gateway.token(),
+        content=b"a=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    problem(response, 415)
