@@ -117,7 +117,8 @@ def _collisions(m: Manifest) -> Iterator[Diagnostic]:
             yield m.error(
                 "PF704",
                 ("datastores", name),
-                f"datastore '{name}' has diagram id {node_id(name)}, which a service or the client or gateway uses",
+                f"datastore '{name}' has diagram id {node_id(name)}, which "
+                + (f"service '{name}' also has" if name in m.services else _RESERVED_NODES[node_id(name)] + " uses"),
                 f"rename it, e.g. '{name}-db'",
                 key=True,
             )
@@ -168,7 +169,7 @@ def _ports(m: Manifest) -> Iterator[Diagnostic]:
         earlier = seen.setdefault(port, name)
         if earlier != name:
             late, first = (name, earlier) if "port" in spec else (earlier, name)
-            how = "" if "port" in m.services[first] else ", derived from the service order"
+            how = "" if "port" in m.services[first] else " (its port is derived from the order of the services)"
             yield m.error(
                 "PF710",
                 ("services", late, "port"),

@@ -76,7 +76,8 @@ def _examples(m: Manifest, refs: Registry[Any], name: str, event: dict[str, Any]
         try:
             error = best_match(validator.iter_errors(example))
         except (Unresolvable, RecursionError) as exc:
-            yield m.error("PF709", ("events", name, "examples", index), f"example cannot be checked: {exc}")
+            why = "its schema refers to itself without end" if isinstance(exc, RecursionError) else str(exc)
+            yield m.error("PF709", ("events", name, "examples", index), f"example cannot be checked: {why}")
             continue
         if error is not None:
             where: JsonPath = ("events", name, "examples", index, *error.absolute_path)

@@ -155,7 +155,9 @@ def _response(result: Any, status: int) -> Any:
         code = result.status or status
         if result.body is None:
             return Response(status_code=code, headers=dict(result.headers))
-        return JSONResponse(jsonable_encoder(result.body), status_code=code, headers=dict(result.headers))
+        # Unset optional members are left out, not sent as null (the schemas rarely allow null).
+        body = jsonable_encoder(result.body, exclude_unset=True)
+        return JSONResponse(body, status_code=code, headers=dict(result.headers))
     if result is None:
         return Response(status_code=status)
     return result

@@ -30,23 +30,37 @@ class Resources:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._redis: Redis | None = None
         self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_this_loop(self) -> None:
+        """Connections belong to one event loop; a test client may run each request on a new one."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is not self._loop:
+            self._loop = loop
+            self._engine, self._sessions, self._redis, self._http = None, None, None, None
 
     @property
     def engine(self) -> AsyncEngine:
         """The SQLAlchemy async engine (DATABASE_URL, or a local SQLite file)."""
+        self._on_this_loop()
         if self._engine is None:
             self._engine = create_async_engine(self.settings.sql_url(self.config), pool_pre_ping=True)
         return self._engine
 
     def session(self) -> AsyncSession:
         """A new SQLAlchemy async session; use it as `async with resources.session() as session:`."""
+        engine = self.engine
         if self._sessions is None:
-            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         return self._sessions()
 
     @property
     def redis(self) -> Redis:
         """The Redis client (REDIS_URL)."""
+        self._on_this_loop()
         if self._redis is None:
             self._redis = Redis.from_url(self.settings.redis_url, socket_timeout=self.settings.readiness_timeout)
         return self._redis
@@ -54,6 +68,7 @@ class Resources:
     @property
     def http(self) -> httpx.AsyncClient:
         """The client for calls to other services, behind the circuit breaker."""
+        self._on_this_loop()
         if self._http is None:
             self._http = http_client(self.config.breaker)
         return self._http
@@ -103,7 +118,8 @@ class Resources:
         return "ok"
 
     async def close(self) -> None:
-        """Close whatever was opened."""
+        """Close whatever was opened (on this event loop: others' connections cannot be closed from here)."""
+        self._on_this_loop()
         if self._http is not None:
             await self._http.aclose()
         if self._redis is not None:

@@ -45,7 +45,7 @@ _TEMPLATES = {
     "gateway/settings/jwt.conf": "gateway/settings/jwt.conf.j2",
 }
 _JWT_ONLY = ("gateway/jwt.js", "gateway/settings/jwt.conf")
-# Every manifest value written into the config must be one nginx token: no quotes, spaces, ';', '{' or '$'.
+# Manifest values written into the config: no quotes, spaces, ';' or '$' (the schema already ensures it).
 _NGINX_SAFE = re.compile(r"^[A-Za-z0-9._:/*+{}-]+$")
 _EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "X-Correlation-ID")
 
@@ -207,6 +207,7 @@ def _rate(gateway: Gateway) -> dict[str, object]:
         # nginx refuses burst=0; without a burst, every request past the rate is refused at once.
         "limit": f"zone=per_client_ip burst={gateway.burst} nodelay" if gateway.burst else "zone=per_client_ip",
         "retry_after": max(1, math.ceil(period / gateway.rate_requests)),
+        "interval": f"{period / gateway.rate_requests:g} s",
         "text": f"{gateway.rate_requests} requests per {gateway.rate_per} per client IP",
     }
 

@@ -25,12 +25,11 @@ _DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})
 
 
 def render(model: Model) -> Output:
-    """One OpenAPI document per service that serves routes."""
+    """One OpenAPI document per service (one without routes still serves a contract: no operations)."""
     files = {}
     for service in model.services:
-        if service.routes:
-            text = yaml.safe_dump(document(model, service), sort_keys=False, allow_unicode=True, width=1000)
-            files[f"openapi/{service.name}.yaml"] = text
+        text = yaml.safe_dump(document(model, service), sort_keys=False, allow_unicode=True, width=1000)
+        files[f"openapi/{service.name}.yaml"] = text
     return Output(owned=files)
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from planforge.model import Model, Parameter, Route, Service
 from planforge.targets import Output
-from planforge.targets.openapi import SECURITY_SCHEME, component_refs, schemas_of, statuses
+from planforge.targets.openapi import component_refs, schemas_of, statuses
 from planforge.targets.registry import TargetError
-from planforge.templating import py_str, render_template
+from planforge.templating import py_str as _json_str
+from planforge.templating import render_template
 
 __all__ = ["render"]
 
@@ -39,6 +40,11 @@ _CONSTRAINTS = {
 }
 
 
+def py_str(value: str) -> str:
+    """A Python string literal of value, quoted as ruff format quotes it (double unless that needs more escapes)."""
+    return _json_str(value) if value.count('"') <= value.count("'") else repr(value)
+
+
 def render(model: Model) -> Output:
     """Every service's package, the root tool configuration, and one contract test module per service."""
     owned: dict[str, str] = {"pyproject.toml": render_template("services/pyproject.toml.j2", model=model)}
@@ -47,7 +53,9 @@ def render(model: Model) -> Output:
         root = f"services/{service.package}"
         models = _models(model, service)
         endpoints = [_endpoint(route, models.classes) for route in service.routes]
-        owned[f"{root}/__init__.py"] = render_template("services/__init__.py.j2", service=service, title=_doc(service.title))
+        owned[f"{root}/__init__.py"] = render_template(
+            "services/__init__.py.j2", service=service, title=_doc(service.title)
+        )
         owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
         owned[f"{root}/models.py"] = models.source
         owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
@@ -118,8 +126,8 @@ def _imports(lines: set[str]) -> list[str]:
     """from-import lines merged per module, sorted, long ones wrapped."""
     modules: dict[str, set[str]] = {}
     for line in lines:
-        module, names = line.removeprefix("from ").split(" import ")
-        modules.setdefault(module, set()).update(n.strip() for n in names.split(","))
+        module, listed = line.removeprefix("from ").split(" import ")
+        modules.setdefault(module, set()).update(n.strip() for n in listed.split(","))
     result = []
     for module in sorted(modules, key=lambda m: (m.startswith("."), m)):
         names = sorted(modules[module], key=_import_key)
@@ -150,11 +158,19 @@ def _marker(name: str) -> str:
 
 def _models(model: Model, service: Service) -> Models:
     """Pydantic v2 models for the schemas the service's routes use, via datamodel-code-generator."""
-    from datamodel_code_generator import DataModelType, InputFileType, PythonVersion, generate
-    from datamodel_code_generator.format import Formatter
+    from datamodel_code_generator import generate
+    from datamodel_code_generator.enums import DataModelType, InputFileType
+    from datamodel_code_generator.format import Formatter, PythonVersion
 
-    schemas = {name: component_refs(s) | {"description": _marker(name)} for name, s in schemas_of(model, service).items()}
-    document = {"openapi": "3.1.0", "info": {"title": "", "version": ""}, "paths": {}, "components": {"schemas": schemas}}
+    schemas = {
+        name: component_refs(s) | {"description": _marker(name)} for name, s in schemas_of(model, service).items()
+    }
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "", "version": ""},
+        "paths": {},
+        "components": {"schemas": schemas},
+    }
     source = generate(
         json.dumps(document),
         input_file_type=InputFileType.OpenAPI,
@@ -315,6 +331,7 @@ def _decorator(endpoint: Endpoint) -> str:
         f"summary={py_str(route.summary or route.id)}",
         f"status_code={endpoint.status}",
         f"response_model={endpoint.returns}",
+        "response_model_exclude_unset=True",
         _kw("responses", responses),
     ]
     return code(Seq(f"@router.{route.method.lower()}", tuple(items)))
@@ -325,9 +342,7 @@ def _function(endpoint: Endpoint) -> dict[str, str]:
     context = "public" if route.public else "authenticated"
     signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
     arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
-    call = Seq(
-        "return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments)
-    )
+    call = Seq("return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments))
     return {"decorator": _decorator(endpoint), "signature": code(signature), "call": code(call, 4)}
 
 
@@ -343,8 +358,12 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
         if any(value == "PROBLEM" for _, value in endpoint.responses):
             runtime.add("from planforge.runtime import PROBLEM")
     config, config_imports = _config(model, service)
-    uses_models = any("models." in e.returns or e.body or any("models." in v for _, v in e.responses) for e in endpoints)
-    imports = _import_block(stdlib, fastapi | runtime | config_imports, {"from . import models"} if uses_models else set())
+    uses_models = any(
+        "models." in e.returns or e.body or any("models." in v for _, v in e.responses) for e in endpoints
+    )
+    imports = _import_block(
+        stdlib, fastapi | runtime | config_imports, {"from . import models"} if uses_models else set()
+    )
     return render_template(
         "services/app.py.j2",
         service=service,
@@ -509,7 +528,11 @@ def _sample(schema: Any) -> str:
         return str(int(schema.get("minimum", 1)))
     if kind == "boolean":
         return "true"
-    samples = {"uuid": "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11", "date-time": "2025-01-15T09:00:00Z", "date": "2025-01-15"}
+    samples = {
+        "uuid": "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11",
+        "date-time": "2025-01-15T09:00:00Z",
+        "date": "2025-01-15",
+    }
     if schema.get("format") in samples:
         return samples[schema["format"]]
     return "x" * max(1, int(schema.get("minLength", 1)))

@@ -1,0 +1,28 @@
+"""list_notifications: List the notifications sent to a user, newest first. (GET /notifications/{userId})."""
+
+from uuid import UUID
+
+from planforge.runtime import Context, Problem, Reply
+
+from .. import models
+
+
+def history_key(user_id: UUID) -> str:
+    """The Redis list of a user's notifications, newest first (LPUSHed by the event consumers)."""
+    return f"notification-service:sent:{user_id}"
+
+
+async def handle(
+    ctx: Context,
+    *,
+    user_id: UUID,
+    limit: int | None,
+    offset: int | None,
+) -> models.NotificationPage | Reply:
+    """A page of the user's notifications; a user may only read their own."""
+    if ctx.claims is None or ctx.claims.get("sub") != str(user_id):
+        raise Problem(404, "No notifications for this user.")
+    size, start = limit or 20, offset or 0
+    items = await ctx.redis.lrange(history_key(user_id), start, start + size - 1)
+    notifications = [models.Notification.model_validate_json(item) for item in items]
+    return models.NotificationPage(items=notifications, limit=size, offset=start)

@@ -1,0 +1,362 @@
+"""The services and openapi targets: generated services start, answer, match their OpenAPI, lint and type-check,
+keep the generation gap; and the runtime they share behaves."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+import httpx
+import jwt
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate as validate_openapi
+
+from planforge.output import apply, plan_writes
+from planforge.pipeline import render, validate
+from planforge.runtime import BreakerConfig, CircuitBreaker, ServiceConfig, Settings, mask_pii
+from planforge.runtime.auth import TokenVerifier
+from planforge.runtime.problems import Problem
+from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "services" / "feature.yaml"
+MANIFESTS = {p.parent.name: p for p in sorted((REPO / "examples").glob("*/feature.yaml"))} | {"fixture": FIXTURE}
+BIN = Path(sys.executable).parent
+MYPY_CACHE = Path(tempfile.gettempdir()) / "planforge-test-mypy-cache"
+_loaded = 0
+
+
+def generate(manifest: Path, out: Path) -> Path:
+    """Render every target of manifest into out/<slug>, as `planforge generate` does; the root is returned."""
+    result = validate(manifest)
+    assert result.ok and result.document is not None, result.diagnostics
+    rendering = render(result.document, manifest.name)
+    root: Path = out / rendering.slug
+    plan = plan_writes(rendering.output, root, manifest.name)
+    assert not plan.conflicts, plan.conflicts
+    apply(plan)
+    return root
+
+
+def load_service(root: Path, package: str) -> ModuleType:
+    """Import services/<package>/app.py under a fresh package name, so several renders live in one process."""
+    global _loaded
+    _loaded += 1
+    alias = f"pf_service_{_loaded}_{package}"
+    directory = root / "services" / package
+    spec = importlib.util.spec_from_file_location(
+        alias, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{alias}.app")
+
+
+def client_for(app_module: ModuleType) -> TestClient:
+    """A test client of the service with keys to sign and verify tokens."""
+    return TestClient(app_module.build_app(settings_for_tests(app_module.CONFIG)))
+
+
+def packages(root: Path) -> list[str]:
+    """The generated service packages under root."""
+    return sorted(p.name for p in (root / "services").iterdir() if (p / "app.py").is_file())
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each example and the fixture manifest, generated once."""
+    return {name: generate(path, tmp_path_factory.mktemp(name)) for name, path in MANIFESTS.items()}
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_openapi_documents_are_valid(rendered: dict[str, Path], name: str) -> None:
+    documents = sorted((rendered[name] / "openapi").glob("*.yaml"))
+    assert len(documents) == len(packages(rendered[name]))
+    for document in documents:
+        validate_openapi(yaml.safe_load(document.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_every_service_starts_answers_and_serves_its_openapi(rendered: dict[str, Path], name: str) -> None:
+    root = rendered[name]
+    for package in packages(root):
+        app_module = load_service(root, package)
+        service = app_module.CONFIG.name
+        contract = yaml.safe_load((root / "openapi" / f"{service}.yaml").read_text(encoding="utf-8"))
+        with client_for(app_module) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
+            assert api_shape(client.get("/openapi.json").json()) == api_shape(contract)
+            _unimplemented_routes_answer_501(client, contract, app_module)
+
+
+def _unimplemented_routes_answer_501(client: TestClient, contract: dict[str, Any], app_module: ModuleType) -> None:
+    """Every route that needs no input answers 501 naming its handler (they are all stubs still)."""
+    auth = bearer(client.app)  # type: ignore[arg-type]
+    for path, item in contract["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation or any(p["required"] for p in operation.get("parameters", [])):
+                continue
+            body = assert_problem(client.request(method, path, headers=auth), 501)
+            assert body["handler"] == f"{app_module.__package__}.impl.{operation['operationId']}.handle"
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_generated_code_passes_ruff_and_mypy(rendered: dict[str, Path], name: str) -> None:
+    root = rendered[name]
+    commands: list[list[str]] = [
+        [str(BIN / "ruff"), "check", "--no-cache", "."],
+        [str(BIN / "ruff"), "format", "--check", "--no-cache", "."],
+        [str(BIN / "mypy"), "--cache-dir", str(MYPY_CACHE)],
+    ]
+    for command in commands:
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{Path(command[0]).name}:\n{result.stdout}{result.stderr}"
+
+
+def run_contract_tests(root: Path, **env: str) -> None:
+    """Run the generated tests (in-process contract checks and schemathesis) in their own pytest."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-x"],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+# user-accounts runs its contract tests with its implementations, below.
+@pytest.mark.parametrize("name", [name for name in MANIFESTS if name != "user-accounts"])
+def test_generated_contract_tests_pass_on_stubs(rendered: dict[str, Path], name: str) -> None:
+    run_contract_tests(rendered[name])
+
+
+def test_rendering_is_deterministic() -> None:
+    document = validate(FIXTURE).document
+    assert document is not None
+    assert render(document, "feature.yaml").output == render(document, "feature.yaml").output
+
+
+# --- The generation gap ---------------------------------------------------------------------------------------
+
+_IMPLEMENTED_PING = '''"""ping, implemented by a person."""
+
+from planforge.runtime import Context, Reply
+
+
+async def handle(ctx: Context) -> None | Reply:
+    """Answer 204."""
+    return None
+'''
+
+_NEW_ROUTE = """      - id: count_things
+        method: GET
+        path: /things/count
+        public: true
+        responses: {"200": Thing}
+"""
+
+
+def test_a_route_added_to_the_manifest_answers_501_and_no_user_file_changes(tmp_path: Path) -> None:
+    manifest = tmp_path / "feature.yaml"
+    shutil.copy(FIXTURE, manifest)
+    root = generate(manifest, tmp_path / "out")
+    ping = root / "services/thing_service/impl/ping.py"
+    ping.write_text(_IMPLEMENTED_PING, encoding="utf-8")
+    before = {p: p.read_bytes() for p in (root / "services/thing_service/impl").iterdir() if p.is_file()}
+
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("    routes:\n", "    routes:\n" + _NEW_ROUTE, 1), encoding="utf-8")
+    generate(manifest, tmp_path / "out")
+
+    assert {p: p.read_bytes() for p in before} == before
+    assert (root / "services/thing_service/impl/count_things.py").is_file()
+    with client_for(load_service(root, "thing_service")) as client:
+        body = assert_problem(client.get("/things/count"), 501)
+        assert body["handler"].endswith(".impl.count_things.handle")
+        assert client.get("/ping").status_code == 204
+
+
+def test_a_missing_handler_file_or_function_answers_501_and_the_app_still_starts(tmp_path: Path) -> None:
+    root = generate(FIXTURE, tmp_path)
+    (root / "services/thing_service/impl/ping.py").unlink()
+    (root / "services/thing_service/impl/get_thing.py").write_text('"""Emptied by a person."""\n', encoding="utf-8")
+    with client_for(load_service(root, "thing_service")) as client:
+        assert assert_problem(client.get("/ping"), 501)["handler"].endswith(".impl.ping.handle")
+        auth = bearer(client.app)  # type: ignore[arg-type]
+        assert assert_problem(client.get("/things/7", headers=auth), 501)["handler"].endswith(".get_thing.handle")
+
+
+# --- Running for real ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def uvicorn_service(rendered: dict[str, Path]) -> Iterator[str]:
+    """The fixture's service under uvicorn on a free port; its base URL."""
+    port = _free_port()
+    command = [sys.executable, "-m", "uvicorn", "thing_service.app:app", "--port", str(port), "--app-dir", "services"]
+    process = subprocess.Popen(command, cwd=rendered["fixture"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_service_runs_under_uvicorn(uvicorn_service: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            response = httpx.get(f"{uvicorn_service}/healthz", headers={"X-Correlation-ID": "abc-123"})
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.1)
+    assert response.status_code == 200
+    assert response.headers["X-Correlation-ID"] == "abc-123"
+
+
+# --- The runtime ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fixture_client(rendered: dict[str, Path]) -> Iterator[TestClient]:
+    with client_for(load_service(rendered["fixture"], "thing_service")) as client:
+        yield client
+
+
+def test_errors_are_problem_details(fixture_client: TestClient) -> None:
+    invalid = fixture_client.post("/things", json={"name": "x" * 21})
+    assert assert_problem(invalid, 422)["errors"][0]["loc"] == ["body", "name"]
+    assert "x" * 21 not in invalid.text  # the input is not echoed: it may be personal data
+    assert_problem(fixture_client.get("/nowhere"), 404)
+    not_allowed = assert_problem(fixture_client.delete("/things"), 405)
+    assert not_allowed["status"] == 405
+
+
+def test_tokens_are_checked(fixture_client: TestClient) -> None:
+    assert_problem(fixture_client.get("/things/1"), 401)
+    unsigned = jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, key="", algorithm="none")
+    assert_problem(fixture_client.get("/things/1", headers={"Authorization": f"Bearer {unsigned}"}), 401)
+    assert fixture_client.get("/things/1", headers=bearer(fixture_client.app)).status_code == 501  # type: ignore[arg-type]
+
+
+def test_a_token_without_exp_is_refused() -> None:
+    config = ServiceConfig(name="s", title="S", package="s", jwt_algorithms=("HS256",))
+    verifier = TokenVerifier(config, Settings(jwt_secret="k" * 32))
+    with pytest.raises(Problem) as refused:
+        verifier.verify(jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256"))
+    assert refused.value.status == 401
+    assert verifier.verify(jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "k" * 32, algorithm="HS256"))
+
+
+def test_correlation_ids_are_created_returned_and_metrics_kept(fixture_client: TestClient) -> None:
+    created = fixture_client.get("/healthz").headers["X-Correlation-ID"]
+    assert len(created) == 36
+    assert fixture_client.get("/healthz", headers={"X-Correlation-ID": "bad id!"}).headers["X-Correlation-ID"] != "bad"
+    metrics = fixture_client.get("/metrics").text
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+    assert "http_request_duration_seconds_bucket" in metrics
+
+
+def test_pii_is_masked() -> None:
+    masked = mask_pii(
+        {"email": "a@b.c", "nested": [{"displayName": "Ada", "id": 1}]}, frozenset({"email", "displayName"})
+    )
+    assert masked == {"email": "***", "nested": [{"displayName": "***", "id": 1}]}
+
+
+def test_the_breaker_opens_half_opens_and_closes() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(BreakerConfig(0.5, 60, 30, minimum_calls=4), clock=lambda: now[0])
+    for ok in (True, False, True, False):
+        assert breaker.allow()
+        breaker.record(ok)
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 31
+    assert breaker.allow() and not breaker.allow()  # one trial call when half open
+    breaker.record(True)
+    assert breaker.state == "closed"
+
+
+# --- The user-accounts example, implemented ---------------------------------------------------------------------
+
+IMPLEMENTATIONS = REPO / "examples" / "user-accounts" / "impl"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="module")
+def implemented(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """user-accounts generated, with the example's handlers copied over the stubs."""
+    root = generate(REPO / "examples" / "user-accounts" / "feature.yaml", tmp_path_factory.mktemp("implemented"))
+    for package in IMPLEMENTATIONS.iterdir():
+        for source in package.glob("*.py"):
+            shutil.copy(source, root / "services" / package.name / "impl" / source.name)
+    return root
+
+
+@pytest.mark.services
+def test_the_example_registers_logs_in_and_reads_through_the_cache(implemented: Path) -> None:
+    users = load_service(implemented, "user_service")
+    auth = load_service(implemented, "auth_service")
+    email = f"ada-{time.time_ns()}@example.com"
+    registration = {"email": email, "password": "correct horse", "displayName": "Ada"}
+    user_app = users.build_app(settings_for_tests(users.CONFIG, database_url=POSTGRES))
+    auth_app = auth.build_app(settings_for_tests(auth.CONFIG, database_url=POSTGRES))
+    with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:
+        created = user_client.post("/users/register", json=registration)
+        assert created.status_code == 201, created.text
+        assert_problem(user_client.post("/users/register", json=registration), 409)
+        user = created.json()
+        # What auth-service's consumer of user.created does (the broker is not part of this test).
+        impl = importlib.import_module(f"{auth.__package__}.impl")
+        password_hash = importlib.import_module(f"{auth.__package__}.impl.passwords").hash_password("correct horse")
+        resources = auth_app.state.resources
+        assert auth_client.portal is not None
+        auth_client.portal.call(impl.add_credentials, resources, UUID(user["id"]), email, password_hash)
+
+        assert_problem(auth_client.post("/auth/login", json={"email": email, "password": "wrong horse"}), 401)
+        login = auth_client.post("/auth/login", json={"email": email, "password": "correct horse"})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        read = user_client.get(f"/users/{user['id']}", headers=headers)
+        assert read.json() == user
+        assert user_client.portal is not None
+        cached = user_client.portal.call(
+            user_app.state.resources.redis.exists, f"user-service:user-profile:{user['id']}"
+        )
+        assert cached == 1
+        stale = {**headers, "If-Match": '"stale"'}
+        assert_problem(user_client.put(f"/users/{user['id']}", json={"displayName": "Countess"}, headers=stale), 412)
+        fresh = {**headers, "If-Match": read.headers["ETag"]}
+        updated = user_client.put(f"/users/{user['id']}", json={"displayName": "Countess"}, headers=fresh)
+        assert updated.json()["version"] == 2
+        assert user_client.get(f"/users/{user['id']}", headers=headers).json()["displayName"] == "Countess"
+
+
+@pytest.mark.services
+def test_the_implemented_example_passes_its_contract_tests(implemented: Path) -> None:
+    run_contract_tests(implemented, DATABASE_URL=POSTGRES)
