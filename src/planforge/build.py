@@ -31,9 +31,10 @@ from planforge.model import (
     Service,
     Step,
 )
+from planforge.paths import is_under, template_matches
 from planforge.units import percent, seconds
 
-__all__ = ["build_model", "node_id", "python_name", "under_prefix"]
+__all__ = ["build_model", "flow_slug", "node_id", "python_name"]
 
 FIRST_PORT = 8001
 _DEFAULT_RETRY = {"backoff": ["1s", "2s", "4s"], "max_retries": 3, "dead_letter": True}
@@ -128,9 +129,9 @@ def _merged(default: Any, given: Any) -> Any:
     return given
 
 
-def under_prefix(path: str, prefix: str) -> bool:
-    """A gateway prefix '/api/v1/orders' covers '/api/v1/orders' itself and everything below it."""
-    return path == prefix or path.startswith(prefix + "/")
+def flow_slug(name: str, index: int) -> str:
+    """A flow's identifier in test names and anchors: 'User Registration' -> user_registration."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or f"flow_{index + 1}"
 
 
 def python_name(name: str) -> str:
@@ -220,7 +221,7 @@ def _public_path(service: str, path: str, method: str, gateway: Gateway | None) 
         if route.service != service or method not in route.methods:
             continue
         public = route.strip_prefix + path
-        if under_prefix(public, route.prefix):
+        if is_under(public, route.prefix):
             return public
     return None
 
@@ -341,7 +342,7 @@ def _flow(raw: dict[str, Any], index: int, services: tuple[Service, ...], gatewa
     published = [e for step in steps for e in (step.publishes, step.compensation_event) if e]
     events = tuple(dict.fromkeys([*published, *raw.get("events", [])]))
     response = _flow_response(steps, services, gateway)
-    slug = re.sub(r"[^a-z0-9]+", "_", raw["name"].lower()).strip("_") or f"flow_{index + 1}"
+    slug = flow_slug(raw["name"], index)
     return Flow(
         raw["name"],
         slug,
@@ -361,7 +362,7 @@ def _service_call(call: str | None, gateway: Gateway | None) -> str:
     assert call is not None
     method, path = call.split(" ", 1)
     for route in gateway.routes if gateway else ():
-        if under_prefix(path, route.prefix) and route.strip_prefix and under_prefix(path, route.strip_prefix):
+        if is_under(path, route.prefix) and route.strip_prefix and is_under(path, route.strip_prefix):
             return f"{method} {path[len(route.strip_prefix) :]}"
     return call
 
@@ -372,14 +373,9 @@ def _flow_response(steps: tuple[Step, ...], services: tuple[Service, ...], gatew
             continue
         method, path = _service_call(step.call, gateway).split(" ", 1)
         for route in (r for s in services for r in s.routes):
-            if route.method == method and _path_matches(route.path, path):
+            if route.method == method and template_matches(route.path, path):
                 return route.success.schema
     return None
-
-
-def _path_matches(template: str, path: str) -> bool:
-    pattern = re.sub(r"\\\{[A-Za-z][A-Za-z0-9_]*\\\}", "[^/]+", re.escape(template))
-    return re.fullmatch(pattern, path) is not None
 
 
 def _retry(data: dict[str, Any]) -> Retry:

@@ -76,6 +76,7 @@ class _Failure:
     schema: dict[str, Any]
     parent_schema: dict[str, Any]
     message: str
+    names_key: bool
 
     @classmethod
     def of(cls, error: ValidationError) -> _Failure:
@@ -91,6 +92,7 @@ class _Failure:
             schema,
             parent,
             str(raw.message),
+            "propertyNames" in raw.absolute_schema_path,
         )
 
 
@@ -113,12 +115,18 @@ def _explain(document: Document, error: _Failure) -> list[Diagnostic]:
         return [
             document.diagnostic("PF104", path, f"{where} must be one of: {shown}; got {error.instance!r}", hint=hint)
         ]
+    if error.names_key and isinstance(error.instance, str):
+        title = error.schema.get("title") or "a valid name"
+        hint = str(error.schema.get("description", ""))
+        return [
+            document.diagnostic(
+                "PF105", (*path, error.instance), f"{where}: key {error.instance!r} is not {title}", hint=hint, key=True
+            )
+        ]
     if kind in ("pattern", "maxLength", "minLength", "format"):
         title = error.schema.get("title") or _parent_title(error) or "a valid value"
         detail = error.schema.get("description") or _parent_description(error)
         return [document.diagnostic("PF105", path, f"{where}: {error.instance!r} is not {title}", hint=detail)]
-    if kind == "propertyNames":
-        return _bad_name(document, error, path, where)
     if kind in ("minimum", "maximum", "minItems", "maxItems", "minProperties", "uniqueItems"):
         return [document.diagnostic("PF106", path, f"{where}: {error.message}")]
     return [document.diagnostic("PF107", path, f"{where}: {error.message}")]
@@ -136,20 +144,6 @@ def _unknown_keys(document: Document, error: _Failure, path: JsonPath, where: st
             key=True,
         )
         for key in extra
-    ]
-
-
-def _bad_name(document: Document, error: _Failure, path: JsonPath, where: str) -> list[Diagnostic]:
-    names = error.schema.get("propertyNames", {})
-    ref = names.get("$ref", "")
-    target = manifest_schema()["$defs"].get(ref.rsplit("/", 1)[-1], names) if ref else names
-    title = target.get("title", "a valid name")
-    bad = [k for k in error.instance if not _validator().evolve(schema=target).is_valid(k)]
-    return [
-        document.diagnostic(
-            "PF105", (*path, key), f"{where}: key '{key}' is not {title}", hint=target.get("description", ""), key=True
-        )
-        for key in bad
     ]
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from planforge.diagnostics import Diagnostic, did_you_mean
 from planforge.loader import JsonPath
+from planforge.paths import is_under, parse_call, template_matches
 from planforge.rules.gateway import service_prefix
 from planforge.rules.manifest import Manifest
-from planforge.rules.paths import is_under, parse_call, template_matches
 from planforge.rules.references import ACTORS
 
 __all__ = ["check_call"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
+from planforge.paths import is_under
 from planforge.rules.manifest import Manifest
-from planforge.rules.paths import is_under
 
 __all__ = ["check", "service_prefix"]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from planforge.build import FIRST_PORT, node_id, python_name
+from planforge.build import FIRST_PORT, flow_slug, node_id, python_name
 from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
+from planforge.paths import normalized, path_parameters
 from planforge.rules.identifiers import class_problem, handler_problem, package_problem, parameter_problem
 from planforge.rules.manifest import Manifest
-from planforge.rules.paths import normalized, path_parameters
 
 __all__ = ["check"]
 
@@ -122,7 +121,7 @@ def _collisions(m: Manifest) -> Iterator[Diagnostic]:
                 f"rename it, e.g. '{name}-db'",
                 key=True,
             )
-    flows = {index: _slug(flow["name"], index) for index, flow in enumerate(m.flows)}
+    flows = {index: flow_slug(flow["name"], index) for index, flow in enumerate(m.flows)}
     yield from _flow_slugs(m, flows)
 
 
@@ -142,11 +141,6 @@ def _same_after(
                 "rename one of them",
                 key=True,
             )
-
-
-def _slug(name: str, index: int) -> str:
-    """The flow's slug, as the model builder derives it (names test functions and plan anchors)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or f"flow_{index + 1}"
 
 
 def _flow_slugs(m: Manifest, slugs: dict[int, str]) -> Iterator[Diagnostic]:

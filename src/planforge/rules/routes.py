@@ -8,8 +8,8 @@ from typing import Any
 
 from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
+from planforge.paths import path_parameters
 from planforge.rules.manifest import Manifest
-from planforge.rules.paths import path_parameters
 
 __all__ = ["check"]
 
