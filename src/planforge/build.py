@@ -306,7 +306,7 @@ def _gateway(raw: dict[str, Any] | None) -> Gateway | None:
         rate_requests=rate["requests"],
         rate_per=rate["per"],
         rate_key=rate.get("key", "client_ip"),
-        burst=rate.get("burst", 0),
+        burst=rate.get("burst", rate["requests"]),
         jwt_algorithms=tuple(jwt.get("algorithms", ())),
         jwt_issuer=jwt.get("issuer"),
         jwt_audience=jwt.get("audience"),

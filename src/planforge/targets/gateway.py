@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from planforge.model import Gateway, GatewayRoute, Model, Route
 from planforge.targets import Output
-from planforge.targets.registry import TargetError, header_for
+from planforge.targets.registry import TargetError
 from planforge.templating import render_template
 
 __all__ = [
@@ -109,7 +109,6 @@ def _context(model: Model, gateway: Gateway) -> dict[str, object]:
     return {
         "model": model,
         "gateway": gateway,
-        "js_header": "// " + header_for("gateway/nginx.conf", model.manifest, owned=True)[2:].rstrip("\n"),
         "njs_module": NJS_MODULE,
         "listen_port": DEFAULT_LISTEN_PORT,
         "upstreams": _upstreams(model, gateway),

@@ -29,6 +29,7 @@ def render(model: Model) -> Output:
         envelope=to_json(_envelope(model)),
         event_fields={e.name: _fields(e) for e in model.events},
         routes_yaml=_routes_yaml(model),
+        gateway_files=_gateway_files(model),
         broker_yaml=_broker_yaml(model),
         scenario_titles=_SCENARIO_TITLES,
         actor_titles={"client": "Client", "gateway": "API Gateway"} | {s.name: s.title for s in model.services},
@@ -83,6 +84,15 @@ def _routes_yaml(model: Model) -> str:
             lines.append(f"    strip_prefix: {route.strip_prefix}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _gateway_files(model: Model) -> dict[str, str]:
+    """The generated gateway configuration, shown in the plan exactly as it is written."""
+    if model.gateway is None:
+        return {}
+    from planforge.targets import gateway
+
+    return {path: text for path, text in gateway.render(model).owned.items() if path.endswith(".conf")}
 
 
 def _broker_yaml(model: Model) -> str:

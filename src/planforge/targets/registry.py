@@ -58,4 +58,6 @@ def header_for(path: str, manifest: str, *, owned: bool) -> str:
         return f"<!-- {text} -->\n\n"
     if suffix in _HASH_COMMENT or PurePosixPath(path).name in ("Dockerfile", "Makefile"):
         return f"# {text}\n"
+    if suffix in (".js", ".ts"):
+        return f"// {text}\n"
     return ""
