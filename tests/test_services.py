@@ -3,6 +3,7 @@ keep the generation gap; and the runtime they share behaves."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -26,7 +27,16 @@ from openapi_spec_validator import validate as validate_openapi
 
 from planforge.output import apply, plan_writes
 from planforge.pipeline import render, validate
-from planforge.runtime import BreakerConfig, CircuitBreaker, ServiceConfig, Settings, mask_pii
+from planforge.runtime import (
+    BreakerConfig,
+    CircuitBreaker,
+    CircuitOpenError,
+    ServiceConfig,
+    Settings,
+    correlation,
+    http_client,
+    mask_pii,
+)
 from planforge.runtime.auth import TokenVerifier
 from planforge.runtime.problems import Problem
 from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
@@ -360,3 +370,25 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(implemented: 
 @pytest.mark.services
 def test_the_implemented_example_passes_its_contract_tests(implemented: Path) -> None:
     run_contract_tests(implemented, DATABASE_URL=POSTGRES)
+
+
+def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them() -> None:
+    seen: list[str | None] = []
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("X-Correlation-ID"))
+        return httpx.Response(503)
+
+    async def call_twice() -> None:
+        token = correlation._current.set("corr-1")
+        client = http_client(BreakerConfig(0.5, 60, 30, minimum_calls=1), inner=httpx.MockTransport(failing))
+        try:
+            assert (await client.get("http://other-service/x")).status_code == 503
+            with pytest.raises(CircuitOpenError):
+                await client.get("http://other-service/x")
+        finally:
+            await client.aclose()
+            correlation._current.reset(token)
+
+    asyncio.run(call_twice())
+    assert seen == ["corr-1"]
