@@ -41,6 +41,8 @@ from planforge.runtime.auth import TokenVerifier
 from planforge.runtime.problems import Problem
 from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
 
+from .datastores import fresh_database, fresh_redis_prefix
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "services" / "feature.yaml"
 MANIFESTS = {p.parent.name: p for p in sorted((REPO / "examples").glob("*/feature.yaml"))} | {"fixture": FIXTURE}
@@ -313,28 +315,44 @@ def test_the_breaker_opens_half_opens_and_closes() -> None:
 
 # --- The user-accounts example, implemented ---------------------------------------------------------------------
 
-IMPLEMENTATIONS = REPO / "examples" / "user-accounts" / "impl"
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+IMPLEMENTATIONS = REPO / "generated" / "user-accounts" / "services"
 
 
 @pytest.fixture(scope="module")
 def implemented(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """user-accounts generated, with the example's handlers copied over the stubs."""
+    """user-accounts generated afresh, with the example's committed handlers copied over the stubs."""
     root = generate(REPO / "examples" / "user-accounts" / "feature.yaml", tmp_path_factory.mktemp("implemented"))
     for package in IMPLEMENTATIONS.iterdir():
-        for source in package.glob("*.py"):
+        for source in (package / "impl").glob("*.py"):
             shutil.copy(source, root / "services" / package.name / "impl" / source.name)
     return root
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A fresh database for this module's run, dropped afterwards."""
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix for one test; its keys are deleted afterwards."""
+    with fresh_redis_prefix() as prefix:
+        yield prefix
+
+
 @pytest.mark.services
-def test_the_example_registers_logs_in_and_reads_through_the_cache(implemented: Path) -> None:
+def test_the_example_registers_logs_in_and_reads_through_the_cache(
+    implemented: Path, postgres: str, redis_prefix: str
+) -> None:
     users = load_service(implemented, "user_service")
     auth = load_service(implemented, "auth_service")
     email = f"ada-{time.time_ns()}@example.com"
     registration = {"email": email, "password": "correct horse", "displayName": "Ada"}
-    user_app = users.build_app(settings_for_tests(users.CONFIG, database_url=POSTGRES))
-    auth_app = auth.build_app(settings_for_tests(auth.CONFIG, database_url=POSTGRES))
+    isolated = {"database_url": postgres, "redis_key_prefix": redis_prefix}
+    user_app = users.build_app(settings_for_tests(users.CONFIG, **isolated))
+    auth_app = auth.build_app(settings_for_tests(auth.CONFIG, **isolated))
     with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:
         created = user_client.post("/users/register", json=registration)
         assert created.status_code == 201, created.text
@@ -356,7 +374,7 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(implemented: 
         assert read.json() == user
         assert user_client.portal is not None
         cached = user_client.portal.call(
-            user_app.state.resources.redis.exists, f"user-service:user-profile:{user['id']}"
+            user_app.state.resources.redis.exists, f"{redis_prefix}user-service:user-profile:{user['id']}"
         )
         assert cached == 1
         stale = {**headers, "If-Match": '"stale"'}
@@ -368,8 +386,8 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(implemented: 
 
 
 @pytest.mark.services
-def test_the_implemented_example_passes_its_contract_tests(implemented: Path) -> None:
-    run_contract_tests(implemented, DATABASE_URL=POSTGRES)
+def test_the_implemented_example_passes_its_contract_tests(implemented: Path, postgres: str, redis_prefix: str) -> None:
+    run_contract_tests(implemented, DATABASE_URL=postgres, REDIS_KEY_PREFIX=redis_prefix)
 
 
 def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them() -> None:

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = ""
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     jwt_public_key: str | None = None
     jwt_private_key: str | None = None

@@ -78,7 +78,7 @@ class Resources:
         config = next((c for c in self.config.caches if c.name == name), None)
         if config is None:
             raise KeyError(f"the manifest declares no cache {name!r}")
-        return CacheAside(self.redis, config, self.config.name)
+        return CacheAside(self.redis, config, self.settings.redis_key_prefix + self.config.name)
 
     def _checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {}
