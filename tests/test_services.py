@@ -38,6 +38,7 @@ from planforge.runtime import (
     mask_pii,
 )
 from planforge.runtime.auth import TokenVerifier
+from planforge.runtime.passwords import hash_password, verify_password
 from planforge.runtime.problems import Problem
 from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
 
@@ -360,7 +361,7 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
         user = created.json()
         # What auth-service's consumer of user.created does (the broker is not part of this test).
         impl = importlib.import_module(f"{auth.__package__}.impl")
-        password_hash = importlib.import_module(f"{auth.__package__}.impl.passwords").hash_password("correct horse")
+        password_hash = hash_password("correct horse")
         resources = auth_app.state.resources
         assert auth_client.portal is not None
         auth_client.portal.call(impl.add_credentials, resources, UUID(user["id"]), email, password_hash)
@@ -410,3 +411,11 @@ def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them(
 
     asyncio.run(call_twice())
     assert seen == ["corr-1"]
+
+
+def test_password_hashes_verify_only_their_password() -> None:
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$") and stored != hash_password("correct horse")
+    assert verify_password("correct horse", stored)
+    assert not verify_password("wrong horse", stored)
+    assert not verify_password("correct horse", "not-a-hash")

@@ -9,21 +9,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from planforge.loader import JsonPath
+from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.rules.manifest import Manifest
 
 __all__ = ["PROBLEM", "bad_refs", "refs_in", "registry", "resolve", "schema_sites"]
 
-# RFC 9457 problem details, the built-in 'Problem' schema.
-PROBLEM: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-    },
-}
 
 # Keywords whose values are data, not schemas: a '$ref' key inside them is not a reference.
 _DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})

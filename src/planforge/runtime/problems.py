@@ -12,19 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from planforge.problem import PROBLEM_JSON, PROBLEM_SCHEMA
+
 __all__ = ["PROBLEM_JSON", "PROBLEM_SCHEMA", "Problem", "install_problem_handlers", "problem_response"]
 
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-    },
-}
 _log = logging.getLogger("planforge.runtime")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from planforge.model import Event, Model, Queue
-from planforge.rules.jsonschemas import PROBLEM
+from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.targets import Output
 from planforge.topology import VHOST, dead_letter_queue, retry_delays_ms
 

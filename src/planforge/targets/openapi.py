@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from planforge.model import Model, Parameter, Route, Service
-from planforge.rules.jsonschemas import PROBLEM
+from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.targets import Output
 
 __all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "render", "statuses"]

@@ -1,10 +1,10 @@
 """login: Exchange email and password for a JWT. (POST /auth/login)."""
 
 from planforge.runtime import Context, Problem, Reply
+from planforge.runtime.passwords import hash_password, verify_password
 from sqlalchemy import select
 
 from .. import models
-from .passwords import hash_password, verify_password
 from .tables import credentials
 
 # Checked when the email is unknown, so that both failures take as long.

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from planforge.runtime import Context, Problem, Reply
+from planforge.runtime.passwords import hash_password
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from .. import models
-from .passwords import hash_password
 from .tables import etag, users
 
 

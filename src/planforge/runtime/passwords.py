@@ -1,9 +1,13 @@
-"""Password hashes with hashlib.scrypt: 'scrypt$n$r$p$salt$hash', salt and hash in base64."""
+"""Password hashes with hashlib.scrypt, as services store them: 'scrypt$n$r$p$salt$hash' (base64)."""
+
+from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import secrets
+
+__all__ = ["hash_password", "verify_password"]
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -24,9 +28,7 @@ def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
-        )
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
     except ValueError:
         return False
     return scheme == "scrypt" and hmac.compare_digest(actual, expected)
