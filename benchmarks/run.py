@@ -76,7 +76,7 @@ def growth(sizes: list[int], runs: int, work: Path) -> None:
         note = f"  (x{result['generate'] / previous:.2f} for x{size // prev_size} routes)" if previous else ""
         figures = f"{result['validate'] * 1000:12.1f} {result['generate'] * 1000:12.1f} {per_route:18.2f}"
         print(f"  {size:7d} {figures}{note}")
-        previous, _prev_size = result["generate"], size
+        previous, prev_size = result["generate"], size
 
 
 def main() -> None:

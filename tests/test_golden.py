@@ -37,14 +37,21 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_generation_is_deterministic_across_hash_seeds(example: str, tmp_path: Path, run_cli: RunCli) -> None:
-    """Two processes with different PYTHONHASHSEED write the same bytes."""
+    """Processes with different PYTHONHASHSEED, without, with a cold and with a warm cache, write the same bytes."""
+    cache = str(tmp_path / "cache")
+    runs = {
+        "1": {"PLANFORGE_NO_CACHE": "1"},
+        "4242": {"PLANFORGE_CACHE_DIR": cache},
+        "7": {"PLANFORGE_CACHE_DIR": cache},
+    }
     trees = []
-    for seed in ("1", "4242"):
+    for seed, extra in runs.items():
         out = tmp_path / f"out-{seed}"
-        result = run_cli("generate", f"examples/{example}/feature.yaml", "-o", str(out), env={"PYTHONHASHSEED": seed})
+        env = {"PYTHONHASHSEED": seed, **extra}
+        result = run_cli("generate", f"examples/{example}/feature.yaml", "-o", str(out), env=env)
         assert result.returncode == 0, result.stderr
         trees.append(_tree(out))
-    assert trees[0] == trees[1]
+    assert trees[0] == trees[1] == trees[2]
     assert all(b"\r\n" not in data and data.endswith(b"\n") for data in trees[0].values())
 
 

@@ -9,7 +9,6 @@ Python source is laid out here exactly as ruff format would lay it out, so it ne
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from typing import Any
 
 from planforge.model import Model, Parameter, Route, Service
 from planforge.targets import Output
-from planforge.targets.openapi import component_refs, schemas_of, statuses
-from planforge.targets.registry import TargetError
+from planforge.targets.openapi import statuses
+from planforge.targets.pymodels import Models, python_models
 from planforge.templating import py_str as _json_str
 from planforge.templating import render_template
 
@@ -51,7 +50,7 @@ def render(model: Model) -> Output:
     user: dict[str, str] = {}
     for service in model.services:
         root = f"services/{service.package}"
-        models = _models(model, service)
+        models = python_models(model, service, _doc(service.title), WIDTH)
         endpoints = [_endpoint(route, models.classes) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=_doc(service.title)
@@ -139,74 +138,6 @@ def _imports(lines: set[str]) -> list[str]:
 def _import_block(stdlib: set[str], third_party: set[str], local: set[str]) -> str:
     groups = [_imports(group) for group in (stdlib, third_party, local) if group]
     return "\n\n".join("\n".join(group) for group in groups)
-
-
-# --- Models ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Models:
-    """models.py and the class each schema became (datamodel-code-generator renames clashing names)."""
-
-    source: str
-    classes: dict[str, str]
-
-
-def _marker(name: str) -> str:
-    return f"The manifest's {name} schema."
-
-
-def _models(model: Model, service: Service) -> Models:
-    """Pydantic v2 models for the schemas the service's routes use, via datamodel-code-generator."""
-    from datamodel_code_generator import generate
-    from datamodel_code_generator.enums import DataModelType, InputFileType
-    from datamodel_code_generator.format import Formatter, PythonVersion
-
-    schemas = {
-        name: component_refs(s) | {"description": _marker(name)} for name, s in schemas_of(model, service).items()
-    }
-    document = {
-        "openapi": "3.1.0",
-        "info": {"title": "", "version": ""},
-        "paths": {},
-        "components": {"schemas": schemas},
-    }
-    source = generate(
-        json.dumps(document),
-        input_file_type=InputFileType.OpenAPI,
-        output_model_type=DataModelType.PydanticV2BaseModel,
-        target_python_version=PythonVersion.PY_311,
-        formatters=[Formatter.BUILTIN],
-        builtin_format_line_length=WIDTH,
-        disable_timestamp=True,
-        custom_file_header=f'"""Request and response models of {_doc(service.title)}, from the manifest."""',
-        use_schema_description=True,
-        use_annotated=True,
-        field_constraints=True,
-        use_double_quotes=True,
-        use_standard_collections=True,
-        use_union_operator=True,
-    )
-    if not isinstance(source, str):
-        raise TargetError("datamodel-code-generator returned several modules for one document")
-    return Models(source.rstrip("\n") + "\n", _classes(source, list(schemas)))
-
-
-def _classes(source: str, names: list[str]) -> dict[str, str]:
-    import ast
-
-    markers = {_marker(name): name for name in names}
-    found: dict[str, str] = {}
-    for node in ast.parse(source).body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        for inner in ast.walk(node):
-            if isinstance(inner, ast.Constant) and isinstance(inner.value, str) and inner.value.strip() in markers:
-                found.setdefault(markers[inner.value.strip()], node.name)
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise TargetError(f"datamodel-code-generator made no class for schema(s) {', '.join(missing)}")
-    return found
 
 
 def _doc(text: str) -> str:
