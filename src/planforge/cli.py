@@ -1,4 +1,4 @@
-"""The planforge command line: validate, generate, check, schema.
+"""The planforge command line: validate, generate, check, schema, up.
 
 Exit codes, the same for every command:
   0  success (warnings may have been printed)
@@ -162,6 +162,47 @@ def schema(
     from planforge.resources import schema_path
 
     sys.stdout.write(schema_path().read_text(encoding="utf-8"))
+
+
+@app.command()
+def up(
+    generated: Annotated[Path, typer.Argument(help="A generated feature folder: OUT/<slug>.", show_default=False)],
+    port: Annotated[int, typer.Option("--port", help="The gateway's port.")] = 8080,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="Keys, logs and gateway runtime (default: OUT/.planforge-up/<slug>).")
+    ] = None,
+    vhost: Annotated[str | None, typer.Option("--vhost", help="RabbitMQ vhost, created when missing.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Start only this service (repeat for more).", show_default=False)
+    ] = None,
+    no_gateway: Annotated[bool, typer.Option("--no-gateway", help="Do not start the gateway.")] = False,
+    db_prefix: Annotated[str, typer.Option("--db-prefix", help="Put this in front of every database name.")] = "",
+    redis_prefix: Annotated[str, typer.Option("--redis-prefix", help="REDIS_KEY_PREFIX of every service.")] = "",
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Run services on free ports, not the manifest's.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds each service has to become ready.")] = 60.0,
+) -> None:
+    """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
+
+    Datastores: PLANFORGE_POSTGRES_URL (admin URL; missing databases are created), REDIS_URL, AMQP_URL.
+
+    Exit 0 when stopped by Ctrl-C or SIGTERM, 1 when something failed or exited, 2 for bad input.
+    """
+    from planforge.stack import Options, run
+
+    options = Options(
+        port=port,
+        state=state,
+        vhost=vhost,
+        only=tuple(only or ()),
+        gateway=not no_gateway,
+        db_prefix=db_prefix,
+        redis_prefix=redis_prefix,
+        free_ports=free_ports,
+        timeout=timeout,
+    )
+    raise typer.Exit(run(generated, options))
 
 
 def main() -> None:

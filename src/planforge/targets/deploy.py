@@ -1,0 +1,373 @@
+"""The deploy target: everything needed to run the whole feature, with Docker Compose or with `planforge up`.
+
+``deploy/docker-compose.yaml`` runs PostgreSQL (one database per postgres datastore, created by an init script),
+Redis, RabbitMQ (the broker definitions imported at boot), one container per service built from
+``deploy/Dockerfile``, a one-shot job that creates the JWT keys, and nginx with the generated gateway.
+Containers start in the derived deployment order: each waits for the previous phase to be healthy.
+
+``deploy/stack.json`` tells ``planforge up`` what to start (services, ports, databases, phases, gateway and
+JWT facts), so that it needs neither the manifest nor the model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from planforge.model import Model, Service
+from planforge.stack import STACK_FORMAT, jwt_key_files
+from planforge.targets import Output
+from planforge.targets.gateway import DEFAULT_LISTEN_PORT, key_file_env
+from planforge.templating import render_template
+
+__all__ = ["COMPOSE", "STACK", "Container", "Phase", "database_name", "phases", "render", "stack_data"]
+
+COMPOSE = "deploy/docker-compose.yaml"
+STACK = "deploy/stack.json"
+
+_IMAGES = {
+    "postgres": "postgres:16-alpine",
+    "redis": "redis:7-alpine",
+    "rabbitmq": "rabbitmq:3.13-management",
+    # The official nginx image ships the njs module at the path settings/main.conf loads.
+    "gateway": "nginx:1.27",
+}
+_KEYS_DIR = "/run/planforge/jwt"
+_GATEWAY_DIR = "/etc/planforge/gateway"
+_POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"
+_AMQP_URL = "amqp://guest:guest@{host}:5672/"
+_INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys")
+# Each file and the kind of infrastructure it needs (None: always); its template is templates/<path>.j2.
+_TEMPLATES: dict[str, str | None] = {
+    "deploy/Dockerfile": None,
+    "deploy/README.md": None,
+    "deploy/docker-compose.yaml": None,
+    "deploy/entrypoint.sh": None,
+    "deploy/gateway/http.conf": "gateway",
+    "deploy/gateway/upstreams.conf": "gateway",
+    "deploy/postgres/create-databases.sh": "postgres",
+    "deploy/rabbitmq/rabbitmq.conf": "rabbitmq",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A phase of the deployment order that starts services, with them in order."""
+
+    name: str
+    services: tuple[Service, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """One entry of docker-compose.yaml's services, every value computed here so the template only prints."""
+
+    name: str
+    comment: str
+    image: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    hostname: str | None = None
+    command: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    depends_on: tuple[tuple[str, str], ...] = ()
+    healthcheck: tuple[str, ...] = ()
+    start_period: str = "10s"
+    restart: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def render(model: Model) -> Output:
+    """deploy/: docker-compose.yaml and what it mounts, Dockerfile, stack.json, README.md; .env, created once."""
+    context = _context(model)
+    kinds = _kinds(model)
+    paths = [p for p, needs in _TEMPLATES.items() if needs is None or needs in kinds]
+    owned = {path: render_template(f"{path}.j2", **context) for path in paths}
+    owned[STACK] = json.dumps(stack_data(model), indent=2, ensure_ascii=False) + "\n"
+    if "rabbitmq" in kinds:
+        owned["deploy/rabbitmq/access.json"] = json.dumps(_rabbitmq_access(), indent=2) + "\n"
+    # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
+    return Output(owned=owned, user={"deploy/.env": render_template("deploy/.env.j2", **context)})
+
+
+def database_name(datastore: str) -> str:
+    """The PostgreSQL database of a postgres datastore: its name as an SQL identifier ('user-db' -> 'user_db')."""
+    return datastore.replace("-", "_")
+
+
+def phases(model: Model) -> tuple[Phase, ...]:
+    """The deployment phases that start services (infrastructure, gateway and monitoring left out), in order."""
+    by_title = {s.title: s for s in model.services}
+    found = []
+    for phase in model.deployment:
+        members = tuple(by_title[title] for title in phase.members if title in by_title)
+        if members:
+            found.append(Phase(phase.name, members))
+    return tuple(found)
+
+
+def stack_data(model: Model) -> dict[str, object]:
+    """The content of deploy/stack.json: what `planforge up` starts, in which order, with which settings."""
+    ordered = [s for phase in phases(model) for s in phase.services]
+    algorithm, issuer = _jwt(model)
+    gateway = None
+    if model.gateway is not None:
+        gateway = {
+            "upstreams": [{"name": s.package, "service": s.name} for s in _routed(model)],
+            "key_env": key_file_env(algorithm) if algorithm in model.gateway.jwt_algorithms else None,
+        }
+    return {
+        "planforge_stack": STACK_FORMAT,
+        "name": model.name,
+        "slug": model.slug,
+        "infrastructure": sorted(_kinds(model) - {"gateway"}),
+        "phases": [{"name": p.name, "services": [s.name for s in p.services]} for p in phases(model)],
+        "services": [_service_data(model, s) for s in ordered],
+        "gateway": gateway,
+        "jwt": {"algorithm": algorithm, "issuer": issuer},
+    }
+
+
+def _service_data(model: Model, service: Service) -> dict[str, object]:
+    datastore = _owned_database(model, service)
+    return {
+        "name": service.name,
+        "title": service.title,
+        "package": service.package,
+        "port": service.port,
+        "layer": service.layer,
+        "datastore": datastore,
+        "database": database_name(datastore) if datastore else None,
+        "uses": sorted({d.kind for d in model.datastores if d.name in service.uses}),
+        "calls": sorted({c.target for c in service.calls if c.target != service.name}),
+    }
+
+
+def _owned_database(model: Model, service: Service) -> str | None:
+    """The postgres datastore the service owns (DATABASE_URL names one database; the first is used)."""
+    return next((d.name for d in model.datastores if d.kind == "postgres" and d.owner == service.name), None)
+
+
+def _kinds(model: Model) -> set[str]:
+    kinds = {d.kind for d in model.datastores}
+    return kinds | ({"gateway"} if model.gateway is not None else set())
+
+
+def _routed(model: Model) -> tuple[Service, ...]:
+    assert model.gateway is not None
+    return tuple(model.service(name) for name in sorted({r.service for r in model.gateway.routes}))
+
+
+def _jwt(model: Model) -> tuple[str, str | None]:
+    """The algorithm services sign and verify with (their first, as the runtime picks it) and the issuing service."""
+    gateway = model.gateway
+    algorithm = next((a for a in (gateway.jwt_algorithms if gateway else ()) if a.lower() != "none"), "RS256")
+    names = {s.name for s in model.services}
+    issuer = gateway.jwt_issuer if gateway and gateway.jwt_issuer in names else None
+    return algorithm, issuer
+
+
+# --- docker-compose.yaml -------------------------------------------------------------------------------------
+
+
+def _context(model: Model) -> dict[str, object]:
+    """Everything the deploy templates print."""
+    names = _infra_names(model)
+    algorithm, issuer = _jwt(model)
+    public, private = jwt_key_files(algorithm)
+    return {
+        "model": model,
+        "kinds": tuple(sorted(_kinds(model))),
+        "names": names,
+        "phases": phases(model),
+        "containers": _containers(model, names),
+        "volumes": _volumes(model),
+        "databases": tuple(database_name(d.name) for d in model.datastores if d.kind == "postgres"),
+        "upstreams": tuple((s.package, s.name, f"{s.name}:{s.port}") for s in _routed(model)) if model.gateway else (),
+        "jwt": {"algorithm": algorithm, "issuer": issuer, "public": public, "private": private, "dir": _KEYS_DIR},
+        "gateway_port": DEFAULT_LISTEN_PORT,
+        "gateway_dir": _GATEWAY_DIR,
+        "images": _IMAGES,
+    }
+
+
+def _infra_names(model: Model) -> dict[str, str]:
+    """Container names of the infrastructure; prefixed when a service of the feature has the same name."""
+    services = {s.name for s in model.services}
+    return {kind: f"planforge-{kind}" if kind in services else kind for kind in _INFRASTRUCTURE}
+
+
+def _volumes(model: Model) -> tuple[str, ...]:
+    return ("jwt-keys", *(("postgres-data",) if "postgres" in _kinds(model) else ()))
+
+
+def _containers(model: Model, names: dict[str, str]) -> tuple[Container, ...]:
+    kinds = _kinds(model)
+    infrastructure = {
+        "postgres": _postgres,
+        "redis": _redis,
+        "rabbitmq": _rabbitmq,
+    }
+    found = [infrastructure[kind](model, names) for kind in ("postgres", "redis", "rabbitmq") if kind in kinds]
+    found.append(_jwt_keys(model, names))
+    previous: tuple[Service, ...] = ()
+    for phase in phases(model):
+        for number, service in enumerate(phase.services):
+            # The previous phase, and the services of this phase it calls (ordered before it, callees first).
+            callees = tuple(s for s in phase.services[:number] if s.name in {c.target for c in service.calls})
+            found.append(_service(model, names, service, (*previous, *callees), phase.name))
+        previous = phase.services
+    if model.gateway is not None:
+        found.append(_gateway(model, names, previous))
+    return tuple(found)
+
+
+def _healthy(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, "service_healthy") for name in names)
+
+
+def _postgres(model: Model, names: dict[str, str]) -> Container:
+    databases = ", ".join(database_name(d.name) for d in model.datastores if d.kind == "postgres")
+    return Container(
+        name=names["postgres"],
+        comment=f"Infrastructure: PostgreSQL, one database per postgres datastore ({databases}).",
+        image=_IMAGES["postgres"],
+        environment=(("POSTGRES_PASSWORD", _POSTGRES_PASSWORD),),
+        volumes=(
+            "./postgres/create-databases.sh:/docker-entrypoint-initdb.d/create-databases.sh:ro",
+            "postgres-data:/var/lib/postgresql/data",
+        ),
+        # The image's init phase runs a server without TCP: ready over TCP means the databases exist.
+        healthcheck=("CMD", "pg_isready", "-h", "127.0.0.1", "-U", "postgres"),
+        notes=("The databases are created on the first start only (an empty volume): `down -v` starts afresh.",),
+    )
+
+
+def _redis(model: Model, names: dict[str, str]) -> Container:
+    return Container(
+        name=names["redis"],
+        comment="Infrastructure: Redis.",
+        image=_IMAGES["redis"],
+        healthcheck=("CMD", "redis-cli", "ping"),
+    )
+
+
+def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
+    return Container(
+        name=names["rabbitmq"],
+        comment="Infrastructure: RabbitMQ, with the feature's topology imported at boot (see rabbitmq/rabbitmq.conf).",
+        image=_IMAGES["rabbitmq"],
+        hostname=names["rabbitmq"],
+        volumes=(
+            "./rabbitmq/rabbitmq.conf:/etc/rabbitmq/conf.d/90-planforge.conf:ro",
+            "./rabbitmq/access.json:/etc/rabbitmq/definitions/10-access.json:ro",
+            "../broker/definitions.json:/etc/rabbitmq/definitions/20-topology.json:ro",
+        ),
+        healthcheck=("CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"),
+        start_period="30s",
+    )
+
+
+def _build_args(service: Service) -> tuple[tuple[str, str], ...]:
+    return (("SERVICE", service.package), ("PLANFORGE", "${PLANFORGE_REQUIREMENT:-planforge[runtime]}"))
+
+
+def _jwt_keys(model: Model, names: dict[str, str]) -> Container:
+    algorithm, _ = _jwt(model)
+    script = "import sys; from planforge.stack import ensure_jwt_keys; ensure_jwt_keys(sys.argv[1], sys.argv[2])"
+    return Container(
+        name=names["jwt-keys"],
+        comment=f"One-shot job: creates the {algorithm} JWT keys in the jwt-keys volume on first start, then exits.",
+        build_args=_build_args(model.services[0]),
+        command=("python", "-c", script, _KEYS_DIR, algorithm),
+        volumes=(f"jwt-keys:{_KEYS_DIR}",),
+        restart="no",
+    )
+
+
+def _service(
+    model: Model, names: dict[str, str], service: Service, after: tuple[Service, ...], phase: str
+) -> Container:
+    kinds = {d.kind for d in model.datastores if d.name in service.uses}
+    infrastructure = [names[kind] for kind in ("postgres", "redis", "rabbitmq") if kind in kinds]
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{service.port}/readyz', timeout=2)"
+    return Container(
+        name=service.name,
+        comment=f"{phase}: {service.name} ({service.package}).",
+        build_args=_build_args(service),
+        command=("uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)),
+        environment=_environment(model, names, service),
+        volumes=(f"jwt-keys:{_KEYS_DIR}:ro",),
+        depends_on=(
+            (names["jwt-keys"], "service_completed_successfully"),
+            *_healthy(*infrastructure, *(s.name for s in after)),
+        ),
+        healthcheck=("CMD", "python", "-c", probe),
+    )
+
+
+def _environment(model: Model, names: dict[str, str], service: Service) -> tuple[tuple[str, str], ...]:
+    """The service's settings (planforge.runtime.config.Settings) pointing at the compose hosts."""
+    env: list[tuple[str, str]] = []
+    datastore = _owned_database(model, service)
+    if datastore:
+        host = names["postgres"]
+        env.append(
+            ("DATABASE_URL", f"postgresql://postgres:{_POSTGRES_PASSWORD}@{host}:5432/{database_name(datastore)}")
+        )
+    kinds = _kinds(model)
+    if "redis" in kinds:
+        env.append(("REDIS_URL", f"redis://{names['redis']}:6379/0"))
+    if "rabbitmq" in kinds:
+        env.append(("AMQP_URL", _AMQP_URL.format(host=names["rabbitmq"])))
+    algorithm, issuer = _jwt(model)
+    public, private = jwt_key_files(algorithm)
+    if algorithm.startswith("HS"):
+        env.append(("JWT_SECRET_FILE", f"{_KEYS_DIR}/{public}"))
+    else:
+        env.append(("JWT_PUBLIC_KEY_FILE", f"{_KEYS_DIR}/{public}"))
+        if service.name == issuer:
+            env.append(("JWT_PRIVATE_KEY_FILE", f"{_KEYS_DIR}/{private}"))
+    for target in sorted({c.target for c in service.calls if c.target != service.name}):
+        callee = model.service(target)
+        env.append((f"{callee.package.upper()}_URL", f"http://{callee.name}:{callee.port}"))
+    return tuple(env)
+
+
+def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> Container:
+    algorithm, _ = _jwt(model)
+    public, _ = jwt_key_files(algorithm)
+    assert model.gateway is not None
+    env = ((key_file_env(algorithm), f"{_KEYS_DIR}/{public}"),) if algorithm in model.gateway.jwt_algorithms else ()
+    return Container(
+        name=names["gateway"],
+        comment="API Gateway: nginx with njs and the generated gateway/ folder.",
+        image=_IMAGES["gateway"],
+        command=("nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"),
+        environment=env,
+        volumes=(
+            f"../gateway:{_GATEWAY_DIR}:ro",
+            f"./gateway/upstreams.conf:{_GATEWAY_DIR}/settings/upstreams.conf:ro",
+            f"./gateway/http.conf:{_GATEWAY_DIR}/settings/http.conf:ro",
+            f"jwt-keys:{_KEYS_DIR}:ro",
+        ),
+        ports=(f"${{GATEWAY_PORT:-{DEFAULT_LISTEN_PORT}}}:{DEFAULT_LISTEN_PORT}",),
+        depends_on=_healthy(*(s.name for s in last)),
+        healthcheck=("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{DEFAULT_LISTEN_PORT}/healthz"),
+        notes=(
+            "Two settings files are replaced by mounts over the generated ones: upstreams.conf (the compose",
+            "hosts) and http.conf (access log to stdout); main.conf, listen.conf and jwt.conf are used as",
+            "generated: the image's njs module is at the path main.conf loads"
+            + (f", and {env[0][0]} names the key file." if env else "."),
+        ),
+    )
+
+
+def _rabbitmq_access() -> dict[str, list[dict[str, str]]]:
+    """Definitions imported before the topology: the vhost and user RabbitMQ does not seed when importing at boot."""
+    return {
+        "users": [{"name": "guest", "password": "guest", "tags": "administrator"}],
+        "vhosts": [{"name": "/"}],
+        "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
+    }
