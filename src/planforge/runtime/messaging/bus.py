@@ -1,0 +1,156 @@
+"""EventBus: everything a generated service does with events, behind start(), stop(), publish(), stage(), consume().
+
+start() declares the topology (idempotently), creates the messaging tables when the service has a database,
+starts the outbox relay and every registered consumer; each reconnects on its own after a broker outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aio_pika
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from planforge.runtime.messaging.backoff import Backoff
+from planforge.runtime.messaging.consumer import Compensation, Consumer, Handler
+from planforge.runtime.messaging.declare import declare_topology, retries_of
+from planforge.runtime.messaging.envelope import Envelope, EventCatalog
+from planforge.runtime.messaging.idempotency import (
+    IdempotencyStore,
+    MemoryIdempotency,
+    RedisIdempotency,
+    SqlIdempotency,
+)
+from planforge.runtime.messaging.outbox import OutboxRelay, add_event
+from planforge.runtime.messaging.publisher import Publisher
+from planforge.runtime.messaging.tables import metadata
+from planforge.topology import Topology
+
+if TYPE_CHECKING:
+    from planforge.runtime.resources import Resources
+
+__all__ = ["EventBus"]
+
+
+class EventBus:
+    """A service's connection to its events: one publisher, an outbox relay (with a database) and consumers."""
+
+    def __init__(
+        self,
+        amqp_url: str,
+        topology: Topology | Mapping[str, Any],
+        catalog: EventCatalog,
+        *,
+        sessions: Callable[[], AsyncSession] | None = None,
+        redis: Redis | None = None,
+        backoff: Backoff | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.amqp_url = amqp_url
+        self.topology = topology
+        self.catalog = catalog
+        self.sessions = sessions
+        self.redis = redis
+        self.backoff = backoff or Backoff()
+        self.publisher = Publisher(amqp_url, backoff=self.backoff)
+        self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
+        self.consumers: list[Consumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_service(
+        cls, resources: Resources, topology: Topology | Mapping[str, Any], catalog: EventCatalog
+    ) -> EventBus:
+        """The bus of a generated service: its database if it owns one, else its Redis, for idempotency."""
+        sessions = resources.session if resources.config.owns_database else None
+        redis = resources.redis if resources.config.uses("redis") else None
+        return cls(resources.settings.amqp_url, topology, catalog, sessions=sessions, redis=redis)
+
+    def idempotency(self) -> IdempotencyStore:
+        """processed_events in the database, else Redis keys, else an in-memory LRU."""
+        if self.sessions is not None:
+            return SqlIdempotency(self.sessions)
+        if self.redis is not None:
+            return RedisIdempotency(self.redis)
+        return MemoryIdempotency()
+
+    def consume(
+        self,
+        queue: str,
+        handlers: Mapping[str, Handler],
+        *,
+        compensation: Compensation | None = None,
+        max_retries: int | None = None,
+        prefetch: int = 10,
+        store: IdempotencyStore | None = None,
+    ) -> Consumer:
+        """Register a consumer of queue (before start()); max_retries defaults to the topology's retry chain.
+
+        Keep prefetch (the handlers that run at once) within the SQL pool's size: SQLAlchemy opens and closes
+        a connection for every use beyond it."""
+        consumer = Consumer(
+            queue,
+            handlers,
+            catalog=self.catalog,
+            store=store or self.idempotency(),
+            publisher=self.publisher,
+            max_retries=retries_of(self.topology, queue) if max_retries is None else max_retries,
+            compensation=compensation,
+            prefetch=prefetch,
+            on_staged=self.relay.wake_after_commit if self.relay else None,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    async def start(self) -> None:
+        """Declare the topology, create the messaging tables, start the relay and the consumers."""
+        async for attempt in self.backoff.retrying():
+            with attempt:
+                async with await aio_pika.connect(self.amqp_url, timeout=self.publisher.timeout) as connection:
+                    await declare_topology(await connection.channel(), self.topology)
+        if self.sessions is not None:
+            async with self.sessions() as session:
+                await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
+                await session.commit()
+        if self.relay is not None:
+            self.relay.start()
+        backoff = Backoff(self.backoff.initial, self.backoff.maximum, deadline=None)
+        self._tasks = [asyncio.create_task(c.run(self.amqp_url, backoff)) for c in self.consumers]
+
+    async def ready(self, timeout: float = 10.0) -> None:
+        """Wait until every consumer is consuming."""
+        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in self.consumers)), timeout)
+
+    async def stop(self) -> None:
+        """Stop the consumers and the relay, and close the publisher; unpublished outbox rows stay."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.publisher.close()
+
+    async def publish(self, event_type: str, data: Any, *, correlation_id: str | None = None) -> Envelope:
+        """Validate and publish an event now, with confirms (retried while the broker is unreachable)."""
+        envelope = self.catalog.envelope(event_type, data, correlation_id)
+        spec = self.catalog.spec(event_type)
+        await self.publisher.publish(envelope, spec.exchange, spec.routing_key)
+        return envelope
+
+    async def stage(
+        self, session: AsyncSession, event_type: str, data: Any, *, correlation_id: str | None = None
+    ) -> Envelope:
+        """Validate an event and add it to the outbox in the session's transaction; relayed once that commits."""
+        envelope = self.catalog.envelope(event_type, data, correlation_id)
+        spec = self.catalog.spec(event_type)
+        await add_event(session, envelope, spec.exchange, spec.routing_key)
+        if self.relay is not None:
+            self.relay.wake_after_commit(session)
+        return envelope
