@@ -31,11 +31,19 @@ def render_targets(model: Model, names: tuple[str, ...] | None = None) -> Output
         output: Output = module.render(model)
         for path, text in output.owned.items():
             _claim(path, owned, user)
-            owned[path] = header_for(path, model.manifest, owned=True) + text
+            owned[path] = _with_header(header_for(path, model.manifest, owned=True), text)
         for path, text in output.user.items():
             _claim(path, owned, user)
-            user[path] = header_for(path, model.manifest, owned=False) + text
+            user[path] = _with_header(header_for(path, model.manifest, owned=False), text)
     return Output(dict(sorted(owned.items())), dict(sorted(user.items())))
+
+
+def _with_header(header: str, text: str) -> str:
+    """The header first, or right after a '#!' line, which must stay the first line of a script."""
+    if text.startswith("#!"):
+        first, _, rest = text.partition("\n")
+        return f"{first}\n{header}{rest}"
+    return header + text
 
 
 def _claim(path: str, *taken: dict[str, str]) -> None:
