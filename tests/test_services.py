@@ -90,6 +90,14 @@ def packages(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "services").iterdir() if (p / "app.py").is_file())
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _working_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """In-process apps without DATABASE_URL write a SQLite file in the working folder: keep it out of the repo."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each example and the fixture manifest, generated once."""
@@ -359,12 +367,17 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
         assert created.status_code == 201, created.text
         assert_problem(user_client.post("/users/register", json=registration), 409)
         user = created.json()
-        # What auth-service's consumer of user.created does (the broker is not part of this test).
+        # What auth-service's consumer of user.created does (events are off here: see test_events_wiring.py).
         impl = importlib.import_module(f"{auth.__package__}.impl")
         password_hash = hash_password("correct horse")
         resources = auth_app.state.resources
         assert auth_client.portal is not None
-        auth_client.portal.call(impl.add_credentials, resources, UUID(user["id"]), email, password_hash)
+
+        async def add_credentials() -> None:
+            async with resources.session() as session, session.begin():
+                await impl.add_credentials(session, UUID(user["id"]), email, password_hash)
+
+        auth_client.portal.call(add_credentials)
 
         assert_problem(auth_client.post("/auth/login", json={"email": email, "password": "wrong horse"}), 401)
         login = auth_client.post("/auth/login", json={"email": email, "password": "correct horse"})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
@@ -19,6 +19,9 @@ from planforge.runtime.problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem, in
 from planforge.runtime.resources import Resources
 from planforge.runtime.routing import MethodMiddleware
 
+if TYPE_CHECKING:
+    from planforge.runtime.events import ServiceBus, ServiceEvents
+
 __all__ = ["PROBLEM", "create_app"]
 
 # The OpenAPI description of a problem+json answer, for the `responses` of generated routes.
@@ -29,9 +32,15 @@ PROBLEM: dict[str, Any] = {
 
 
 def create_app(
-    config: ServiceConfig, router: APIRouter, operations: Operations, settings: Settings | None = None
+    config: ServiceConfig,
+    router: APIRouter,
+    operations: Operations,
+    settings: Settings | None = None,
+    events: ServiceEvents | None = None,
 ) -> FastAPI:
-    """The service's app: routes, health, metrics, problem+json errors, correlation IDs and JSON logs."""
+    """The service's app: routes, health, metrics, problem+json errors, correlation IDs and JSON logs; with
+    events and a rabbitmq datastore, its event bus too (app.state.bus: declared, relaying and consuming while
+    the app runs; built in the lifespan, so its connections belong to the serving event loop)."""
     settings = settings or Settings()
     resources = Resources(config, settings)
     metrics = Metrics()
@@ -39,12 +48,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await operations.startup(resources)
-        yield
-        await resources.close()
+        bus = app.state.bus = _service_bus(resources, events, operations, metrics)
+        if bus is not None:
+            await bus.start()
+        try:
+            yield
+        finally:
+            if bus is not None:
+                await bus.stop()
+            app.state.bus = None
+            await resources.close()
 
     app = FastAPI(title=config.title, version=config.version, description=config.summary, lifespan=lifespan)
     app.state.resources = resources
     app.state.metrics = metrics
+    app.state.bus = None
     install_problem_handlers(app)
     health = _health_router(resources, metrics)
     app.include_router(router)
@@ -57,6 +75,17 @@ def create_app(
     return app
 
 
+def _service_bus(
+    resources: Resources, events: ServiceEvents | None, operations: Operations, metrics: Metrics
+) -> ServiceBus | None:
+    """The service's bus when it has events and uses RabbitMQ (imported only then: aio-pika is optional)."""
+    if events is None or not resources.config.uses("rabbitmq"):
+        return None
+    from planforge.runtime.events import ServiceBus
+
+    return ServiceBus(resources, events, operations, metrics)
+
+
 def _health_router(resources: Resources, metrics: Metrics) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -65,8 +94,11 @@ def _health_router(resources: Resources, metrics: Metrics) -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         checks = await resources.readiness()
+        bus: ServiceBus | None = request.app.state.bus
+        if bus is not None and bus.enabled:
+            checks["events"] = bus.readiness()
         if all(result == "ok" for result in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(Problem(503, "A datastore is not reachable.", checks=checks), "/readyz")

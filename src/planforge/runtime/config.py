@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = 900
     log_level: str = "INFO"
     readiness_timeout: float = 2.0
+    # EVENTS=false: no broker connection (no topology, relay or consumers); staged events wait in the outbox.
+    events: bool = True
 
     def sql_url(self, config: ServiceConfig) -> str:
         """The SQLAlchemy async URL: DATABASE_URL, a plain postgres URL made async, or a local SQLite file."""

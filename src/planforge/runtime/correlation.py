@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CorrelationMiddleware", "current_correlation_id", "forward_correlation_id"]
+__all__ = ["CorrelationMiddleware", "correlation_scope", "current_correlation_id", "forward_correlation_id"]
 
 _current: ContextVar[str | None] = ContextVar("planforge_correlation_id", default=None)
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -19,6 +21,16 @@ _HEADER = "X-Correlation-ID"
 def current_correlation_id() -> str | None:
     """The correlation ID of the request being served, if any."""
     return _current.get()
+
+
+@contextmanager
+def correlation_scope(correlation_id: str | None) -> Iterator[None]:
+    """Make correlation_id the current one inside the block (e.g. while handling an event), then restore."""
+    token = _current.set(correlation_id)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 async def forward_correlation_id(request: httpx.Request) -> None:

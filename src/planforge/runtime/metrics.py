@@ -32,6 +32,23 @@ class Metrics:
             ("method", "route"),
             registry=self.registry,
         )
+        self.events_consumed = Counter(
+            "planforge_events_consumed",
+            "Event deliveries handled, by outcome (ok, duplicate, retry, dead_letter, poison).",
+            ("queue", "event", "outcome"),
+            registry=self.registry,
+        )
+        self.events_published = Counter(
+            "planforge_events_published", "Events the broker confirmed.", ("event",), registry=self.registry
+        )
+
+    def consumed(self, queue: str, event: str, outcome: str) -> None:
+        """Record how one event delivery ended."""
+        self.events_consumed.labels(queue, event, outcome).inc()
+
+    def published(self, event: str) -> None:
+        """Record one confirmed event publish."""
+        self.events_published.labels(event).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
@@ -29,6 +29,10 @@ from planforge.runtime.config import Settings
 from planforge.runtime.correlation import current_correlation_id
 from planforge.runtime.problems import Problem
 from planforge.runtime.resources import Resources
+
+if TYPE_CHECKING:
+    from planforge.runtime.events import ServiceBus
+    from planforge.runtime.messaging import Envelope
 
 __all__ = ["Context", "Operations", "Reply"]
 
@@ -51,6 +55,7 @@ class Context:
     request: Request
     resources: Resources
     claims: Mapping[str, Any] | None = None
+    bus: ServiceBus | None = None
 
     @property
     def correlation_id(self) -> str | None:
@@ -83,6 +88,21 @@ class Context:
     def issue_token(self, subject: str, **claims: Any) -> str:
         """A signed JWT for subject, as the other services verify it."""
         return self.resources.issuer.issue(subject, **claims)
+
+    def _events(self) -> ServiceBus:
+        if self.bus is None:
+            raise RuntimeError(f"{self.resources.config.name} has no event bus: it uses no rabbitmq datastore")
+        return self.bus
+
+    async def publish(self, event_type: str, data: Any) -> Envelope:
+        """Publish an event the service declares, with the request's correlation ID: through the outbox (in a
+        transaction of its own) when the service owns a database, else directly with confirms."""
+        return await self._events().publish(event_type, data)
+
+    async def stage(self, session: AsyncSession, event_type: str, data: Any) -> Envelope:
+        """Add an event to the outbox in session's transaction, so it is published if and only if that commits:
+        `async with ctx.session() as s, s.begin(): ...; await ctx.stage(s, "user.created", data)`."""
+        return await self._events().publish(event_type, data, session)
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -132,7 +152,7 @@ class Operations:
 
     async def public(self, request: Request) -> Context:
         """Dependency of public routes."""
-        return Context(request, request.app.state.resources)
+        return Context(request, request.app.state.resources, bus=_bus(request))
 
     async def authenticated(
         self, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
@@ -140,7 +160,7 @@ class Operations:
         """Dependency of non-public routes: a verified bearer JWT, else 401."""
         resources: Resources = request.app.state.resources
         claims = resources.verifier.verify(credentials.credentials if credentials else None)
-        return Context(request, resources, claims)
+        return Context(request, resources, claims, _bus(request))
 
     async def startup(self, resources: Resources) -> None:
         """Call `async def startup(resources)` of the impl package, if a person wrote one (e.g. to create tables)."""
@@ -148,6 +168,10 @@ class Operations:
         hook = getattr(package, "startup", None)
         if inspect.iscoroutinefunction(hook):
             await hook(resources)
+
+
+def _bus(request: Request) -> ServiceBus | None:
+    return getattr(request.app.state, "bus", None)
 
 
 def _response(result: Any, status: int) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,14 +44,17 @@ def _keys(algorithm: str) -> tuple[str, str]:
 
 
 def settings_for_tests(config: ServiceConfig, **overrides: Any) -> Settings:
-    """Settings from the environment, with a fresh key pair (or secret) for the service's JWT algorithm."""
+    """Settings from the environment, with a fresh key pair (or secret) for the service's JWT algorithm.
+
+    Events are off (no broker connection) unless EVENTS is set or events=True is passed."""
     algorithm = next((a for a in config.jwt_algorithms if a.lower() != "none"), "RS256")
     signing, verifying = _keys(algorithm)
     if algorithm.startswith("HS"):
         keys = {"jwt_secret": signing}
     else:
         keys = {"jwt_private_key": signing, "jwt_public_key": verifying}
-    return Settings(**{**keys, **overrides})
+    defaults: dict[str, Any] = {} if "EVENTS" in os.environ else {"events": False}
+    return Settings(**{**defaults, **keys, **overrides})
 
 
 def bearer(app: FastAPI, subject: str = "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11") -> dict[str, str]:

@@ -17,13 +17,13 @@ from typing import Any
 from planforge.model import Model, Parameter, Route, Service
 from planforge.targets import Output
 from planforge.targets.openapi import statuses
+from planforge.targets.pylayout import WIDTH, Seq, code, import_block, kw, py_str, tuple_of
 from planforge.targets.pymodels import Models, python_models
-from planforge.templating import py_str as _json_str
+from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
 from planforge.templating import render_template
 
 __all__ = ["render"]
 
-WIDTH = 88
 _RESERVED = frozenset({"ctx", "body", "operations"})
 _PY_TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}
 _FORMATS = {"uuid": ("UUID", "from uuid import UUID"), "date-time": ("datetime", "from datetime import datetime")}
@@ -37,11 +37,6 @@ _CONSTRAINTS = {
     "maxLength": "max_length",
     "pattern": "pattern",
 }
-
-
-def py_str(value: str) -> str:
-    """A Python string literal of value, quoted as ruff format quotes it (double unless that needs more escapes)."""
-    return _json_str(value) if value.count('"') <= value.count("'") else repr(value)
 
 
 def render(model: Model) -> Output:
@@ -62,82 +57,13 @@ def render(model: Model) -> Output:
         user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
         for endpoint in endpoints:
             user[f"{root}/impl/{endpoint.module}.py"] = _stub(service, endpoint)
+        if has_events(service):
+            owned[f"{root}/events.py"] = events_module(model, service, _doc(service.title))
+            user |= {f"{root}/impl/{stub.module}.py": stub.source for stub in consumer_stubs(service)}
+    contract = events_contract_tests(model, _doc(model.name))
+    if contract is not None:
+        owned["tests/test_events_contract.py"] = contract
     return Output(owned=owned, user=user)
-
-
-# --- Python layout -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seq:
-    """A bracketed Python expression: flat when it fits, else one item a line with a magic trailing comma."""
-
-    head: str
-    items: tuple[Seq | str, ...]
-    brackets: str = "()"
-    tail: str = ""
-    is_tuple: bool = False
-
-
-def flat(node: Seq | str) -> str:
-    """The node on one line."""
-    if isinstance(node, str):
-        return node
-    inner = ", ".join(flat(i) for i in node.items) + ("," if node.is_tuple and len(node.items) == 1 else "")
-    return f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
-
-
-def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
-    """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
-    pad = " " * indent
-    one_line = pad + flat(node) + end
-    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
-        return [one_line]
-    lines = [f"{pad}{node.head}{node.brackets[0]}"]
-    for item in node.items:
-        lines.extend(layout(item, indent + 4, ","))
-    lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
-    return lines
-
-
-def code(node: Seq | str, indent: int = 0) -> str:
-    """layout() joined into text."""
-    return "\n".join(layout(node, indent))
-
-
-def _kw(name: str, value: Seq | str) -> Seq | str:
-    if isinstance(value, str):
-        return f"{name}={value}"
-    return Seq(f"{name}={value.head}", value.items, value.brackets, value.tail, value.is_tuple)
-
-
-def _tuple(items: list[Seq | str]) -> Seq | str:
-    return Seq("", tuple(items), is_tuple=True) if items else "()"
-
-
-def _import_key(name: str) -> tuple[int, str]:
-    """isort's order-by-type: CONSTANTS, then Classes, then functions."""
-    kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
-    return kind, name
-
-
-def _imports(lines: set[str]) -> list[str]:
-    """from-import lines merged per module, sorted, long ones wrapped."""
-    modules: dict[str, set[str]] = {}
-    for line in lines:
-        module, listed = line.removeprefix("from ").split(" import ")
-        modules.setdefault(module, set()).update(n.strip() for n in listed.split(","))
-    result = []
-    for module in sorted(modules, key=lambda m: (m.startswith("."), m)):
-        names = sorted(modules[module], key=_import_key)
-        line = f"from {module} import {', '.join(names)}"
-        result.append(line if len(line) <= WIDTH else code(Seq(f"from {module} import ", tuple(names))))
-    return result
-
-
-def _import_block(stdlib: set[str], third_party: set[str], local: set[str]) -> str:
-    groups = [_imports(group) for group in (stdlib, third_party, local) if group]
-    return "\n\n".join("\n".join(group) for group in groups)
 
 
 def _doc(text: str) -> str:
@@ -263,7 +189,7 @@ def _decorator(endpoint: Endpoint) -> str:
         f"status_code={endpoint.status}",
         f"response_model={endpoint.returns}",
         "response_model_exclude_unset=True",
-        _kw("responses", responses),
+        kw("responses", responses),
     ]
     return code(Seq(f"@router.{route.method.lower()}", tuple(items)))
 
@@ -292,9 +218,9 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
     uses_models = any(
         "models." in e.returns or e.body or any("models." in v for _, v in e.responses) for e in endpoints
     )
-    imports = _import_block(
-        stdlib, fastapi | runtime | config_imports, {"from . import models"} if uses_models else set()
-    )
+    local = {"from . import models"} if uses_models else set()
+    local |= {"from .events import EVENTS"} if has_events(service) else set()
+    imports = import_block(stdlib, fastapi | runtime | config_imports, local)
     return render_template(
         "services/app.py.j2",
         service=service,
@@ -302,6 +228,7 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
         imports=imports,
         config=config,
         functions=[_function(e) for e in endpoints],
+        events=has_events(service),
     )
 
 
@@ -323,7 +250,7 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
             (
                 f"name={py_str(c.name)}",
                 f"ttl_seconds={c.ttl_seconds!r}",
-                _kw("invalidated_by", _tuple([py_str(e) for e in c.invalidated_by])),
+                kw("invalidated_by", tuple_of([py_str(e) for e in c.invalidated_by])),
             ),
         )
         for c in model.caches
@@ -339,13 +266,13 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
         f"title={py_str(service.title)}",
         f"package={py_str(service.package)}",
         f"summary={py_str(service.summary)}",
-        _kw("datastores", _tuple(datastores)),
-        _kw("jwt_algorithms", _tuple([py_str(a) for a in (gateway.jwt_algorithms if gateway else ())] or ['"RS256"'])),
+        kw("datastores", tuple_of(datastores)),
+        kw("jwt_algorithms", tuple_of([py_str(a) for a in (gateway.jwt_algorithms if gateway else ())] or ['"RS256"'])),
         f"jwt_issuer={py_str(gateway.jwt_issuer) if gateway and gateway.jwt_issuer else None}",
         f"jwt_audience={py_str(gateway.jwt_audience) if gateway and gateway.jwt_audience else None}",
-        _kw("pii_fields", _tuple([py_str(f) for f in _pii(model)])),
-        _kw("caches", _tuple(list(caches))),
-        _kw(
+        kw("pii_fields", tuple_of([py_str(f) for f in _pii(model)])),
+        kw("caches", tuple_of(list(caches))),
+        kw(
             "breaker",
             Seq(
                 "BreakerConfig",
@@ -392,7 +319,7 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
         items.pop()
     signature = Seq("async def handle", tuple(items), "()", returns)
     uses_models = "models." in endpoint.returns or bool(endpoint.body)
-    imports = _import_block(
+    imports = import_block(
         endpoint.stdlib if endpoint.arguments else set(),
         {"from planforge.runtime import Context, Reply"},
         {"from .. import models"} if uses_models else set(),

@@ -20,6 +20,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .events import EVENTS
 
 CONFIG = ServiceConfig(
     name="inventory-service",
@@ -73,7 +74,7 @@ async def op_get_stock_level(
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The app, with settings from the environment unless given."""
-    return create_app(CONFIG, router, operations, settings)
+    return create_app(CONFIG, router, operations, settings, events=EVENTS)
 
 
 app = build_app()

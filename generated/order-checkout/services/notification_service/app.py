@@ -15,6 +15,8 @@ from planforge.runtime import (
     create_app,
 )
 
+from .events import EVENTS
+
 CONFIG = ServiceConfig(
     name="notification-service",
     title="Notification Service",
@@ -47,7 +49,7 @@ router = APIRouter()
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The app, with settings from the environment unless given."""
-    return create_app(CONFIG, router, operations, settings)
+    return create_app(CONFIG, router, operations, settings, events=EVENTS)
 
 
 app = build_app()

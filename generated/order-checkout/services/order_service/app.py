@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .events import EVENTS
 
 CONFIG = ServiceConfig(
     name="order-service",
@@ -118,7 +119,7 @@ async def op_get_order(
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The app, with settings from the environment unless given."""
-    return create_app(CONFIG, router, operations, settings)
+    return create_app(CONFIG, router, operations, settings, events=EVENTS)
 
 
 app = build_app()

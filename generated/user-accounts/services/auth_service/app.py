@@ -19,6 +19,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .events import EVENTS
 
 CONFIG = ServiceConfig(
     name="auth-service",
@@ -33,7 +34,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer="auth-service",
     jwt_audience=None,
-    pii_fields=("clientIp", "displayName", "email", "recipient"),
+    pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
     caches=(),
     breaker=BreakerConfig(
         failure_rate=0.5,
@@ -66,7 +67,7 @@ async def op_login(
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The app, with settings from the environment unless given."""
-    return create_app(CONFIG, router, operations, settings)
+    return create_app(CONFIG, router, operations, settings, events=EVENTS)
 
 
 app = build_app()

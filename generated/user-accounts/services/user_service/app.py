@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .events import EVENTS
 
 CONFIG = ServiceConfig(
     name="user-service",
@@ -35,7 +36,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer="auth-service",
     jwt_audience=None,
-    pii_fields=("clientIp", "displayName", "email", "recipient"),
+    pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
     caches=(
         CacheConfig(
             name="user-profile",
@@ -124,7 +125,7 @@ async def op_update_user(
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The app, with settings from the environment unless given."""
-    return create_app(CONFIG, router, operations, settings)
+    return create_app(CONFIG, router, operations, settings, events=EVENTS)
 
 
 app = build_app()

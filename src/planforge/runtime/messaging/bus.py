@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.messaging.backoff import Backoff
-from planforge.runtime.messaging.consumer import Compensation, Consumer, Handler
+from planforge.runtime.messaging.consumer import Compensation, Consumer, Handler, Outcome
 from planforge.runtime.messaging.declare import declare_topology, retries_of
 from planforge.runtime.messaging.envelope import Envelope, EventCatalog
 from planforge.runtime.messaging.idempotency import (
@@ -49,6 +49,7 @@ class EventBus:
         redis: Redis | None = None,
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
+        on_outcome: Outcome | None = None,
     ) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
@@ -59,6 +60,7 @@ class EventBus:
         self.publisher = Publisher(amqp_url, backoff=self.backoff)
         self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
         self.consumers: list[Consumer] = []
+        self.on_outcome = on_outcome
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -102,6 +104,7 @@ class EventBus:
             compensation=compensation,
             prefetch=prefetch,
             on_staged=self.relay.wake_after_commit if self.relay else None,
+            on_outcome=self.on_outcome,
         )
         self.consumers.append(consumer)
         return consumer
@@ -112,14 +115,18 @@ class EventBus:
             with attempt:
                 async with await aio_pika.connect(self.amqp_url, timeout=self.publisher.timeout) as connection:
                     await declare_topology(await connection.channel(), self.topology)
-        if self.sessions is not None:
-            async with self.sessions() as session:
-                await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
-                await session.commit()
+        await self.create_tables()
         if self.relay is not None:
             self.relay.start()
         backoff = Backoff(self.backoff.initial, self.backoff.maximum, deadline=None)
         self._tasks = [asyncio.create_task(c.run(self.amqp_url, backoff)) for c in self.consumers]
+
+    async def create_tables(self) -> None:
+        """Create the outbox and processed_events tables when the service has a database (idempotent)."""
+        if self.sessions is not None:
+            async with self.sessions() as session:
+                await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
+                await session.commit()
 
     async def ready(self, timeout: float = 10.0) -> None:
         """Wait until every consumer is consuming."""

@@ -22,6 +22,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from planforge.runtime.correlation import correlation_scope
 from planforge.runtime.messaging.backoff import TRANSIENT, Backoff
 from planforge.runtime.messaging.context import EventContext
 from planforge.runtime.messaging.deadletter import attempt_number, dead_letter, failure_reason, original_routing_key
@@ -36,9 +37,11 @@ from planforge.runtime.messaging.idempotency import IdempotencyStore
 from planforge.runtime.messaging.publisher import Publisher
 from planforge.topology import dead_letter_exchange
 
-__all__ = ["Compensation", "Consumer", "Handler", "failure_data"]
+__all__ = ["Compensation", "Consumer", "Handler", "Outcome", "failure_data"]
 
 Handler = Callable[[Envelope, EventContext], Awaitable[None]]
+# Told how each delivery ended: (queue, event type or "unknown", ok|duplicate|retry|dead_letter|poison).
+Outcome = Callable[[str, str, str], None]
 _log = logging.getLogger("planforge.messaging.consumer")
 
 
@@ -53,6 +56,12 @@ class Compensation:
 
     event_type: str
     data: Callable[[Envelope, str], Any] = field(default=failure_data)
+    # The failed events it compensates for; empty means any event the queue dead-letters.
+    for_events: frozenset[str] = frozenset()
+
+    def applies_to(self, event_type: str) -> bool:
+        """True when a dead-lettered event of this type is to be compensated."""
+        return not self.for_events or event_type in self.for_events
 
 
 class Consumer:
@@ -71,6 +80,7 @@ class Consumer:
         prefetch: int = 10,
         on_staged: Callable[[AsyncSession], None] | None = None,
         grace: float = 10.0,
+        on_outcome: Outcome | None = None,
     ) -> None:
         for event_type in [*handlers, *([compensation.event_type] if compensation else [])]:
             catalog.spec(event_type)  # an unknown event fails at start-up, not on the first message
@@ -84,6 +94,7 @@ class Consumer:
         self.prefetch = prefetch
         self.on_staged = on_staged
         self.grace = grace
+        self.on_outcome = on_outcome
         self.ready = asyncio.Event()
         self._handling: set[asyncio.Task[Any]] = set()
 
@@ -97,12 +108,18 @@ class Consumer:
         envelope = await self._accepted(message, attempt)
         if envelope is None:
             return
-        try:
-            await self._process(envelope, attempt)
-        except Exception as exc:  # whatever the handler raised is a failed attempt
-            await self._failed(message, envelope, attempt, exc)
-            return
+        with correlation_scope(envelope.correlation_id):  # handler logs and emitted events carry it
+            try:
+                duplicate = await self._process(envelope, attempt)
+            except Exception as exc:  # whatever the handler raised is a failed attempt
+                await self._failed(message, envelope, attempt, exc)
+                return
         await _settle(message.ack(), "ack")
+        self._observe(envelope.event_type, "duplicate" if duplicate else "ok")
+
+    def _observe(self, event_type: str, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(self.queue, event_type, outcome)
 
     async def _accepted(self, message: AbstractIncomingMessage, attempt: int) -> Envelope | None:
         """The message's valid envelope, or None after dead-lettering it as poison."""
@@ -121,15 +138,17 @@ class Consumer:
             return None
         return envelope
 
-    async def _process(self, envelope: Envelope, attempt: int) -> None:
+    async def _process(self, envelope: Envelope, attempt: int) -> bool:
+        """Run the handler once per eventId; True when the event was a duplicate."""
         async with self.store.processing(envelope.event_id, self.queue) as processing:
             if processing.duplicate:
                 _log.info("event %s already processed on %s: acked", envelope.event_id, self.queue)
-                return
+                return True
             context = EventContext(
                 envelope, self.queue, attempt, processing.session, self.catalog, self.publisher, self.on_staged
             )
             await self.handlers[envelope.event_type](envelope, context)
+        return False
 
     async def _failed(
         self, message: AbstractIncomingMessage, envelope: Envelope, attempt: int, error: Exception
@@ -138,6 +157,7 @@ class Consumer:
         if attempt <= self.max_retries:
             _log.warning("event %s failed on %s (attempt %d): %s", envelope.event_id, self.queue, attempt, reason)
             await _settle(message.reject(requeue=False), "reject")
+            self._observe(envelope.event_type, "retry")
             return
         await self._give_up(message, envelope, reason, attempt, poison=False)
 
@@ -146,6 +166,7 @@ class Consumer:
     ) -> None:
         """Dead-letter the message with the reason, compensate, then ack it; if that fails, leave it to the broker."""
         _log.error("message %s dead-lettered from %s: %s", message.message_id, self.queue, reason)
+        self._observe(failed.event_type if failed else message.type or "unknown", "poison" if poison else "dead_letter")
         letter = dead_letter(message, self.queue, reason, attempt, poison)
         try:
             await self.publisher.send(
@@ -155,7 +176,7 @@ class Consumer:
             _log.error("publishing the dead letter failed (%s); rejecting instead", failure_reason(exc))
             await _settle(message.reject(requeue=False), "reject")
             return
-        if failed is not None and self.compensation is not None:
+        if failed is not None and self.compensation is not None and self.compensation.applies_to(failed.event_type):
             await self._compensate(failed, reason)
         await _settle(message.ack(), "ack")
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.messaging.envelope import Envelope, EventCatalog
 from planforge.runtime.messaging.outbox import add_event
 from planforge.runtime.messaging.publisher import Publisher
+
+if TYPE_CHECKING:
+    from planforge.runtime.resources import Resources
 
 __all__ = ["EventContext"]
 
@@ -30,6 +33,8 @@ class EventContext:
     catalog: EventCatalog
     publisher: Publisher
     on_staged: Callable[[AsyncSession], None] | None = None
+    # The service's connections (Redis, caches, settings), set when a generated service runs the handler.
+    resources: Resources | None = None
     _emitted: int = field(default=0, init=False)
 
     @property

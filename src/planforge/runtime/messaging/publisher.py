@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +87,8 @@ class Publisher:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, tuple[AbstractChannel, AbstractExchange]] = {}
         self._lock = asyncio.Lock()
+        # Called with the event type of every confirmed mandatory publish (events, not dead letters).
+        self.on_confirmed: Callable[[str], None] | None = None
 
     async def channel(self) -> AbstractChannel:
         """The confirm channel, connecting once if needed (raises a TRANSIENT error when the broker is down)."""
@@ -117,6 +119,8 @@ class Publisher:
         except TRANSIENT:
             await self._reset(channel)
             raise
+        if mandatory and message.type and self.on_confirmed is not None:
+            self.on_confirmed(message.type)
 
     async def publish(
         self, envelope: Envelope, exchange: str, routing_key: str, *, headers: Mapping[str, Any] | None = None

@@ -1,5 +1,8 @@
 """login: Exchange email and password for a JWT. (POST /auth/login)."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 from planforge.runtime import Context, Problem, Reply
 from planforge.runtime.passwords import hash_password, verify_password
 from sqlalchemy import select
@@ -14,7 +17,10 @@ _DECOY = hash_password("not the password of anyone")
 async def handle(
     ctx: Context, *, body: models.LoginRequest
 ) -> models.TokenResponse | Reply:
-    """Check the password against its scrypt hash and answer a signed JWT (401 otherwise)."""
+    """Check the password against its scrypt hash and answer a signed JWT (401 otherwise).
+
+    A successful sign-in publishes user.authenticated (through auth-service's outbox).
+    """
     async with ctx.session() as session:
         query = select(credentials).where(
             credentials.c.email == str(body.email).lower()
@@ -27,8 +33,19 @@ async def handle(
             "The email or the password is wrong.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await ctx.publish("user.authenticated", _authenticated(ctx, str(row.user_id)))
     return models.TokenResponse(
         access_token=ctx.issue_token(str(row.user_id), email=str(body.email)),
         token_type="Bearer",
         expires_in=ctx.settings.jwt_ttl_seconds,
     )
+
+
+def _authenticated(ctx: Context, user_id: str) -> dict[str, Any]:
+    """The data of user.authenticated (the client's address when it is known)."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    data: dict[str, Any] = {"userId": user_id, "authenticatedAt": now}
+    client = ctx.request.client
+    if client is not None and 2 <= len(client.host) <= 45:
+        data["clientIp"] = client.host
+    return data

@@ -5,11 +5,7 @@ from uuid import UUID
 from planforge.runtime import Context, Problem, Reply
 
 from .. import models
-
-
-def history_key(user_id: UUID) -> str:
-    """The Redis list of a user's notifications, newest first (LPUSHed by the event consumers)."""
-    return f"notification-service:sent:{user_id}"
+from .mailbox import history_key
 
 
 async def handle(
@@ -23,6 +19,7 @@ async def handle(
     if ctx.claims is None or ctx.claims.get("sub") != str(user_id):
         raise Problem(404, "No notifications for this user.")
     size, start = limit or 20, offset or 0
-    items = await ctx.redis.lrange(history_key(user_id), start, start + size - 1)
+    key = history_key(ctx.settings.redis_key_prefix, user_id)
+    items = await ctx.redis.lrange(key, start, start + size - 1)
     notifications = [models.Notification.model_validate_json(item) for item in items]
     return models.NotificationPage(items=notifications, limit=size, offset=start)

@@ -15,7 +15,11 @@ from .tables import etag, users
 async def handle(
     ctx: Context, *, body: models.RegistrationRequest
 ) -> models.User | Reply:
-    """Store the new user with a scrypt hash of the password; 409 if the email is taken."""
+    """Store the new user with a scrypt hash of the password; 409 if the email is taken.
+
+    user.created goes into the outbox in the same transaction as the insert, so the
+    event is published if and only if the user exists.
+    """
     user = models.User(
         id=uuid4(),
         email=body.email,
@@ -31,9 +35,17 @@ async def handle(
         "created_at": user.createdAt,
         "version": user.version,
     }
+    created = {
+        "userId": str(user.id),
+        "email": row["email"],
+        "displayName": user.displayName,
+        "passwordHash": row["password_hash"],
+        "createdAt": user.createdAt.isoformat(),
+    }
     try:
         async with ctx.session() as session, session.begin():
             await session.execute(insert(users).values(**row))
+            await ctx.stage(session, "user.created", created)
     except IntegrityError:
         raise Problem(409, "A user with this email address exists already.") from None
     return Reply(body=user, status=201, headers={"ETag": etag(user)})

@@ -1,5 +1,6 @@
 """update_user: Update a user profile (needs If-Match with the current ETag). (PUT /users/{userId})."""
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from planforge.runtime import Context, Problem, Reply
@@ -12,7 +13,10 @@ from .tables import etag, to_user, users
 async def handle(
     ctx: Context, *, user_id: UUID, body: models.UserUpdate
 ) -> models.User | Reply:
-    """Change the display name if If-Match names the current version (else 412)."""
+    """Change the display name if If-Match names the current version (else 412).
+
+    user.updated is staged in the update's transaction; the cached profile is dropped.
+    """
     if ctx.claims is None or ctx.claims.get("sub") != str(user_id):
         raise Problem(404, "No user has this id.")  # others' profiles are not revealed
     async with ctx.session() as session, session.begin():
@@ -28,6 +32,14 @@ async def handle(
         await session.execute(
             update(users).where(users.c.id == user_id).values(**change)
         )
+        updated = {
+            "userId": str(user_id),
+            "email": str(current.email),
+            "displayName": body.displayName,
+            "version": version,
+            "updatedAt": datetime.now(UTC).isoformat(),
+        }
+        await ctx.stage(session, "user.updated", updated)
     user = current.model_copy(
         update={"displayName": body.displayName, "version": version}
     )

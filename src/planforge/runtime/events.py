@@ -1,0 +1,197 @@
+"""A generated service's events, wired: its EventBus, its consumers' user-owned handlers, and ctx.publish.
+
+planforge computes ServiceEvents from the manifest (services/<package>/events.py); create_app hands it to
+ServiceBus when the service uses RabbitMQ. Each consumed event is handled by ``handle`` in
+``<package>.impl.on_<event>``, imported lazily like route handlers. A missing or unimplemented handler fails
+the delivery, so the message is retried with the manifest's backoff and then dead-lettered: nothing is lost,
+and it can be replayed from the dead letter queue once the handler exists. Before the handler runs, the
+wiring drops the cache entries the event invalidates (key: the event data field named in Invalidation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from planforge.runtime.messaging import Compensation, Envelope, EventBus, EventCatalog, EventContext, Handler
+from planforge.runtime.metrics import Metrics
+from planforge.runtime.operations import Operations
+from planforge.runtime.resources import Resources
+
+__all__ = [
+    "ConsumedEvent",
+    "ConsumerConfig",
+    "Invalidation",
+    "ServiceBus",
+    "ServiceEvents",
+    "UndeclaredEventError",
+    "compensation_data",
+]
+
+# Handlers that run at once per queue; within SQLAlchemy's default pool of 5 connections.
+PREFETCH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """A cache entry an event invalidates: the cache, and the event data field that is the entry's key."""
+
+    cache: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """An event a queue delivers to the service, the impl module of its handler, and its cache invalidations."""
+
+    event: str
+    module: str
+    invalidates: tuple[Invalidation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    """One queue the service consumes; compensation maps a failed event to the event published if it dies."""
+
+    queue: str
+    events: tuple[ConsumedEvent, ...]
+    compensations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEvents:
+    """What planforge derived about a service's events: topology to declare, catalog, publishes, consumers."""
+
+    topology: Mapping[str, Any]
+    catalog: EventCatalog
+    publishes: tuple[str, ...]
+    consumers: tuple[ConsumerConfig, ...] = ()
+
+
+class UndeclaredEventError(ValueError):
+    """A handler published an event its service does not declare in the manifest's publishes."""
+
+    def __init__(self, service: str, event_type: str, declared: tuple[str, ...]) -> None:
+        listed = ", ".join(declared) or "none"
+        super().__init__(
+            f"{service} does not publish {event_type!r}: add it to the service's publishes in the manifest "
+            f"(it publishes: {listed})"
+        )
+        self.event_type = event_type
+
+
+class ServiceBus:
+    """The app's EventBus: consumers bound to the service's handlers, publishing checked against the manifest."""
+
+    def __init__(self, resources: Resources, events: ServiceEvents, operations: Operations, metrics: Metrics) -> None:
+        self.resources = resources
+        self.events = events
+        self.operations = operations
+        self.bus = EventBus.for_service(resources, events.topology, events.catalog)
+        self.bus.on_outcome = metrics.consumed
+        self.bus.publisher.on_confirmed = metrics.published
+        for consumer in events.consumers:
+            self._register(consumer)
+
+    def _register(self, consumer: ConsumerConfig) -> None:
+        handlers = {c.event: self.handler(c) for c in consumer.events}
+        self.bus.consume(consumer.queue, handlers, compensation=self._compensation(consumer), prefetch=PREFETCH)
+
+    def _compensation(self, consumer: ConsumerConfig) -> Compensation | None:
+        if not consumer.compensations:
+            return None
+        targets = {target for _, target in consumer.compensations}
+        if len(targets) > 1:  # one compensation event per queue: the consumer publishes one
+            raise ValueError(f"queue {consumer.queue!r} declares several compensation events: {sorted(targets)}")
+        (target,) = targets
+        failed = frozenset(event for event, _ in consumer.compensations)
+        return Compensation(target, data=compensation_data(self.events.catalog, target), for_events=failed)
+
+    def handler(self, consumed: ConsumedEvent) -> Handler:
+        """The user's handler, found on each delivery (so a file written later is picked up), after invalidations."""
+        name = self.operations.handler_name(consumed.module)
+
+        async def handle(event: Envelope, ctx: EventContext) -> None:
+            ctx.resources = self.resources
+            for invalidation in consumed.invalidates:
+                key = event.data.get(invalidation.field) if isinstance(event.data, dict) else None
+                if key is not None:
+                    await self.resources.cache(invalidation.cache).invalidate(str(key))
+            found = self.operations.find(consumed.module)
+            if found is None:
+                raise NotImplementedError(f"the consumer of {consumed.event} is not implemented: write {name}")
+            await found(event, ctx)
+
+        return handle
+
+    def declared(self, event_type: str) -> None:
+        """Raise UndeclaredEventError unless the service publishes event_type."""
+        if event_type not in self.events.publishes:
+            raise UndeclaredEventError(self.resources.config.name, event_type, self.events.publishes)
+
+    async def publish(self, event_type: str, data: Any, session: AsyncSession | None = None) -> Envelope:
+        """Into the outbox in session's transaction; else, with a database, in a transaction of its own;
+        else straight to the broker with confirms."""
+        self.declared(event_type)
+        if session is not None:
+            return await self.bus.stage(session, event_type, data)
+        if self.resources.config.owns_database:
+            async with self.resources.session() as own, own.begin():
+                return await self.bus.stage(own, event_type, data)
+        return await self.bus.publish(event_type, data)
+
+    @property
+    def enabled(self) -> bool:
+        """False when the settings turn events off (EVENTS=false), as contract tests do."""
+        return self.resources.settings.events
+
+    async def start(self) -> None:
+        """Declare the topology, start the outbox relay and the consumers; with events off, only create the
+        messaging tables, so that handlers can still stage events (they wait in the outbox)."""
+        if self.enabled:
+            await self.bus.start()
+        else:
+            await self.bus.create_tables()
+
+    async def stop(self) -> None:
+        """Stop consuming and relaying (what is in flight finishes first)."""
+        if self.enabled:
+            await self.bus.stop()
+
+    def readiness(self) -> str:
+        """'ok' when every consumer is consuming."""
+        waiting = [c.queue for c in self.bus.consumers if not c.ready.is_set()]
+        return f"error: not consuming {', '.join(waiting)}" if waiting else "ok"
+
+
+def compensation_data(catalog: EventCatalog, event_type: str) -> Any:
+    """Builds a compensation event's data from the failed event: its same-named fields, the reason, and for
+    required fields still missing the time now (date-time) or an ID derived from the failed event (uuid)."""
+    schema = catalog.spec(event_type).schema
+    properties: Mapping[str, Any] = schema.get("properties", {})
+
+    def build(failed: Envelope, reason: str) -> dict[str, Any]:
+        source = failed.data if isinstance(failed.data, dict) else {}
+        data = {name: value for name, value in source.items() if name in properties}
+        if "reason" in properties:
+            data["reason"] = (reason or "failed")[: properties["reason"].get("maxLength", 200)]
+        for name in schema.get("required", ()):
+            if name not in data:
+                data[name] = _filler(properties.get(name, {}), failed, name)
+        return {name: value for name, value in data.items() if value is not None}
+
+    return build
+
+
+def _filler(schema: Mapping[str, Any], failed: Envelope, name: str) -> Any:
+    """A value for a required field the failed event does not carry, when its format allows one."""
+    if schema.get("format") == "date-time":
+        return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"planforge:compensation:{failed.event_id}:{name}"))
+    return None

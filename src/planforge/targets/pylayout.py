@@ -1,0 +1,130 @@
+"""Python source laid out exactly as ruff format lays it out, so generated modules need no formatter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from planforge.templating import py_str as _json_str
+
+__all__ = [
+    "WIDTH",
+    "Seq",
+    "assignment",
+    "code",
+    "flat",
+    "import_block",
+    "kw",
+    "layout",
+    "literal",
+    "py_str",
+    "tuple_of",
+]
+
+WIDTH = 88
+
+
+def py_str(value: str) -> str:
+    """A Python string literal of value, quoted as ruff format quotes it (double unless that needs more escapes)."""
+    return _json_str(value) if value.count('"') <= value.count("'") else repr(value)
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A bracketed Python expression: flat when it fits, else one item a line with a magic trailing comma."""
+
+    head: str
+    items: tuple[Seq | str, ...]
+    brackets: str = "()"
+    tail: str = ""
+    is_tuple: bool = False
+
+
+def flat(node: Seq | str) -> str:
+    """The node on one line."""
+    if isinstance(node, str):
+        return node
+    inner = ", ".join(flat(i) for i in node.items) + ("," if node.is_tuple and len(node.items) == 1 else "")
+    return f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+
+
+def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
+    """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
+    pad = " " * indent
+    one_line = pad + flat(node) + end
+    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
+        return [one_line]
+    lines = [f"{pad}{node.head}{node.brackets[0]}"]
+    for item in node.items:
+        lines.extend(layout(item, indent + 4, ","))
+    lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
+    return lines
+
+
+def code(node: Seq | str, indent: int = 0) -> str:
+    """layout() joined into text."""
+    return "\n".join(layout(node, indent))
+
+
+def kw(name: str, value: Seq | str) -> Seq | str:
+    """A keyword argument name=value."""
+    if isinstance(value, str):
+        return f"{name}={value}"
+    return Seq(f"{name}={value.head}", value.items, value.brackets, value.tail, value.is_tuple)
+
+
+def tuple_of(items: list[Seq | str]) -> Seq | str:
+    """A tuple expression of items (a one-item tuple keeps its comma)."""
+    return Seq("", tuple(items), is_tuple=True) if items else "()"
+
+
+def _import_key(name: str) -> tuple[int, str]:
+    """isort's order-by-type: CONSTANTS, then Classes, then functions."""
+    kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
+    return kind, name
+
+
+def _imports(lines: set[str]) -> list[str]:
+    """from-import lines merged per module, sorted, long ones wrapped."""
+    modules: dict[str, set[str]] = {}
+    for line in lines:
+        module, listed = line.removeprefix("from ").split(" import ")
+        modules.setdefault(module, set()).update(n.strip() for n in listed.split(","))
+    result = []
+    for module in sorted(modules, key=lambda m: (m.startswith("."), m)):
+        names = sorted(modules[module], key=_import_key)
+        line = f"from {module} import {', '.join(names)}"
+        result.append(line if len(line) <= WIDTH else code(Seq(f"from {module} import ", tuple(names))))
+    return result
+
+
+def import_block(stdlib: set[str], third_party: set[str], local: set[str]) -> str:
+    """The import section: stdlib, third-party and local groups, each sorted as isort sorts them."""
+    groups = [_imports(group) for group in (stdlib, third_party, local) if group]
+    return "\n\n".join("\n".join(group) for group in groups)
+
+
+def literal(value: Any) -> Seq | str:
+    """A JSON value as a Python literal expression (dicts, lists, strings, numbers, booleans, None)."""
+    if isinstance(value, dict):
+        items = tuple(_entry(py_str(str(k)) + ": ", literal(v)) for k, v in value.items())
+        return Seq("", items, "{}")
+    if isinstance(value, list | tuple):
+        return Seq("", tuple(literal(v) for v in value), "[]")
+    if isinstance(value, str):
+        return py_str(value)
+    return repr(value)
+
+
+def _entry(prefix: str, value: Seq | str) -> Seq | str:
+    if isinstance(value, str):
+        return prefix + value
+    return Seq(prefix + value.head, value.items, value.brackets, value.tail, value.is_tuple)
+
+
+def assignment(target: str, value: Any) -> str:
+    """`target = <value as a literal>`, laid out."""
+    node = literal(value)
+    if isinstance(node, str):
+        return f"{target} = {node}"
+    return code(Seq(f"{target} = {node.head}", node.items, node.brackets))

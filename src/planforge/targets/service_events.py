@@ -1,0 +1,223 @@
+"""The event wiring of a generated service: services/<package>/events.py and its user-owned consumer stubs.
+
+events.py holds the feature's broker topology (declared idempotently at start-up), the EventCatalog of every
+event the service publishes or consumes (with its JSON Schema), and the ServiceEvents that create_app turns
+into a running EventBus: one consumer per queue, each event handled by impl/on_<event>.py, with the cache
+invalidations and compensation the manifest implies. Everything is computed here; the templates only format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from planforge.model import Event, Model, Service
+from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
+from planforge.templating import render_template
+from planforge.topology import topology
+
+__all__ = [
+    "ConsumerStub",
+    "consumer_module",
+    "consumer_stubs",
+    "events_contract_tests",
+    "events_module",
+    "has_events",
+    "service_events",
+]
+
+
+def has_events(service: Service) -> bool:
+    """True when the service publishes or consumes any event."""
+    return bool(service.publishes or service.consumes)
+
+
+def consumer_module(event: str) -> str:
+    """impl/<this>.py holds the handler of a consumed event: on_user_created for user.created."""
+    return "on_" + re.sub(r"[^0-9a-zA-Z]+", "_", event).strip("_").lower()
+
+
+def service_events(model: Model, service: Service) -> list[Event]:
+    """The events the service's catalog holds: published, consumed and compensation events, sorted by name."""
+    names = set(service.publishes) | {c.event for c in service.consumes}
+    names |= {target for _, target in _compensations(model, service)}
+    return [e for e in sorted(model.events, key=lambda e: e.name) if e.name in names]
+
+
+def _compensations(model: Model, service: Service) -> list[tuple[str, str]]:
+    """(consumed event, compensation event) for every flow step the service performs on an event."""
+    found = {
+        (step.on, step.compensation_event)
+        for flow in model.flows
+        for step in flow.steps
+        if step.by == service.name and step.on and step.compensation_event
+    }
+    return sorted((on, target) for on, target in found if on is not None and target is not None)
+
+
+def _invalidations(model: Model, service: Service, event: Event) -> list[Seq | str]:
+    """Invalidation(cache, field) for each cache the event invalidates that one of the service's routes reads
+    through; the key is the event data field named like that route's first path parameter."""
+    properties = event.data.value.get("properties", {}) if isinstance(event.data.value, dict) else {}
+    result: list[Seq | str] = []
+    for cache in sorted(model.caches, key=lambda c: c.name):
+        if event.name not in cache.invalidated_by:
+            continue
+        route = next((r for r in service.routes if f"{service.name}.{r.id}" in cache.routes), None)
+        key = next((p.name for p in route.parameters if p.location == "path"), None) if route else None
+        if key is not None and key in properties:
+            result.append(Seq("Invalidation", (f"cache={py_str(cache.name)}", f"field={py_str(key)}")))
+    return result
+
+
+def _consumers(model: Model, service: Service) -> list[Seq | str]:
+    """ConsumerConfig(...) for each queue the service consumes, in queue order."""
+    compensations = _compensations(model, service)
+    queues = sorted({c.queue for c in service.consumes})
+    result: list[Seq | str] = []
+    for queue in queues:
+        consumed = sorted(c.event for c in service.consumes if c.queue == queue)
+        events: list[Seq | str] = [_consumed(model, service, name) for name in consumed]
+        items: list[Seq | str] = [f"queue={py_str(queue)}", kw("events", tuple_of(events))]
+        pairs = [Seq("", (py_str(on), py_str(to)), is_tuple=True) for on, to in compensations if on in consumed]
+        if pairs:
+            items.append(kw("compensations", tuple_of(list(pairs))))
+        result.append(Seq("ConsumerConfig", tuple(items)))
+    return result
+
+
+def _consumed(model: Model, service: Service, name: str) -> Seq:
+    items: list[Seq | str] = [f"event={py_str(name)}", f"module={py_str(consumer_module(name))}"]
+    invalidations = _invalidations(model, service, model.event(name))
+    if invalidations:
+        items.append(kw("invalidates", tuple_of(invalidations)))
+    return Seq("ConsumedEvent", tuple(items))
+
+
+def _referenced(model: Model, events: list[Event]) -> dict[str, Any]:
+    """The manifest's named schemas that the events' schemas refer to (bare $ref: Name), transitively."""
+    named = {name: value.value for name, value in model.schemas}
+    found: dict[str, Any] = {}
+    pending = [e.data.value for e in events]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref in named and ref not in found:
+                found[ref] = named[ref]
+                pending.append(named[ref])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return dict(sorted(found.items()))
+
+
+def _spec(event: Event) -> Seq:
+    items = (
+        f"name={py_str(event.name)}",
+        f"exchange={py_str(event.exchange)}",
+        f"routing_key={py_str(event.routing_key)}",
+        kw("schema", literal(event.data.value)),
+    )
+    return Seq("EventSpec", items)
+
+
+def events_module(model: Model, service: Service, title: str) -> str:
+    """services/<package>/events.py."""
+    events = service_events(model, service)
+    consumers = _consumers(model, service)
+    runtime = {"from planforge.runtime.events import ServiceEvents"}
+    runtime |= {"from planforge.runtime.events import ConsumedEvent, ConsumerConfig"} if consumers else set()
+    if "Invalidation(" in "".join(code(c) for c in consumers):
+        runtime.add("from planforge.runtime.events import Invalidation")
+    runtime.add("from planforge.runtime.messaging import EventCatalog, EventSpec")
+    service_items: tuple[Seq | str, ...] = (
+        "topology=TOPOLOGY",
+        "catalog=CATALOG",
+        kw("publishes", tuple_of([py_str(e) for e in service.publishes])),
+        kw("consumers", tuple_of(consumers)),
+    )
+    return render_template(
+        "services/events.py.j2",
+        title=title,
+        imports=import_block({"from typing import Any"}, runtime, set()),
+        topology=assignment("TOPOLOGY: dict[str, Any]", dict(topology(model))),
+        schemas=assignment("SCHEMAS: dict[str, Any]", _referenced(model, events)),
+        catalog=code(Seq("CATALOG = EventCatalog", (Seq("", tuple(_spec(e) for e in events), "[]"), "SCHEMAS"))),
+        service_events=code(Seq("EVENTS = ServiceEvents", service_items)),
+    )
+
+
+@dataclass(frozen=True)
+class ConsumerStub:
+    """A user-owned consumer file: its module name and its text."""
+
+    module: str
+    source: str
+
+
+def consumer_stubs(service: Service) -> list[ConsumerStub]:
+    """impl/on_<event>.py for every event the service consumes, created once."""
+    stubs = []
+    for consumption in sorted(service.consumes, key=lambda c: c.event):
+        module = consumer_module(consumption.event)
+        source = render_template(
+            "services/impl/consumer.py.j2",
+            module=module,
+            event=consumption.event,
+            queue=consumption.queue,
+            does=_doc(consumption.does or f"Handle {consumption.event}"),
+        )
+        stubs.append(ConsumerStub(module, source))
+    return stubs
+
+
+def _doc(text: str) -> str:
+    return " ".join(text.replace("\\", "/").replace('"', "'").split())
+
+
+def events_contract_tests(model: Model, title: str) -> str | None:
+    """tests/test_events_contract.py, or None when no service has events."""
+    services = [s for s in sorted(model.services, key=lambda s: s.package) if has_events(s)]
+    if not services:
+        return None
+    known: dict[str, list[str]] = {}
+    for service in services:
+        for event in service_events(model, service):
+            known.setdefault(event.name, []).append(service.package)
+    events = [e for e in sorted(model.events, key=lambda e: e.name) if e.name in known]
+    consumers = sorted((s.package, c.queue, c.event) for s in services for c in s.consumes)
+    constants = [
+        assignment("EXAMPLES: dict[str, list[Any]]", {e.name: [x.value for x in e.examples] for e in events}),
+        assignment("KNOWN_BY", known),
+        _cases("EXAMPLE_CASES", [(e.name, i) for e in events for i in range(len(e.examples))]),
+        _cases("PRODUCERS", sorted((s.package, e) for s in services for e in s.publishes)),
+        _cases("CONSUMERS", consumers),
+        _cases("PUBLICATIONS", [(e.name, e.exchange, e.routing_key) for e in events if e.publishers]),
+        assignment("ROUTES: dict[str, list[str]]", _routes(model)),
+        f"TOPOLOGY_FROM = {py_str(services[0].package)}",
+    ]
+    return render_template(
+        "services/tests/test_events_contract.py.j2", title=title, constants="\n".join(constants), consumers=consumers
+    )
+
+
+def _cases(name: str, rows: list[tuple[Any, ...]]) -> str:
+    """NAME: list[tuple[...]] = [...] of pytest parameter rows."""
+    items = tuple(
+        Seq("", tuple(py_str(v) if isinstance(v, str) else repr(v) for v in row), is_tuple=True) for row in rows
+    )
+    kinds = ", ".join("str" if isinstance(v, str) else "int" for v in rows[0]) if rows else "str"
+    return code(Seq(f"{name}: list[tuple[{kinds}]] = ", items, "[]"))
+
+
+def _routes(model: Model) -> dict[str, list[str]]:
+    """Each manifest queue and the published events that must reach it: those its consumers declare."""
+    published = {e.name for e in model.events if e.publishers}
+    routes: dict[str, set[str]] = {q.name: set() for q in model.queues}
+    for service in model.services:
+        for consumption in service.consumes:
+            if consumption.event in published:
+                routes.setdefault(consumption.queue, set()).add(consumption.event)
+    return {queue: sorted(events) for queue, events in sorted(routes.items())}

@@ -1,0 +1,180 @@
+"""The e2e target and planforge.runtime.e2e: generated end-to-end suites, and running them against the real stack.
+
+The fast tests check what the target renders (which scenarios apply, valid sample values, metric parsing). The
+services tests run ``python -m pytest generated/<slug>/tests/e2e`` in a subprocess, as a user would: the whole
+stack (gateway, services, PostgreSQL, Redis, RabbitMQ) comes up in fresh names and every flow and scenario runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from functools import cache
+from typing import Any
+
+import jsonschema
+import pytest
+
+from planforge.pipeline import render, validate
+from planforge.runtime.e2e import consumed_count, sample
+from planforge.runtime.e2e.feature import Feature
+from planforge.targets import e2e as e2e_target
+
+from .conftest import EXAMPLES, REPO
+
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+# The whole run of one example's suite, stack start and stop included, must stay well inside CI's limits.
+SUITE_TIMEOUT = 170
+
+
+@cache
+def rendered(example: str) -> tuple[Any, dict[str, str]]:
+    """The model of an example and every file the e2e target renders for it."""
+    validation = validate(REPO / "examples" / example / "feature.yaml")
+    assert validation.ok and validation.document is not None, validation.diagnostics
+    rendering = render(validation.document, f"examples/{example}/feature.yaml", ("e2e",))
+    return rendering.model, rendering.output.owned
+
+
+def feature(example: str) -> Feature:
+    """feature.json of an example, as the generated tests read it."""
+    return Feature(json.loads(rendered(example)[1]["tests/e2e/feature.json"]))
+
+
+# --- what the target renders --------------------------------------------------------------------------------------
+
+
+def test_user_accounts_gets_a_module_per_flow_with_steps_and_all_five_scenarios() -> None:
+    """Flows with steps become test modules; every scenario of the seed applies to user-accounts."""
+    model, files = rendered("user-accounts")
+    tests = sorted(p for p in files if p.startswith("tests/e2e/test_"))
+    assert tests == [
+        "tests/e2e/test_authentication_flow.py",
+        "tests/e2e/test_scenarios.py",
+        "tests/e2e/test_user_registration_flow.py",
+    ]
+    kinds = [s.kind for s in e2e_target.scenarios(model)]
+    assert kinds == ["happy-path", "service-failure", "network-partition", "data-consistency", "performance"]
+    registration = files["tests/e2e/test_user_registration_flow.py"]
+    for line in (
+        'journey.call("POST /api/v1/users/register")',
+        'journey.published("user.created")',
+        'journey.consumed("auth-service", "user.created")',
+        'journey.published("auth.created")',
+        'journey.consumed("notification-service", "user.created")',
+        'journey.published("notification.sent")',
+    ):
+        assert line in registration
+    assert 'journey.read_back("GET /api/v1/users/{userId}", "lastLoginAt")' in files["tests/e2e/test_scenarios.py"]
+
+
+def test_scenarios_that_do_not_apply_are_not_generated() -> None:
+    """order-checkout has no route with concurrency: etag, so no data-consistency test; a flow no client starts is
+    generated skipped, with its reason."""
+    model, files = rendered("order-checkout")
+    assert [s.kind for s in e2e_target.scenarios(model)] == [
+        "happy-path",
+        "service-failure",
+        "network-partition",
+        "performance",
+    ]
+    assert "def test_data_consistency" not in files["tests/e2e/test_scenarios.py"]
+    assert "no client call starts this flow" in files["tests/e2e/test_checkout_compensation.py"]
+
+
+def test_the_rendering_is_deterministic() -> None:
+    """Two renderings give the same bytes."""
+    example = EXAMPLES[0]
+    document = validate(REPO / "examples" / example / "feature.yaml").document
+    assert document is not None
+    first, second = (render(document, "feature.yaml", ("e2e",)).output for _ in range(2))
+    assert first == second
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_sample_request_bodies_are_valid_and_unique(example: str) -> None:
+    """Every request body built from a route's schema validates against it; two samples differ (fresh emails)."""
+    for route in feature(example).routes():
+        if route.request is None:
+            continue
+        first, second = sample(route.request, "a1"), sample(route.request, "b2")
+        jsonschema.Draft202012Validator(route.request, format_checker=jsonschema.FormatChecker()).validate(first)
+        if any(p.get("format") == "email" for p in route.request.get("properties", {}).values()):
+            assert first != second
+
+
+def test_sample_uses_known_values_and_examples() -> None:
+    """Known values (a login reusing the registration's email) win; schema examples come before made-up values."""
+    properties: dict[str, Any] = {"email": {"format": "email"}, "n": {"type": "integer", "minimum": 5, "maximum": 9}}
+    schema = {"type": "object", "required": ["email", "n"], "properties": properties}
+    assert sample(schema, "t", {"email": "ada@example.com"}) == {"email": "ada@example.com", "n": 5}
+    assert sample({"type": "string", "examples": ["x"]}, "t") == "x"
+    assert len(sample({"type": "string", "minLength": 40}, "t")) == 40
+
+
+def test_consumed_count_sums_the_queues_of_one_event_and_outcome() -> None:
+    """The Prometheus text of /metrics is read per event and outcome."""
+    text = "\n".join(
+        [
+            "# TYPE planforge_events_consumed_total counter",
+            'planforge_events_consumed_total{queue="a",event="user.created",outcome="ok"} 2.0',
+            'planforge_events_consumed_total{queue="b",event="user.created",outcome="ok"} 1.0',
+            'planforge_events_consumed_total{queue="a",event="user.created",outcome="retry"} 5.0',
+            'planforge_events_published_total{event="user.created"} 7.0',
+        ]
+    )
+    assert consumed_count(text, "user.created") == 3.0
+    assert consumed_count(text, "user.created", "retry") == 5.0
+    assert consumed_count(text, "user.updated") == 0.0
+
+
+# --- the generated suites against the real stack -------------------------------------------------------------------
+
+
+def _run_suite(example: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    suite = REPO / "generated" / example / "tests" / "e2e"
+    if not suite.is_dir():
+        pytest.fail(f"{suite} is missing: run `planforge generate examples/{example}/feature.yaml`")
+    env = {**os.environ, "PLANFORGE_E2E_REQUIRE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    # The generated pyproject adds -q already; a second one would hide the summary line read below.
+    command = [sys.executable, "-m", "pytest", str(suite.relative_to(REPO)), "-o", "addopts=", "-q", "-rs", "-s"]
+    command += ["-p", "no:cacheprovider"]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
+    return done, time.monotonic() - started
+
+
+def _counts(output: str) -> dict[str, int]:
+    """'7 passed, 2 skipped in 20.1s' -> {'passed': 7, 'skipped': 2}."""
+    last = next((line for line in reversed(output.splitlines()) if re.search(r"\d+ (passed|failed|skipped)", line)), "")
+    return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", last)}
+
+
+@pytest.mark.services
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_user_accounts_flows_and_scenarios_pass_against_the_real_stack() -> None:
+    """Both flows and the five scenarios of user-accounts pass through the gateway; the load figures are printed."""
+    done, elapsed = _run_suite("user-accounts")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert _counts(done.stdout) == {"passed": 7}, done.stdout[-3000:]
+    figures = re.findall(r"load: .*", done.stdout)  # after the progress dots, with -s
+    assert figures, done.stdout[-3000:]
+    print(f"\nuser-accounts e2e suite: {elapsed:.1f}s; {figures[0]}")
+
+
+@pytest.mark.services
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_order_checkout_suite_runs_and_skips_the_flows_whose_handlers_are_stubs() -> None:
+    """order-checkout's stack comes up and its suite passes; flows stop, skipped with the reason, at a 501 stub."""
+    done, elapsed = _run_suite("order-checkout")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    counts = _counts(done.stdout)
+    assert counts.get("failed", 0) == 0 and counts.get("error", 0) == 0, done.stdout[-3000:]
+    skips = re.findall(r"SKIPPED.*", done.stdout)
+    assert all("501 Not Implemented" in line or "no client call starts" in line for line in skips), skips
+    print(f"\norder-checkout e2e suite: {elapsed:.1f}s; {counts}")
