@@ -423,3 +423,26 @@ def _assert_examples_validate(doc: dict[str, Any]) -> None:
         check = Draft202012Validator({"$ref": f"urn:asyncapi#/components/messages/{name}/payload"}, registry=registry)
         for example in message.get("examples", []):
             check.validate(example["payload"])
+
+
+@pytest.mark.parametrize("manifest", sorted((Path(__file__).parent.parent / "examples").glob("*/feature.yaml")))
+def test_each_service_declares_its_queues_and_its_events_destinations(manifest: Path) -> None:
+    """A service declares the queues it consumes from and every queue its events reach, within the whole."""
+    from planforge.pipeline import validate
+    from planforge.topology import service_topology, topology
+
+    document = validate(manifest).document
+    assert document is not None
+    model = build_model(document, "feature.yaml")
+    whole = topology(model)
+    whole_queues = {q["name"] for q in whole["queues"]}
+    for service in model.services:
+        declared = service_topology(model, service)
+        queues = {q["name"] for q in declared["queues"]}
+        needed = {c.queue for c in service.consumes}
+        needed |= {d.queue for e in service.publishes for d in model.event(e).deliveries}
+        assert needed <= queues <= whole_queues, service.name
+        assert {f"{q}.dlq" for q in needed} <= queues
+        exchanges = {x["name"] for x in declared["exchanges"]}
+        assert {model.event(e).exchange for e in service.publishes} <= exchanges
+        assert all(b["source"] in exchanges and b["destination"] in queues | exchanges for b in declared["bindings"])

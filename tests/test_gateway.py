@@ -744,7 +744,8 @@ def _service_env(keys: Keys, alg: str, workdir: Path) -> dict[str, str]:
     key = (
         {"JWT_SECRET": keys.secret.decode()} if alg == "HS256" else {"JWT_PUBLIC_KEY": keys.gateway_file(alg).decode()}
     )
-    return {**os.environ, **key, "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(workdir)}
+    # HTTP through the gateway only: no broker connection, so nothing is declared on the shared broker.
+    return {**os.environ, **key, "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(workdir), "EVENTS": "false"}
 
 
 def running_services(

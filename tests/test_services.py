@@ -238,7 +238,10 @@ def uvicorn_service(rendered: dict[str, Path]) -> Iterator[str]:
     """The fixture's service under uvicorn on a free port; its base URL."""
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "thing_service.app:app", "--port", str(port), "--app-dir", "services"]
-    process = subprocess.Popen(command, cwd=rendered["fixture"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "EVENTS": "false"}  # no broker connection: nothing is declared on the shared broker
+    process = subprocess.Popen(
+        command, cwd=rendered["fixture"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from planforge.model import Model, Queue, Retry
+from planforge.model import Model, Queue, Retry, Service
 
 __all__ = [
     "VHOST",
@@ -41,6 +41,7 @@ __all__ = [
     "retry_delays_ms",
     "retry_exchange",
     "retry_queue",
+    "service_topology",
     "stage_key",
     "topology",
 ]
@@ -131,6 +132,27 @@ def topology(model: Model) -> Topology:
     delays = retry_delays_ms(model.retry)
     parts = [_manifest_exchanges(model)]
     parts += [queue_topology(queue, delays, model.retry.dead_letter) for queue in model.queues]
+    return _merged(parts)
+
+
+def service_topology(model: Model, service: Service) -> Topology:
+    """What one service declares at start-up: the queues it consumes from, and the queues its events are
+    delivered to (so nothing it publishes is unroutable before its consumers first start), each with its
+    bindings, the exchanges they bind to, retry chain and dead letter path; and the exchanges it publishes to."""
+    delays = retry_delays_ms(model.retry)
+    queues = {c.queue for c in service.consumes}
+    queues |= {d.queue for name in service.publishes for d in model.event(name).deliveries}
+    own_queues = [q for q in model.queues if q.name in queues]
+    exchanges = {model.event(e).exchange for e in service.publishes}
+    exchanges |= {b.exchange for q in own_queues for b in q.bindings}
+    parts = [
+        Topology(
+            exchanges=[_exchange(e.name, e.type, e.durable) for e in model.exchanges if e.name in exchanges],
+            queues=[],
+            bindings=[],
+        )
+    ]
+    parts += [queue_topology(queue, delays, model.retry.dead_letter) for queue in own_queues]
     return _merged(parts)
 
 

@@ -151,7 +151,12 @@ ROUTES: dict[str, list[str]] = {
     "order-service-queue": ["payment.authorized", "stock.released", "stock.reserved"],
     "payment-service-queue": ["stock.released", "stock.reserved"],
 }
-TOPOLOGY_FROM = "inventory_service"
+DECLARED_BY: list[str] = [
+    "inventory_service",
+    "notification_service",
+    "order_service",
+    "payment_service",
+]
 
 
 def events_of(package: str) -> ModuleType:
@@ -198,10 +203,14 @@ def test_the_consumer_accepts_the_examples(
 
 
 def test_every_routing_key_reaches_exactly_its_consumers() -> None:
-    topology: dict[str, Any] = events_of(TOPOLOGY_FROM).TOPOLOGY
+    topologies: list[dict[str, Any]] = [
+        events_of(package).TOPOLOGY for package in DECLARED_BY
+    ]
     with fresh_vhost() as vhost:
         if vhost is None:
             pytest.skip("no rabbitmqctl: the topology needs a fresh vhost")
         url = vhost_url(Settings().amqp_url, vhost)
-        received = asyncio.run(routed_events(url, topology, PUBLICATIONS, list(ROUTES)))
+        received = asyncio.run(
+            routed_events(url, topologies, PUBLICATIONS, list(ROUTES))
+        )
     assert received == {queue: set(events) for queue, events in ROUTES.items()}

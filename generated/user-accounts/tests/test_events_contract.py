@@ -145,7 +145,7 @@ ROUTES: dict[str, list[str]] = {
         "user.authenticated",
     ],
 }
-TOPOLOGY_FROM = "auth_service"
+DECLARED_BY: list[str] = ["auth_service", "notification_service", "user_service"]
 
 
 def events_of(package: str) -> ModuleType:
@@ -192,10 +192,14 @@ def test_the_consumer_accepts_the_examples(
 
 
 def test_every_routing_key_reaches_exactly_its_consumers() -> None:
-    topology: dict[str, Any] = events_of(TOPOLOGY_FROM).TOPOLOGY
+    topologies: list[dict[str, Any]] = [
+        events_of(package).TOPOLOGY for package in DECLARED_BY
+    ]
     with fresh_vhost() as vhost:
         if vhost is None:
             pytest.skip("no rabbitmqctl: the topology needs a fresh vhost")
         url = vhost_url(Settings().amqp_url, vhost)
-        received = asyncio.run(routed_events(url, topology, PUBLICATIONS, list(ROUTES)))
+        received = asyncio.run(
+            routed_events(url, topologies, PUBLICATIONS, list(ROUTES))
+        )
     assert received == {queue: set(events) for queue, events in ROUTES.items()}

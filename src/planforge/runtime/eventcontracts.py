@@ -108,14 +108,18 @@ def fresh_vhost() -> Iterator[str | None]:
 
 
 async def routed_events(
-    url: str, topology: Mapping[str, Any], publications: Sequence[tuple[str, str, str]], queues: Sequence[str]
+    url: str,
+    topologies: Sequence[Mapping[str, Any]],
+    publications: Sequence[tuple[str, str, str]],
+    queues: Sequence[str],
 ) -> dict[str, set[str]]:
-    """Declare topology, publish one message per (event, exchange, routing key), and say which events each of
-    queues received."""
+    """Declare what every service declares, publish one message per (event, exchange, routing key), and say
+    which events each of queues received."""
     received: dict[str, set[str]] = {queue: set() for queue in queues}
     async with await aio_pika.connect(url) as connection:
         channel = await connection.channel(publisher_confirms=True)
-        await declare_topology(channel, topology)
+        for topology in topologies:
+            await declare_topology(channel, topology)
         for event_type, exchange, routing_key in publications:
             target = await channel.get_exchange(exchange, ensure=False)
             await target.publish(aio_pika.Message(event_type.encode()), routing_key=routing_key)

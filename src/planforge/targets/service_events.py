@@ -15,7 +15,7 @@ from typing import Any
 from planforge.model import Event, Model, Service
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.templating import render_template
-from planforge.topology import topology
+from planforge.topology import service_topology
 
 __all__ = [
     "ConsumerStub",
@@ -142,7 +142,7 @@ def events_module(model: Model, service: Service, title: str) -> str:
         "services/events.py.j2",
         title=title,
         imports=import_block({"from typing import Any"}, runtime, set()),
-        topology=assignment("TOPOLOGY: dict[str, Any]", dict(topology(model))),
+        topology=assignment("TOPOLOGY: dict[str, Any]", dict(service_topology(model, service))),
         schemas=assignment("SCHEMAS: dict[str, Any]", _referenced(model, events)),
         catalog=code(Seq("CATALOG = EventCatalog", (Seq("", tuple(_spec(e) for e in events), "[]"), "SCHEMAS"))),
         service_events=code(Seq("EVENTS = ServiceEvents", service_items)),
@@ -196,7 +196,7 @@ def events_contract_tests(model: Model, title: str) -> str | None:
         _cases("CONSUMERS", consumers),
         _cases("PUBLICATIONS", [(e.name, e.exchange, e.routing_key) for e in events if e.publishers]),
         assignment("ROUTES: dict[str, list[str]]", _routes(model)),
-        f"TOPOLOGY_FROM = {py_str(services[0].package)}",
+        assignment("DECLARED_BY: list[str]", [s.package for s in services]),
     ]
     return render_template(
         "services/tests/test_events_contract.py.j2", title=title, constants="\n".join(constants), consumers=consumers

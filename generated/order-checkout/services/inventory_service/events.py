@@ -10,7 +10,8 @@ from typing import Any
 from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
         {
@@ -43,34 +44,6 @@ TOPOLOGY: dict[str, Any] = {
         },
         {
             "name": "inventory-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "notification-queue.retry.first"},
-        },
-        {
-            "name": "notification-queue.retry.first",
             "type": "fanout",
             "durable": True,
             "internal": True,
@@ -179,43 +152,6 @@ TOPOLOGY: dict[str, Any] = {
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
-            },
-        },
-        {
-            "name": "notification-queue",
-            "durable": True,
-            "arguments": {
-                "x-dead-letter-exchange": "notification-queue.retry",
-                "x-max-length": 10000,
-                "x-overflow": "reject-publish",
-            },
-        },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "notification-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.2",
-            },
-        },
-        {
-            "name": "notification-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.3",
-            },
-        },
-        {
-            "name": "notification-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.dlx",
             },
         },
         {
@@ -335,58 +271,10 @@ TOPOLOGY: dict[str, Any] = {
             "routing_key": "",
         },
         {
-            "source": "notification-queue.dlx",
-            "destination": "notification-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.requeue",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:notification-queue.dlx",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.2",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.3",
-        },
-        {
-            "source": "notification-queue.retry.first",
-            "destination": "notification-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
             "source": "order-events",
             "destination": "inventory-service-queue",
             "destination_type": "queue",
             "routing_key": "order.placed",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.cancelled",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.confirmed",
         },
         {
             "source": "order-service-queue.dlx",

@@ -10,44 +10,10 @@ from typing import Any
 from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
-        {
-            "name": "inventory-events",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "inventory-service-queue.retry.first"},
-        },
-        {
-            "name": "inventory-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
         {
             "name": "notification-queue.dlx",
             "type": "fanout",
@@ -83,104 +49,8 @@ TOPOLOGY: dict[str, Any] = {
             "internal": False,
             "arguments": {},
         },
-        {
-            "name": "order-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "order-service-queue.retry.first"},
-        },
-        {
-            "name": "order-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-events",
-            "type": "direct",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "payment-service-queue.retry.first"},
-        },
-        {
-            "name": "payment-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
     ],
     "queues": [
-        {
-            "name": "inventory-service-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "inventory-service-queue.retry"},
-        },
-        {"name": "inventory-service-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "inventory-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
-            },
-        },
         {
             "name": "notification-queue",
             "durable": True,
@@ -218,122 +88,8 @@ TOPOLOGY: dict[str, Any] = {
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",
             },
         },
-        {
-            "name": "order-service-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "order-service-queue.retry"},
-        },
-        {"name": "order-service-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "order-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.dlx",
-            },
-        },
-        {
-            "name": "payment-service-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "payment-service-queue.retry"},
-        },
-        {"name": "payment-service-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "payment-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.dlx",
-            },
-        },
     ],
     "bindings": [
-        {
-            "source": "inventory-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-events",
-            "destination": "payment-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-service-queue.dlx",
-            "destination": "inventory-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.requeue",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:inventory-service-queue.dlx",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.2",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.3",
-        },
-        {
-            "source": "inventory-service-queue.retry.first",
-            "destination": "inventory-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
         {
             "source": "notification-queue.dlx",
             "destination": "notification-queue.dlq",
@@ -372,12 +128,6 @@ TOPOLOGY: dict[str, Any] = {
         },
         {
             "source": "order-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "order.placed",
-        },
-        {
-            "source": "order-events",
             "destination": "notification-queue",
             "destination_type": "queue",
             "routing_key": "order.cancelled",
@@ -387,90 +137,6 @@ TOPOLOGY: dict[str, Any] = {
             "destination": "notification-queue",
             "destination_type": "queue",
             "routing_key": "order.confirmed",
-        },
-        {
-            "source": "order-service-queue.dlx",
-            "destination": "order-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.requeue",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:order-service-queue.dlx",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.2",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.3",
-        },
-        {
-            "source": "order-service-queue.retry.first",
-            "destination": "order-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.failed",
-        },
-        {
-            "source": "payment-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.authorized",
-        },
-        {
-            "source": "payment-service-queue.dlx",
-            "destination": "payment-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.requeue",
-            "destination": "payment-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:payment-service-queue.dlx",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.2",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.3",
-        },
-        {
-            "source": "payment-service-queue.retry.first",
-            "destination": "payment-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
         },
     ],
 }

@@ -15,7 +15,8 @@ from planforge.runtime.events import (
 )
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
         {
@@ -123,34 +124,6 @@ TOPOLOGY: dict[str, Any] = {
             "internal": False,
             "arguments": {},
         },
-        {
-            "name": "payment-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "payment-service-queue.retry.first"},
-        },
-        {
-            "name": "payment-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
     ],
     "queues": [
         {
@@ -256,50 +229,11 @@ TOPOLOGY: dict[str, Any] = {
                 "x-dead-letter-routing-key": "to:order-service-queue.dlx",
             },
         },
-        {
-            "name": "payment-service-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "payment-service-queue.retry"},
-        },
-        {"name": "payment-service-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "payment-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.dlx",
-            },
-        },
     ],
     "bindings": [
         {
             "source": "inventory-events",
             "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-events",
-            "destination": "payment-service-queue",
             "destination_type": "queue",
             "routing_key": "#",
         },
@@ -440,42 +374,6 @@ TOPOLOGY: dict[str, Any] = {
             "destination": "order-service-queue",
             "destination_type": "queue",
             "routing_key": "payment.authorized",
-        },
-        {
-            "source": "payment-service-queue.dlx",
-            "destination": "payment-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.requeue",
-            "destination": "payment-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:payment-service-queue.dlx",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.2",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.3",
-        },
-        {
-            "source": "payment-service-queue.retry.first",
-            "destination": "payment-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
         },
     ],
 }

@@ -10,7 +10,8 @@ from typing import Any
 from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
         {
@@ -53,34 +54,6 @@ TOPOLOGY: dict[str, Any] = {
             "type": "topic",
             "durable": True,
             "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "notification-queue.retry.first"},
-        },
-        {
-            "name": "notification-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
             "arguments": {},
         },
         {
@@ -151,39 +124,6 @@ TOPOLOGY: dict[str, Any] = {
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
-        {
-            "name": "notification-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "notification-queue.retry"},
-        },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "notification-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.2",
-            },
-        },
-        {
-            "name": "notification-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.3",
-            },
-        },
-        {
-            "name": "notification-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.dlx",
             },
         },
         {
@@ -282,52 +222,10 @@ TOPOLOGY: dict[str, Any] = {
             "routing_key": "notification.sent",
         },
         {
-            "source": "notification-queue.dlx",
-            "destination": "notification-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.requeue",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:notification-queue.dlx",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.2",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.3",
-        },
-        {
-            "source": "notification-queue.retry.first",
-            "destination": "notification-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
             "source": "user-events",
             "destination": "auth-service-queue",
             "destination_type": "queue",
             "routing_key": "user.created",
-        },
-        {
-            "source": "user-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "user.*",
         },
         {
             "source": "user-service-queue.dlx",

@@ -10,7 +10,8 @@ from typing import Any
 from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
         {
@@ -18,34 +19,6 @@ TOPOLOGY: dict[str, Any] = {
             "type": "topic",
             "durable": True,
             "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "auth-service-queue.retry.first"},
-        },
-        {
-            "name": "auth-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
             "arguments": {},
         },
         {
@@ -120,39 +93,6 @@ TOPOLOGY: dict[str, Any] = {
         },
     ],
     "queues": [
-        {
-            "name": "auth-service-queue",
-            "durable": True,
-            "arguments": {"x-dead-letter-exchange": "auth-service-queue.retry"},
-        },
-        {"name": "auth-service-queue.dlq", "durable": True, "arguments": {}},
-        {
-            "name": "auth-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
         {
             "name": "notification-queue",
             "durable": True,
@@ -240,42 +180,6 @@ TOPOLOGY: dict[str, Any] = {
             "routing_key": "user.authenticated",
         },
         {
-            "source": "auth-service-queue.dlx",
-            "destination": "auth-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.requeue",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:auth-service-queue.dlx",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.2",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.3",
-        },
-        {
-            "source": "auth-service-queue.retry.first",
-            "destination": "auth-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
             "source": "notification-events",
             "destination": "user-service-queue",
             "destination_type": "queue",
@@ -316,12 +220,6 @@ TOPOLOGY: dict[str, Any] = {
             "destination": "notification-queue.retry.1",
             "destination_type": "queue",
             "routing_key": "",
-        },
-        {
-            "source": "user-events",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.created",
         },
         {
             "source": "user-events",

@@ -10,7 +10,8 @@ from typing import Any
 from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
-# The feature's whole topology: declaring it is idempotent, so every service declares all of it.
+# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
+# with their bindings, retry chains and dead letter paths.
 TOPOLOGY: dict[str, Any] = {
     "exchanges": [
         {
