@@ -7,12 +7,14 @@ never compiled as template source.
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache
 from typing import Any
 
 import jinja2
 
+from planforge.cache import cache_dir
 from planforge.resources import templates_dir
 
 __all__ = ["environment", "render_template"]
@@ -59,11 +61,24 @@ def human(duration: str) -> str:
     return f"{count} {_UNITS[duration[-1]]}{'' if count == 1 else 's'}"
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in planforge's cache folder (keyed by template source), unless caching is off."""
+    if os.environ.get("PLANFORGE_NO_CACHE"):
+        return None
+    folder = cache_dir() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The shared environment: StrictUndefined, trailing newline kept, block whitespace trimmed."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 
 from planforge.model import Model, Service
-from planforge.stack import STACK_FORMAT, jwt_key_files
+from planforge.stack.keys import jwt_key_files
+from planforge.stack.spec import STACK_FORMAT
 from planforge.targets import Output
 from planforge.targets.gateway import DEFAULT_LISTEN_PORT, key_file_env
 from planforge.templating import render_template
