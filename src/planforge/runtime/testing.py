@@ -13,6 +13,7 @@ import yaml
 from fastapi import FastAPI
 
 from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.keys import generate_key_pair
 from planforge.runtime.problems import PROBLEM_JSON
 
 __all__ = ["api_shape", "assert_documented", "assert_problem", "bearer", "load_contract", "settings_for_tests"]
@@ -23,23 +24,9 @@ _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 @cache
 def _keys(algorithm: str) -> tuple[str, str]:
     """(signing key, verifying key) in PEM, or a shared secret twice, for a JWT algorithm."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
     if algorithm.startswith("HS"):
         return ("test-secret-" + "x" * 64,) * 2
-    curves = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
-    key: Any
-    if algorithm in curves:
-        key = ec.generate_private_key(curves[algorithm])
-    elif algorithm == "EdDSA":
-        key = ed25519.Ed25519PrivateKey.generate()
-    else:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    private, public = generate_key_pair(algorithm)
     return private.decode(), public.decode()
 
 

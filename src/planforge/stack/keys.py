@@ -6,7 +6,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 __all__ = ["JwtKeys", "ensure_jwt_keys", "jwt_key_files"]
 
@@ -47,30 +46,12 @@ def ensure_jwt_keys(folder: Path | str, algorithm: str) -> JwtKeys:
         # The gateway's workers read it too (as 'nobody' when nginx runs as root): readable, like the public key.
         _write(keys.public, secrets.token_hex(32).encode(), 0o644)
         return keys
-    private, public = _key_pair(algorithm)
+    from planforge.runtime.keys import generate_key_pair  # the runtime (and cryptography) only when needed
+
+    private, public = generate_key_pair(algorithm)
     _write(keys.private, private, 0o600)
     _write(keys.public, public, 0o644)
     return keys
-
-
-def _key_pair(algorithm: str) -> tuple[bytes, bytes]:
-    """A fresh (private, public) PEM pair for an asymmetric JWT algorithm."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    curves = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
-    key: Any
-    if algorithm in curves:
-        key = ec.generate_private_key(curves[algorithm])
-    elif algorithm == "EdDSA":
-        key = ed25519.Ed25519PrivateKey.generate()
-    else:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private, public
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
