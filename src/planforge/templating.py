@@ -73,6 +73,13 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
+def predicate(text: str) -> str:
+    """A step's action after its actor's name: 'Stores the order' -> 'stores the order' ('JWT ...' stays)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The shared environment: StrictUndefined, trailing newline kept, block whitespace trimmed."""
@@ -85,7 +92,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(human=human, md=md, cell=cell, code_block=code_block, to_json=to_json, py_str=py_str)
+    env.filters.update(
+        human=human, predicate=predicate, md=md, cell=cell, code_block=code_block, to_json=to_json, py_str=py_str
+    )
     return env
 
 

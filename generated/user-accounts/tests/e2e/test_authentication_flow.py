@@ -11,7 +11,7 @@ def test_authentication_flow(e2e: E2E) -> None:
     journey.call("POST /api/v1/auth/login")
     # 2. gateway: Forwards the request to auth-service
     # 3. auth-service: Validates the credentials and generates a JWT
-    # 4. auth-service: Publishes user.authenticated
+    # 4. auth-service: Announces the successful login
     journey.published("user.authenticated")
     # 5. user-service: Updates the last login timestamp
     journey.consumed("user-service", "user.authenticated")

@@ -15,7 +15,7 @@ def test_happy_path(e2e: E2E) -> None:
     journey.call("POST /api/v1/users/register")
     # 2. gateway: Forwards the request to user-service
     # 3. user-service: Creates the user record
-    # 4. user-service: Publishes user.created
+    # 4. user-service: Announces the new user
     journey.published("user.created")
     # 5. auth-service: Creates the authentication record
     journey.consumed("auth-service", "user.created")
@@ -28,7 +28,7 @@ def test_happy_path(e2e: E2E) -> None:
     journey.call("POST /api/v1/auth/login")
     # 2. gateway: Forwards the request to auth-service
     # 3. auth-service: Validates the credentials and generates a JWT
-    # 4. auth-service: Publishes user.authenticated
+    # 4. auth-service: Announces the successful login
     journey.published("user.authenticated")
     # 5. user-service: Updates the last login timestamp
     journey.consumed("user-service", "user.authenticated")
@@ -46,7 +46,7 @@ def test_service_failure(e2e: E2E, stack: Stack) -> None:
         journey.call("POST /api/v1/users/register")
         # 2. gateway: Forwards the request to user-service
         # 3. user-service: Creates the user record
-        # 4. user-service: Publishes user.created
+        # 4. user-service: Announces the new user
         journey.published("user.created")
         # 7. gateway: Sends the confirmation (201 Created) to the client
     finally:
@@ -71,7 +71,7 @@ def test_network_partition(e2e: E2E, proxy: TcpProxy) -> None:
         proxy.restore()
     # 2. gateway: Forwards the request to user-service
     # 3. user-service: Creates the user record
-    # 4. user-service: Publishes user.created
+    # 4. user-service: Announces the new user
     journey.published("user.created")
     # 5. auth-service: Creates the authentication record
     journey.consumed("auth-service", "user.created")

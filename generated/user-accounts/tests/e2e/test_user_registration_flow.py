@@ -11,7 +11,7 @@ def test_user_registration_flow(e2e: E2E) -> None:
     journey.call("POST /api/v1/users/register")
     # 2. gateway: Forwards the request to user-service
     # 3. user-service: Creates the user record
-    # 4. user-service: Publishes user.created
+    # 4. user-service: Announces the new user
     journey.published("user.created")
     # 5. auth-service: Creates the authentication record
     journey.consumed("auth-service", "user.created")
