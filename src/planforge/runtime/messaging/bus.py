@@ -50,12 +50,14 @@ class EventBus:
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
         on_outcome: Outcome | None = None,
+        redis_prefix: str = "",
     ) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
         self.catalog = catalog
         self.sessions = sessions
         self.redis = redis
+        self.redis_prefix = redis_prefix
         self.backoff = backoff or Backoff()
         self.publisher = Publisher(amqp_url, backoff=self.backoff)
         self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
@@ -70,14 +72,15 @@ class EventBus:
         """The bus of a generated service: its database if it owns one, else its Redis, for idempotency."""
         sessions = resources.session if resources.config.owns_database else None
         redis = resources.redis if resources.config.uses("redis") else None
-        return cls(resources.settings.amqp_url, topology, catalog, sessions=sessions, redis=redis)
+        prefix = resources.settings.redis_key_prefix
+        return cls(resources.settings.amqp_url, topology, catalog, sessions=sessions, redis=redis, redis_prefix=prefix)
 
     def idempotency(self) -> IdempotencyStore:
         """processed_events in the database, else Redis keys, else an in-memory LRU."""
         if self.sessions is not None:
             return SqlIdempotency(self.sessions)
         if self.redis is not None:
-            return RedisIdempotency(self.redis)
+            return RedisIdempotency(self.redis, prefix=f"{self.redis_prefix}planforge:processed:")
         return MemoryIdempotency()
 
     def consume(
