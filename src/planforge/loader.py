@@ -8,7 +8,6 @@ refuse duplicate keys, unknown tags and alias bombs, and keep a position for eve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,14 +303,3 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 def _at(shown: str, line: int, col: int, code: str, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(code, Severity.ERROR, shown, line, col, message, hint)
-
-
-def walk(data: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Any]]:
-    """Every (path, value) pair of plain data, depth first."""
-    yield path, data
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from walk(value, (*path, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from walk(value, (*path, index))
