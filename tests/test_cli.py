@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from .conftest import RunCli
+from .conftest import REPO, RunCli
 
 SEED_CASE = "tests/cases/seed-as-written/feature.yaml"
 
@@ -19,9 +20,31 @@ def test_validate_seed_as_written(fmt: str, run_cli: RunCli, snapshot: SnapshotA
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == snapshot
-    if fmt == "json":
-        codes = {d["code"] for d in json.loads(result.stderr)}
-        assert {"PF301", "PF401", "PF801"} <= codes
+
+
+def test_every_format_prints_the_same_list(run_cli: RunCli) -> None:
+    """text, json and github give the same diagnostics in the same order; only text ends with a count line."""
+    found = json.loads(run_cli("validate", SEED_CASE, "--format", "json").stderr)
+    text = run_cli("validate", SEED_CASE, "--format", "text").stderr.splitlines()
+    github = run_cli("validate", SEED_CASE, "--format", "github").stderr.splitlines()
+    assert found and len(text) == len(found) + 1 and len(github) == len(found)
+    for item, line, annotation in zip(found, text, github, strict=False):
+        assert line.startswith(f"{item['path']}:{item['line']}:{item['col']}: {item['severity']} {item['code']}: ")
+        assert annotation.startswith(f"::{item['severity']} file={item['path']},line={item['line']},")
+    errors = sum(1 for item in found if item["severity"] == "error")
+    warnings = len(found) - errors
+    plural = {1: ""}
+    assert text[-1] == f"{errors} error{plural.get(errors, 's')}, {warnings} warning{plural.get(warnings, 's')}"
+
+
+def test_count_line_is_singular_for_one(tmp_path: Path, run_cli: RunCli) -> None:
+    """One error and one warning read '1 error, 1 warning'."""
+    source = (REPO / "tests" / "cases" / "pf204-unknown-queue" / "feature.yaml").read_text()
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(source)
+    result = run_cli("validate", str(manifest))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "1 error, 1 warning"
 
 
 def test_schema_prints_the_published_schema(run_cli: RunCli) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 __all__ = [
     "Diagnostic",
     "Severity",
+    "count_line",
     "did_you_mean",
     "format_diagnostics",
     "has_errors",
@@ -71,11 +72,23 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 
 
 def format_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
-    """Render the list as text, json or github annotations; the same list in each."""
+    """Render the list as text (ending with a count line), json or github annotations; the same list in each."""
     if fmt == "json":
         return json.dumps([d.as_dict() for d in diagnostics], indent=2) + "\n"
-    lines = [d.github() if fmt == "github" else d.text() for d in diagnostics]
-    return "".join(line + "\n" for line in lines)
+    if fmt == "github":
+        return "".join(d.github() + "\n" for d in diagnostics)
+    return "".join(d.text() + "\n" for d in diagnostics) + count_line(diagnostics) + "\n"
+
+
+def count_line(diagnostics: Sequence[Diagnostic]) -> str:
+    """How many errors and warnings there are, as a compiler says it: '2 errors, 1 warning'."""
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = len(diagnostics) - errors
+    return f"{_counted(errors, 'error')}, {_counted(warnings, 'warning')}"
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -34,6 +34,9 @@ _FALSE = re.compile(r"^(?:false|False|FALSE)$")
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _OCT = re.compile(r"^0o[0-7]+$")
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOW_HINT = (
+    "a {...} or [...] is not closed, or a plain value inside one holds ': ', '{', '[' or ' #': quote that value"
+)
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
@@ -167,7 +170,8 @@ def _compose(text: str, shown: str) -> yaml.Node:
                     )
                 ]
             ) from None
-        raise LoadError([_at(shown, line, col, "PF003", f"YAML syntax error: {problem}")]) from None
+        hint = _FLOW_HINT if "did not find expected ','" in problem else ""
+        raise LoadError([_at(shown, line, col, "PF003", f"YAML syntax error: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
         raise LoadError([_at(shown, 1, 1, "PF003", f"YAML syntax error: {exc}")]) from None
     finally:

@@ -140,11 +140,34 @@ def _unknown_keys(document: Document, error: _Failure, path: JsonPath, where: st
             "PF101",
             (*path, key),
             f"unknown key '{key}' in {where}",
-            hint=did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}",
+            hint=_split_by_comma(document, error.instance, path, key)
+            or did_you_mean(key, allowed)
+            or f"allowed: {', '.join(allowed)}",
             key=True,
         )
         for key in extra
     ]
+
+
+def _split_by_comma(document: Document, mapping: dict[str, Any], path: JsonPath, key: str) -> str:
+    """A hint when key is the tail of a value an unquoted comma cut off in a flow mapping ({a: x, y, b: z}).
+
+    YAML reads `{does: Sends mail, then logs}` as does='Sends mail' plus a key 'then logs' without a value.
+    The tell: the stray key has no value and sits on the line of another key of the same mapping (a block
+    mapping never has two keys on one line)."""
+    names = list(mapping)
+    index = names.index(key)
+    if mapping[key] is not None or index == 0:
+        return ""
+    previous = names[index - 1]
+    lines = document.positions.keys
+    line = lines.get((*path, key), (0, 0))[0]
+    if not line or lines.get((*path, previous), (0, 0))[0] != line or not isinstance(mapping[previous], str):
+        return ""
+    return (
+        f"in a flow mapping {{...}} an unquoted comma ends a value, so '{key}' was read as a key: "
+        f"quote the value, e.g. {previous}: '{mapping[previous]}, {key}'"
+    )
 
 
 def _missing(error: _Failure) -> str:

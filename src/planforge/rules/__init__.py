@@ -11,7 +11,19 @@ from collections.abc import Callable, Iterator
 
 from planforge.diagnostics import Diagnostic
 from planforge.loader import Document
-from planforge.rules import broker, datastores, flows, gateway, names, payloads, references, resilience, routes, text
+from planforge.rules import (
+    broker,
+    datastores,
+    deliveries,
+    flows,
+    gateway,
+    names,
+    payloads,
+    references,
+    resilience,
+    routes,
+    text,
+)
 from planforge.rules.manifest import Manifest
 
 __all__ = ["CHECKS", "semantic_diagnostics"]
@@ -19,6 +31,7 @@ __all__ = ["CHECKS", "semantic_diagnostics"]
 CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     references.check,
     broker.check,
+    deliveries.check,
     gateway.check,
     flows.check,
     datastores.check,

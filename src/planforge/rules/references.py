@@ -8,6 +8,7 @@ from planforge.diagnostics import Diagnostic, did_you_mean
 from planforge.loader import JsonPath
 from planforge.rules.jsonschemas import bad_refs
 from planforge.rules.manifest import Manifest, describe
+from planforge.rules.suggestions import exchange_hint, queue_hint
 
 __all__ = ["check", "unknown"]
 
@@ -22,17 +23,22 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
         names = known(m)
         for path, name in refs(m):
             if name not in names:
-                yield unknown(m, code, kind, path, name, names)
+                hint = _HINTS[code](m, path, name) if code in _HINTS else ""
+                yield unknown(m, code, kind, path, name, names, hint)
     yield from _unknown_refs(m)
     yield from _unknown_routes(m)
     yield from _unknown_flows(m)
 
 
-def unknown(m: Manifest, code: str, kind: str, path: JsonPath, name: str, known: Collection[str]) -> Diagnostic:
-    """'<where> names unknown <kind> <name>', with the closest known name as a hint."""
+def unknown(
+    m: Manifest, code: str, kind: str, path: JsonPath, name: str, known: Collection[str], hint: str = ""
+) -> Diagnostic:
+    """'<where> names unknown <kind> <name>', with the given hint or the closest known name."""
     shown = sorted(known)
-    hint = did_you_mean(name, shown) or (
-        f"known {kind}s: {', '.join(shown[:8])}" if shown else f"no {kind}s are declared"
+    hint = (
+        hint
+        or did_you_mean(name, shown)
+        or (f"known {kind}s: {', '.join(shown[:8])}" if shown else f"no {kind}s are declared")
     )
     return m.error(code, path, f"{describe(path)} names unknown {kind} '{name}'", hint)
 
@@ -133,6 +139,9 @@ _REFERENCES: tuple[tuple[str, str, Callable[[Manifest], Refs], Callable[[Manifes
     ("PF206", "schema", _schema_refs, lambda m: m.schema_names()),
     ("PF207", "cache", _cache_refs, lambda m: m.caches),
 )
+
+
+_HINTS: dict[str, Callable[[Manifest, JsonPath, str], str]] = {"PF203": exchange_hint, "PF204": queue_hint}
 
 
 def _unknown_refs(m: Manifest) -> Iterator[Diagnostic]:
