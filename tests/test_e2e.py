@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -53,13 +54,11 @@ def test_user_accounts_gets_a_module_per_flow_with_steps_and_all_five_scenarios(
     """Flows with steps become test modules; every scenario of the seed applies to user-accounts."""
     model, files = rendered("user-accounts")
     tests = sorted(p for p in files if p.startswith("tests/e2e/test_"))
-    assert tests == [
-        "tests/e2e/test_authentication_flow.py",
-        "tests/e2e/test_scenarios.py",
-        "tests/e2e/test_user_registration_flow.py",
-    ]
+    assert tests == sorted(
+        [f"tests/e2e/test_{f.slug}.py" for f in model.flows if f.steps] + ["tests/e2e/test_scenarios.py"]
+    )
     kinds = [s.kind for s in e2e_target.scenarios(model)]
-    assert kinds == ["happy-path", "service-failure", "network-partition", "data-consistency", "performance"]
+    assert kinds == [s["kind"] for s in model.policies.value["testing"]["scenarios"]]
     registration = files["tests/e2e/test_user_registration_flow.py"]
     for line in (
         'journey.call("POST /api/v1/users/register")',
@@ -73,18 +72,64 @@ def test_user_accounts_gets_a_module_per_flow_with_steps_and_all_five_scenarios(
     assert 'journey.read_back("GET /api/v1/users/{userId}", "lastLoginAt")' in files["tests/e2e/test_scenarios.py"]
 
 
-def test_scenarios_that_do_not_apply_are_not_generated() -> None:
-    """order-checkout has no route with concurrency: etag, so no data-consistency test; a flow no client starts is
-    generated skipped, with its reason."""
-    model, files = rendered("order-checkout")
-    assert [s.kind for s in e2e_target.scenarios(model)] == [
-        "happy-path",
-        "service-failure",
-        "network-partition",
-        "performance",
+@pytest.mark.parametrize("case", [*EXAMPLES, "pf511-scenario-cannot-apply"])
+def test_every_declared_scenario_is_generated_or_reported(case: str) -> None:
+    """Each scenario of testing.scenarios becomes its own test function, or a PF511 warning at its entry."""
+    manifest = REPO / "examples" / case / "feature.yaml"
+    if not manifest.exists():
+        manifest = REPO / "tests" / "cases" / case / "feature.yaml"
+    validation = validate(manifest)
+    assert validation.document is not None
+    model = render(validation.document, "feature.yaml", ("e2e",)).model
+    declared = model.policies.value["testing"]["scenarios"]
+    generated = e2e_target.scenarios(model)
+    warned = [d for d in validation.diagnostics if d.code == "PF511"]
+    assert len(generated) + len(warned) == len(declared)
+    assert [s.name for s in generated] == [
+        d["name"] for d in declared if not any(d["name"] in w.message for w in warned)
     ]
-    assert "def test_data_consistency" not in files["tests/e2e/test_scenarios.py"]
-    assert "no client call starts this flow" in files["tests/e2e/test_checkout_compensation.py"]
+    for scenario in generated:
+        assert scenario.flow is not None and scenario.flow.name == declared[scenario.index]["flow"]
+        assert scenario.service == declared[scenario.index]["service"]
+    source = render(validation.document, "feature.yaml", ("e2e",)).output.owned.get("tests/e2e/test_scenarios.py", "")
+    assert re.findall(r"^def test_(\w+)", source, flags=re.M) == [s.function for s in generated]
+
+
+def test_a_service_failure_on_a_service_the_client_calls_expects_a_problem_then_the_flow(tmp_path: Path) -> None:
+    """service-failure on the service the flow's first call reaches is generated as declared: while it is down
+    the gateway must answer that call with a problem; after its restart the whole flow runs."""
+    source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text(encoding="utf-8")
+    changed = source.replace(
+        "kind: service-failure, service: auth-service", "kind: service-failure, service: user-service"
+    )
+    assert changed != source
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(changed, encoding="utf-8")
+    validation = validate(manifest)
+    assert validation.ok and validation.document is not None, validation.diagnostics
+    assert not validation.diagnostics
+    text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
+    body = text[text.index("def test_service_failure") : text.index("def test_network_partition")]
+    down, back = body.split("finally:")
+    assert 'journey.unavailable("POST /api/v1/users/register")' in down
+    assert 'journey.call("POST /api/v1/users/register")' not in down
+    assert 'journey.call("POST /api/v1/users/register")' in back
+    assert 'journey.published("user.created")' in back
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_feature_json_carries_testing_auth_as_declared(example: str) -> None:
+    """The journeys read the token and subject routes and fields from testing.auth, never from guessed names."""
+    model, _ = rendered(example)
+    declared = model.policies.value["testing"].get("auth")
+    facts = feature(example).auth
+    assert declared is not None and facts is not None
+    assert facts.token_field == declared["token"]["field"]
+    token = facts.token_call
+    assert token is not None and feature(example).route(token).public
+    subject = declared.get("subject")
+    assert facts.subject_field == (subject["field"] if subject else None)
+    assert (facts.subject_call is None) == (subject is None)
 
 
 def test_the_rendering_is_deterministic() -> None:
@@ -149,6 +194,11 @@ def _run_suite(example: str) -> tuple[subprocess.CompletedProcess[str], float]:
     return done, time.monotonic() - started
 
 
+def _test_count(example: str) -> int:
+    """How many test functions the e2e target generated for an example."""
+    return sum(len(re.findall(r"^def test_", text, flags=re.M)) for text in rendered(example)[1].values())
+
+
 def _counts(output: str) -> dict[str, int]:
     """'7 passed, 2 skipped in 20.1s' -> {'passed': 7, 'skipped': 2}."""
     last = next((line for line in reversed(output.splitlines()) if re.search(r"\d+ (passed|failed|skipped)", line)), "")
@@ -161,7 +211,7 @@ def test_user_accounts_flows_and_scenarios_pass_against_the_real_stack() -> None
     """Both flows and the five scenarios of user-accounts pass through the gateway; the load figures are printed."""
     done, elapsed = _run_suite("user-accounts")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    assert _counts(done.stdout) == {"passed": 7}, done.stdout[-3000:]
+    assert _counts(done.stdout) == {"passed": _test_count("user-accounts")}, done.stdout[-3000:]
     figures = re.findall(r"load: .*", done.stdout)  # after the progress dots, with -s
     assert figures, done.stdout[-3000:]
     print(f"\nuser-accounts e2e suite: {elapsed:.1f}s; {figures[0]}")

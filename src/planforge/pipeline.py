@@ -37,8 +37,8 @@ class Rendering:
 
 
 def validate(manifest: Path, display: str | None = None) -> Validation:
-    """Load and check a manifest: loader, schema, then semantic rules; all problems at once."""
-    from planforge.rules import semantic_diagnostics
+    """Load and check a manifest: loader, schema, semantic rules, then rules on the model; all problems at once."""
+    from planforge.rules import model_diagnostics, semantic_diagnostics
     from planforge.schema import schema_diagnostics
 
     try:
@@ -48,6 +48,8 @@ def validate(manifest: Path, display: str | None = None) -> Validation:
     found = schema_diagnostics(document)
     if not has_errors(found):
         found += semantic_diagnostics(document)
+    if not has_errors(found):
+        found += model_diagnostics(document)
     return Validation(document, sort_diagnostics(found))
 
 

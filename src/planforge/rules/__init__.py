@@ -2,7 +2,7 @@
 
 Each module checks one topic and yields diagnostics; none stops at the first problem. The rules
 run only on schema-valid data, and a manifest they accept without errors is one the model builder
-can build (every name it looks up exists).
+can build (every name it looks up exists); the rules of `testing` then read that model.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from planforge.rules import (
 )
 from planforge.rules.manifest import Manifest
 
-__all__ = ["CHECKS", "semantic_diagnostics"]
+__all__ = ["CHECKS", "model_diagnostics", "semantic_diagnostics"]
 
 CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     references.check,
@@ -47,3 +47,12 @@ def semantic_diagnostics(document: Document) -> list[Diagnostic]:
     """Every semantic problem of a schema-valid manifest."""
     manifest = Manifest(document)
     return [diagnostic for check in CHECKS for diagnostic in check(manifest)]
+
+
+def model_diagnostics(document: Document) -> list[Diagnostic]:
+    """Problems found on the built model of a manifest the semantic rules accept (what its tests can drive)."""
+    from planforge.build import build_model
+    from planforge.rules import testing
+
+    manifest = Manifest(document)
+    return list(testing.check_model(build_model(document, document.path), manifest))

@@ -51,6 +51,10 @@ def _service_refs(m: Manifest) -> Refs:
         for index, call in enumerate(spec.get("calls", [])):
             yield ("services", name, "calls", index, "service"), call["service"]
     yield from _gateway_service_refs(m)
+    yield from _testing_service_refs(m)
+
+
+def _testing_service_refs(m: Manifest) -> Refs:
     for flow_index, flow in enumerate(m.flows):
         for index, step in enumerate(flow.get("steps", [])):
             if step["by"] not in ACTORS:
@@ -58,6 +62,16 @@ def _service_refs(m: Manifest) -> Refs:
     for index, scenario in enumerate(m.data.get("testing", {}).get("scenarios", [])):
         if "service" in scenario:
             yield ("testing", "scenarios", index, "service"), scenario["service"]
+    for role, ref in _auth_refs(m):
+        yield ("testing", "auth", role, "service"), ref["service"]
+
+
+def _auth_refs(m: Manifest) -> Iterator[tuple[str, dict[str, str]]]:
+    """The routes of testing.auth, as (token or subject, {service, route, field})."""
+    auth = m.data.get("testing", {}).get("auth", {})
+    for role in ("token", "subject"):
+        if role in auth:
+            yield role, auth[role]
 
 
 def _gateway_service_refs(m: Manifest) -> Refs:
@@ -165,19 +179,25 @@ def _unknown_refs(m: Manifest) -> Iterator[Diagnostic]:
             yield unknown(m, "PF206", "schema", path, ref, names)
 
 
-def _unknown_routes(m: Manifest) -> Iterator[Diagnostic]:
+def _route_refs(m: Manifest) -> Iterator[tuple[JsonPath, str, str]]:
+    """(path of the route key, service, operation id) of calls and of testing.auth."""
     for name, spec in m.services.items():
         for index, call in enumerate(spec.get("calls", [])):
-            target = call["service"]
-            if target not in m.services:
-                continue
-            ids = [route["id"] for route in m.routes(target)]
-            if call["route"] not in ids:
-                path: JsonPath = ("services", name, "calls", index, "route")
-                hint = did_you_mean(call["route"], ids) or (
-                    f"routes of {target}: {', '.join(sorted(ids)[:8])}" if ids else f"{target} declares no routes"
-                )
-                yield m.error("PF208", path, f"{target} has no route with operation id '{call['route']}'", hint)
+            yield ("services", name, "calls", index, "route"), call["service"], call["route"]
+    for role, ref in _auth_refs(m):
+        yield ("testing", "auth", role, "route"), ref["service"], ref["route"]
+
+
+def _unknown_routes(m: Manifest) -> Iterator[Diagnostic]:
+    for path, target, route in _route_refs(m):
+        if target not in m.services:
+            continue
+        ids = [r["id"] for r in m.routes(target)]
+        if route not in ids:
+            hint = did_you_mean(route, ids) or (
+                f"routes of {target}: {', '.join(sorted(ids)[:8])}" if ids else f"{target} declares no routes"
+            )
+            yield m.error("PF208", path, f"{target} has no route with operation id '{route}'", hint)
 
 
 def _unknown_flows(m: Manifest) -> Iterator[Diagnostic]:

@@ -43,7 +43,7 @@ def test_happy_path(e2e: E2E) -> None:
 
 
 def test_service_failure(e2e: E2E, stack: Stack) -> None:
-    """Payment service down: payment-service down; the client still succeeds; its work follows its restart."""
+    """Payment service down: payment-service down; its callers get a problem; its work follows its restart."""
     journey = e2e.journey("Payment service down")
     stack.stop_service("payment-service")
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Feature", "RouteFacts", "sign_token"]
+__all__ = ["AuthFacts", "Feature", "RouteFacts", "sign_token"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,17 @@ class RouteFacts:
     response: dict[str, Any] | None
     parameters: dict[str, dict[str, Any]]
     concurrency: str | None
+
+
+@dataclass(frozen=True)
+class AuthFacts:
+    """testing.auth: the call that issues tokens and its token field; the call that creates a subject and the
+    field that identifies it (None: a client cannot obtain credentials, the tests sign their own tokens)."""
+
+    token_call: str | None
+    token_field: str
+    subject_call: str | None
+    subject_field: str | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,15 @@ class Feature:
     def routes(self) -> list[RouteFacts]:
         """Every route the gateway exposes, in file order."""
         return [self.route(call) for call in self.data["routes"]]
+
+    @property
+    def auth(self) -> AuthFacts | None:
+        """How a client obtains a token, as the manifest's testing.auth declares it (None when it does not)."""
+        raw = self.data.get("auth")
+        if not raw:
+            return None
+        subject = raw.get("subject") or {}
+        return AuthFacts(raw["token"]["call"], raw["token"]["field"], subject.get("call"), subject.get("field"))
 
     def event_schema(self, event: str) -> dict[str, Any]:
         """The JSON Schema of an event's data."""

@@ -73,6 +73,8 @@ class Journey:
         self.correlation_id = f"e2e-{uuid.uuid4().hex}"
         self.values: dict[str, Any] = {}
         self.done: set[str] = set()
+        self.issued: str | None = None  # the token the manifest's token route returned
+        self.subject: str | None = None  # the subject the manifest's subject route created
         self.baselines = {
             (service, event): e2e.consumed(service, event)
             for event, services in e2e.consumers.items()
@@ -82,10 +84,19 @@ class Journey:
     # --- client calls
 
     def call(self, call: str, *, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        """Send the call through the gateway (its prerequisites first); assert the route's success status."""
+        """Send the call through the gateway (its prerequisites first); assert the route's success status.
+
+        The token route is retried until it succeeds: the credentials a subject route created may reach the
+        issuing service by an event, a moment later."""
         route = self.e2e.feature.route(call)
         self._prerequisites(route)
+        auth = self.e2e.feature.auth
+        retry = auth is not None and call == auth.token_call and auth.subject_call in self.done
+        deadline = time.monotonic() + (self.e2e.timeout if retry else 0)
         response = self.send(route, body=body, headers=headers)
+        while response.status_code not in (route.success, 501) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            response = self.send(route, body=body, headers=headers)
         if response.status_code == 501:
             import pytest
 
@@ -93,6 +104,16 @@ class Journey:
         assert response.status_code == route.success, f"{self.name}: {call}: {response.status_code} {response.text}"
         self._remember(route, response)
         self.done.add(call)
+        return response
+
+    def unavailable(self, call: str) -> httpx.Response:
+        """The call, while the service behind it is down: the gateway answers 502, 503 or 504 with a problem."""
+        route = self.e2e.feature.route(call)
+        response = self.send(route)
+        assert response.status_code in (502, 503, 504), (
+            f"{self.name}: {call} with {route.service} down: {response.status_code} {response.text}"
+        )
+        assert response.headers.get("content-type", "").startswith("application/problem+json"), response.headers
         return response
 
     def send(self, route: RouteFacts, *, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -133,12 +154,15 @@ class Journey:
         return self.e2e.gateway_url + self._path(route), headers
 
     def token(self) -> str:
-        """The token a sign-in of this journey returned, else one for the subject it created, signed with the
-        stack's key (the issuer's), else one for a fresh subject."""
-        if isinstance(self.values.get("access_token"), str):
-            return str(self.values["access_token"])
-        subject = str(self.values.get("id") or self.values.get("userId") or uuid.uuid4())
-        return sign_token(self.e2e.feature, self.e2e.private_key, subject)
+        """A bearer token: the one the manifest's token route issued to this journey; else, when the manifest
+        says how a client obtains credentials (testing.auth.subject), one got that way; else one for this
+        journey's subject (or a fresh one), signed with the stack's key as the issuer would."""
+        auth = self.e2e.feature.auth
+        if self.issued is None and auth is not None and auth.token_call and auth.subject_call:
+            self.call(auth.token_call)
+        if self.issued is not None:
+            return self.issued
+        return sign_token(self.e2e.feature, self.e2e.private_key, self.subject or str(uuid.uuid4()))
 
     def _path(self, route: RouteFacts) -> str:
         def value(match: re.Match[str]) -> str:
@@ -152,16 +176,13 @@ class Journey:
         return re.sub(r"\{([^}]+)\}", value, route.path)
 
     def _prerequisites(self, route: RouteFacts) -> None:
-        """Calls that must come first: a public POST whose fields another public creating POST takes (a login)."""
-        if route.method != "POST" or not route.public or route.request is None or route.success == 201:
+        """Calls that must come first: before the token route, the route that creates the subject (whose request
+        fields, remembered, are the credentials), as testing.auth declares them."""
+        auth = self.e2e.feature.auth
+        if auth is None or route.call != auth.token_call or auth.subject_call is None:
             return
-        needed = set(route.request.get("required", []))
-        for other in self.e2e.feature.routes():
-            takes = set((other.request or {}).get("properties", {}))
-            if other.success == 201 and other.public and other.method == "POST" and needed <= takes:
-                if other.call not in self.done:
-                    self.call(other.call)
-                return
+        if auth.subject_call not in self.done:
+            self.call(auth.subject_call)
 
     def _remember(self, route: RouteFacts, response: httpx.Response) -> None:
         if not response.content:
@@ -169,8 +190,14 @@ class Journey:
         body = response.json()
         if route.response is not None:
             jsonschema.validate(body, route.response)
-        if isinstance(body, dict):
-            self.values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
+        if not isinstance(body, dict):
+            return
+        self.values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
+        auth = self.e2e.feature.auth
+        if auth is not None and route.call == auth.token_call and isinstance(body.get(auth.token_field), str):
+            self.issued = body[auth.token_field]
+        if auth is not None and route.call == auth.subject_call and auth.subject_field in body:
+            self.subject = str(body[auth.subject_field])
 
     # --- events and consumers
 
