@@ -20,11 +20,13 @@ from fastapi import FastAPI
 
 from planforge.runtime.events import ServiceBus
 from planforge.runtime.messaging import Envelope, EventCatalog, EventContext, Publisher, declare_topology
+from planforge.runtime.samples import samples
 
 __all__ = [
     "ConsumerNotImplementedError",
     "RecordingPublisher",
     "consume_example",
+    "examples_of",
     "fresh_vhost",
     "invalid_data",
     "routed_events",
@@ -48,6 +50,13 @@ class RecordingPublisher(Publisher):
     ) -> None:
         """Record the envelope."""
         self.sent.append(envelope)
+
+
+def examples_of(catalog: EventCatalog, event_type: str, declared: Sequence[Any], count: int) -> list[Any]:
+    """The event's declared examples; when it declares none, count valid samples built from its schema."""
+    if declared:
+        return list(declared)
+    return samples(catalog.spec(event_type).schema, count, event_type, catalog.schemas)
 
 
 def invalid_data(catalog: EventCatalog, event_type: str, example: Any) -> Any:

@@ -134,7 +134,8 @@ def _route_data(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "request": _inline({"$ref": route.request}, schemas) if route.request else None,
         "response": _inline({"$ref": route.success.schema}, schemas) if route.success.schema else None,
         "parameters": {
-            p.name: {"in": p.location, "required": p.required, "schema": p.schema.value} for p in route.parameters
+            p.name: {"in": p.location, "required": p.required, "schema": _inline(p.schema.value, schemas)}
+            for p in route.parameters
         },
         "concurrency": route.concurrency,
     }

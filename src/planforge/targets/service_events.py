@@ -177,6 +177,10 @@ def _doc(text: str) -> str:
     return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
+# Events without examples are tested with this many valid samples of their schema.
+SAMPLES = 3
+
+
 def events_contract_tests(model: Model, title: str) -> str | None:
     """tests/test_events_contract.py, or None when no service has events."""
     services = [s for s in sorted(model.services, key=lambda s: s.package) if has_events(s)]
@@ -191,7 +195,7 @@ def events_contract_tests(model: Model, title: str) -> str | None:
     constants = [
         assignment("EXAMPLES: dict[str, list[Any]]", {e.name: [x.value for x in e.examples] for e in events}),
         assignment("KNOWN_BY", known),
-        _cases("EXAMPLE_CASES", [(e.name, i) for e in events for i in range(len(e.examples))]),
+        _cases("EXAMPLE_CASES", [(e.name, i) for e in events for i in range(len(e.examples) or SAMPLES)]),
         _cases("PRODUCERS", sorted((s.package, e) for s in services for e in s.publishes)),
         _cases("CONSUMERS", consumers),
         _cases("PUBLICATIONS", [(e.name, e.exchange, e.routing_key) for e in events if e.publishers]),
@@ -199,7 +203,11 @@ def events_contract_tests(model: Model, title: str) -> str | None:
         assignment("DECLARED_BY: list[str]", [s.package for s in services]),
     ]
     return render_template(
-        "services/tests/test_events_contract.py.j2", title=title, constants="\n".join(constants), consumers=consumers
+        "services/tests/test_events_contract.py.j2",
+        title=title,
+        constants="\n".join(constants),
+        consumers=consumers,
+        samples=SAMPLES,
     )
 
 

@@ -6,9 +6,9 @@ from planforge.runtime.e2e.broker import EventTap, LoopThread, TcpProxy
 from planforge.runtime.e2e.feature import Feature, RouteFacts, sign_token
 from planforge.runtime.e2e.isolation import required
 from planforge.runtime.e2e.journey import E2E, Journey, consumed_count
-from planforge.runtime.e2e.samples import sample
 from planforge.runtime.e2e.scenarios import LoadReport, concurrent_updates, load_test
 from planforge.runtime.e2e.session import Session, Unavailable, running_stack
+from planforge.runtime.samples import sample
 
 __all__ = [
     "E2E",

@@ -18,7 +18,7 @@ import jsonschema
 
 from planforge.runtime.e2e.broker import EventTap
 from planforge.runtime.e2e.feature import Feature, RouteFacts, sign_token
-from planforge.runtime.e2e.samples import sample
+from planforge.runtime.samples import sample
 
 __all__ = ["E2E", "Journey", "consumed_count"]
 

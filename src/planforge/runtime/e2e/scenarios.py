@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from planforge.runtime.e2e.journey import Journey
-from planforge.runtime.e2e.samples import sample
+from planforge.runtime.samples import sample
 
 __all__ = ["LoadReport", "concurrent_updates", "load_test"]
 

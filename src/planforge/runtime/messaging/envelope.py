@@ -101,6 +101,7 @@ class EventCatalog:
 
     def __init__(self, events: Iterable[EventSpec], schemas: Mapping[str, Any] | None = None) -> None:
         self._specs = {spec.name: spec for spec in events}
+        self.schemas: dict[str, Any] = dict(schemas or {})
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT202012))
             for name, schema in (schemas or {}).items()
