@@ -21,8 +21,9 @@ install-test: install
 example: install  ## install, then generate every example into generated/
 	@for m in $(EXAMPLES); do $(BIN)/planforge generate $$m || exit $$?; done
 
-regen: example  ## regenerate the committed goldens and the manifest reference
+regen: example  ## regenerate the committed goldens, the expected output of clean cases and the manifest reference
 	$(BIN)/planforge schema --markdown > docs/manifest.md
+	$(BIN)/python scripts/regen-cases
 
 check: install  ## CI regeneration check, lint and types
 	@for m in $(EXAMPLES); do $(BIN)/planforge check $$m || exit $$?; done

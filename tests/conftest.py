@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/feature.yaml"))
 CASES = REPO / "tests" / "cases"
 
+# The expected output of clean case folders holds generated tests: they are data here, not tests to collect.
+collect_ignore_glob = ["cases/*/expected/*"]
+
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 

@@ -1,0 +1,15 @@
+# Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
+"""register: register (POST /users/register)."""
+
+from planforge.runtime import Context, Reply
+
+from .. import models
+
+
+async def handle(
+    ctx: Context,
+    *,
+    body: models.RegisterRequest,
+) -> models.UserProfile | Reply:
+    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    raise NotImplementedError
