@@ -228,3 +228,34 @@ def test_order_checkout_suite_runs_and_skips_the_flows_whose_handlers_are_stubs(
     skips = re.findall(r"SKIPPED.*", done.stdout)
     assert all("501 Not Implemented" in line or "no client call starts" in line for line in skips), skips
     print(f"\norder-checkout e2e suite: {elapsed:.1f}s; {counts}")
+
+
+@pytest.mark.services
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_a_service_failure_on_the_service_the_client_calls_passes_against_the_real_stack(tmp_path: Path) -> None:
+    """user-accounts with user-service as the failing service (the client registers with it directly): while it
+    is down the gateway answers the registration with a problem; after its restart the flow completes."""
+    source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text(encoding="utf-8")
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(
+        source.replace(
+            "service: auth-service, flow: User Registration", "service: user-service, flow: User Registration"
+        )
+    )
+    out = tmp_path / "out"
+    shutil.copytree(REPO / "generated" / "user-accounts", out / "user-accounts")  # with the implementations
+    generated = subprocess.run(
+        [sys.executable, "-m", "planforge", "generate", str(manifest), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stderr
+    suite = out / "user-accounts" / "tests" / "e2e"
+    env = {**os.environ, "PLANFORGE_E2E_REQUIRE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", str(suite), "-o", "addopts=", "-q", "-rs", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        [*command, "-k", "service_failure"], cwd=out, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert _counts(done.stdout).get("passed") == 1, done.stdout[-3000:]
