@@ -259,3 +259,44 @@ def test_a_service_failure_on_the_service_the_client_calls_passes_against_the_re
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert _counts(done.stdout).get("passed") == 1, done.stdout[-3000:]
+
+
+ACCEPTED_THEN_UPDATED = """
+planforge: 1
+feature: {name: Profiles, slug: profiles, overview: Profiles are created asynchronously and updated with ETags.}
+services:
+  user-service:
+    title: User Service
+    layer: core
+    routes:
+      - {id: create_user, method: POST, path: /users, public: true, request: NewUser, responses: {202: UserProfile}}
+      - {id: get_user, method: GET, path: "/users/{userId}", public: true, responses: {200: UserProfile}}
+      - {id: rename_user, method: PUT, path: "/users/{userId}", public: true, request: NewUser, concurrency: etag,
+         responses: {202: UserProfile, 409: Problem, 412: Problem}}
+gateway:
+  routes:
+    - {path: /api/v1/users/*, service: user-service, methods: [GET, POST, PUT], strip_prefix: /api/v1}
+flows:
+  - name: Rename
+    steps:
+      - {by: client, does: Creates a profile, call: POST /api/v1/users}
+      - {by: client, does: Renames it, call: "PUT /api/v1/users/{userId}"}
+testing:
+  scenarios:
+    - {name: Two renames at once, kind: data-consistency, flow: Rename}
+schemas:
+  NewUser: {type: object, required: [name], properties: {name: {type: string, minLength: 1}}}
+  UserProfile: {type: object, required: [userId], properties: {userId: {type: string}}}
+"""
+
+
+def test_data_consistency_on_routes_that_answer_202_is_generated(tmp_path: Path) -> None:
+    """An etag update and a creating POST that answer 202 Accepted still get their data-consistency test: the
+    winner is expected with the update's own success status."""
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(ACCEPTED_THEN_UPDATED, encoding="utf-8")
+    validation = validate(manifest)
+    assert validation.ok and validation.document is not None and not validation.diagnostics, validation.diagnostics
+    text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
+    assert 'journey.call("POST /api/v1/users")' in text
+    assert 'success = e2e.feature.route("PUT /api/v1/users/{userId}").success' in text

@@ -125,10 +125,9 @@ def actions(model: Model, steps: tuple[Step, ...]) -> tuple[Action, ...]:
 
 
 def creator(routes: dict[str, Route], service: str) -> str | None:
-    """The POST of service that answers 201: what creates the resources it reads."""
-    return next(
-        (c for c, r in routes.items() if r.service == service and r.method == "POST" and r.success.status == 201), None
-    )
+    """The POST of service that answers 201 Created (or 202 Accepted): what creates the resources it reads."""
+    posts = [(r.success.status, c) for c, r in routes.items() if r.service == service and r.method == "POST"]
+    return next((c for status, c in sorted(posts, key=lambda p: p[0]) if status in (201, 202)), None)
 
 
 # --- testing.auth --------------------------------------------------------------------------------------------------
@@ -296,7 +295,7 @@ def _data_consistency(model: Model, raw: dict[str, Any], flow: Flow | None) -> _
     return _refuse(
         raw,
         f"{first} needs a GET route on the same path (to read the ETag) and a POST of "
-        f"{etag[first].service} answering 201 (to create what it updates) through the gateway",
+        f"{etag[first].service} answering 201 or 202 (to create what it updates) through the gateway",
         "add the read and create routes, or name a flow with another etag route",
     )
 

@@ -19,9 +19,10 @@ __all__ = ["LoadReport", "concurrent_updates", "load_test"]
 
 
 def concurrent_updates(journey: Journey, read: str, update: str) -> tuple[list[int], dict[str, Any]]:
-    """Two updates with the same If-Match at once; (their statuses sorted, the body a final read returns)."""
+    """Two updates with the same If-Match at once; (their statuses sorted, the body a final read returns).
+    The winner answers the update route's success status, the loser 409 or 412."""
     feature = journey.e2e.feature
-    current = journey.call(read)
+    current = _eventually(journey, read)
     etag = current.headers.get("ETag")
     assert etag, f"{read} returned no ETag"
     route = feature.route(update)
@@ -30,10 +31,21 @@ def concurrent_updates(journey: Journey, read: str, update: str) -> tuple[list[i
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(lambda b: journey.send(route, body=b, headers={"If-Match": etag}), bodies))
     final = journey.send(feature.route(read)).json()
-    winners = [body for body, answer in zip(bodies, answers, strict=True) if answer.status_code == 200]
+    winners = [body for body, answer in zip(bodies, answers, strict=True) if answer.status_code == route.success]
     if len(winners) == 1:
         assert all(final.get(k) == v for k, v in winners[0].items()), f"the winner's update is not kept: {final}"
     return sorted(a.status_code for a in answers), final
+
+
+def _eventually(journey: Journey, call: str) -> httpx.Response:
+    """The read, repeated until it succeeds: what a 202 Accepted created appears a moment later."""
+    route = journey.e2e.feature.route(call)
+    deadline = time.monotonic() + journey.e2e.timeout
+    response = journey.send(route)
+    while response.status_code not in (route.success, 501) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        response = journey.send(route)
+    return journey.call(call) if response.status_code != route.success else response
 
 
 @dataclass(frozen=True)
