@@ -16,6 +16,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planforge.runtime.samples import SampleError, sample, samples
 from planforge.runtime.testing import assert_problem
@@ -30,6 +32,10 @@ NAMED = {"Zip": {"type": "string", "pattern": "^[0-9]{5}$"}}
 SCHEMAS: list[dict[str, Any]] = [
     {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{3}$"},
     {"type": "string", "pattern": "^[a-z]+$", "minLength": 4, "maxLength": 6},
+    {"type": "string", "pattern": "^(foo|bar)-\\w{4}$"},
+    {"type": "string", "pattern": "^\\+?[1-9]\\d{1,14}$"},
+    {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "minLength": 7},
+    {"type": "string", "pattern": "[^@\\s]+@[^@\\s]+\\.[a-z]{2,}"},
     {"type": "string", "format": "email"},
     {"type": "string", "format": "ipv6"},
     {"type": "string", "format": "hostname"},
@@ -72,6 +78,19 @@ def test_a_schema_no_value_satisfies_is_an_error() -> None:
     """Contradictory keywords give SampleError, never an invalid value."""
     with pytest.raises(SampleError):
         sample({"type": "integer", "minimum": 5, "maximum": 1}, "t")
+
+
+def test_a_lookaround_pattern_is_an_error_not_a_wrong_value() -> None:
+    """Constructs the generator does not handle are refused with SampleError."""
+    with pytest.raises(SampleError):
+        sample({"type": "string", "pattern": "^(?=.*[0-9])[a-z0-9]{8}$"}, "t")
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.from_regex(r"\A[a-z]{1,8}\Z"))
+def test_the_sampler_runs_inside_a_hypothesis_test(word: str) -> None:
+    """No nested @given: property tests over manifests can sample values."""
+    assert re.fullmatch(r"[A-Z]{2}-[0-9]{3}", sample({"type": "string", "pattern": "^[A-Z]{2}-[0-9]{3}$"}, word))
 
 
 def test_a_sampled_request_reaches_the_stub_not_422(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Examples in the schema win; otherwise every keyword is met: type (and type lists), const, enum, `$ref` to the
 manifest's named schemas, allOf, anyOf, oneOf, not, the object keywords (properties, required,
 additionalProperties, min/maxProperties, dependentRequired), the array keywords (items, prefixItems,
-min/maxItems, uniqueItems, contains), string length, format and pattern (through hypothesis' regex strategy),
+min/maxItems, uniqueItems, contains), string length, format and pattern (planforge.runtime.patterns),
 number bounds and multipleOf. Strings carry the token so that values which must be unique (emails, names)
 differ between calls. Every sample is checked against the schema; one that cannot be made raises SampleError.
 """
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import uuid
-import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from planforge.runtime.patterns import PatternError, matching
 
 __all__ = ["SampleError", "sample", "samples"]
 
@@ -243,25 +244,11 @@ def _matches(pattern: str, text: str) -> bool:
 
 
 def _from_pattern(pattern: str, low: int, high: int, token: str) -> str:
-    """A string matching pattern within the length bounds, drawn by hypothesis with a seed taken from token."""
-    from hypothesis import HealthCheck, Phase, given, seed, settings
-    from hypothesis import strategies as st
-
-    strategy = st.from_regex(pattern, fullmatch=True).filter(lambda s: low <= len(s) <= high)
-    found: list[str] = []
-
-    @seed(zlib.crc32(token.encode()))
-    @settings(
-        database=None, max_examples=4, phases=[Phase.generate], suppress_health_check=list(HealthCheck), deadline=None
-    )
-    @given(strategy)
-    def draw(value: str) -> None:
-        found.append(value)
-
-    draw()
-    if not found:
-        raise SampleError(f"no string of length {low}..{high} matches pattern {pattern!r}")
-    return found[-1]
+    """A string matching pattern within the length bounds, chosen by token."""
+    try:
+        return matching(pattern, low, high, token)
+    except PatternError as exc:
+        raise SampleError(str(exc)) from None
 
 
 def _number(schema: Mapping[str, Any], integer: bool) -> int | float:
