@@ -165,12 +165,17 @@ class Journey:
         return sign_token(self.e2e.feature, self.e2e.private_key, self.subject or str(uuid.uuid4()))
 
     def _path(self, route: RouteFacts) -> str:
+        """The route's path with each {parameter} filled: a value this journey sent or received (an 'xId' takes a
+        received 'id'), else its subject's identifier on a protected route, else a sample of its schema."""
+
         def value(match: re.Match[str]) -> str:
             name = match[1]
             if name in self.values:
                 return str(self.values[name])
             if name.endswith("Id") and "id" in self.values:
                 return str(self.values["id"])
+            if self.subject is not None and not route.public:
+                return self.subject  # the subject this journey signed in as (testing.auth.subject)
             return str(sample(route.parameters.get(name, {}).get("schema", {"type": "string"}), name))
 
         return re.sub(r"\{([^}]+)\}", value, route.path)
