@@ -54,13 +54,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "auth-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "auth-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "auth-service-queue.retry",
+            },
         },
-        {"name": "auth-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "auth-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "auth-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
@@ -70,6 +78,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "auth-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
@@ -79,6 +88,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "auth-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
