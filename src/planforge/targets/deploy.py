@@ -116,7 +116,7 @@ def stack_data(model: Model) -> dict[str, object]:
     if model.gateway is not None:
         gateway = {
             "upstreams": [{"name": s.package, "service": s.name} for s in _routed(model)],
-            "key_env": key_file_env(algorithm) if algorithm in model.gateway.jwt_algorithms else None,
+            "key_envs": {alg: key_file_env(alg) for alg in sorted(model.gateway.jwt_algorithms)},
         }
     return {
         "planforge_stack": STACK_FORMAT,
@@ -126,7 +126,7 @@ def stack_data(model: Model) -> dict[str, object]:
         "phases": [{"name": p.name, "services": [s.name for s in p.services]} for p in phases(model)],
         "services": [_service_data(model, s) for s in ordered],
         "gateway": gateway,
-        "jwt": {"algorithm": algorithm, "issuer": issuer},
+        "jwt": {"algorithm": algorithm, "algorithms": list(_algorithms(model)), "issuer": issuer},
     }
 
 
@@ -167,6 +167,12 @@ def _jwt(model: Model) -> tuple[str, str | None]:
     names = {s.name for s in model.services}
     issuer = gateway.jwt_issuer if gateway and gateway.jwt_issuer in names else None
     return algorithm, issuer
+
+
+def _algorithms(model: Model) -> tuple[str, ...]:
+    """Every algorithm that needs keys: the gateway's pinned ones, or the services' default."""
+    pinned = sorted(model.gateway.jwt_algorithms) if model.gateway else []
+    return tuple(pinned) or (_jwt(model)[0],)
 
 
 # --- docker-compose.yaml -------------------------------------------------------------------------------------
