@@ -437,6 +437,24 @@ def test_gateway_without_jwt_needs_no_njs() -> None:
     assert "auth_request" not in files["gateway/nginx.conf"]
 
 
+def test_jwt_js_is_one_static_module() -> None:
+    """Every feature gets the same jwt.js (only the header comment names the manifest): nginx variables configure it."""
+    modules = {m: _rendered(m)[1].get("gateway/jwt.js") for m in MANIFESTS}
+    bodies = {text.split("\n", 1)[1] for text in modules.values() if text is not None}
+    assert len(bodies) == 1, "jwt.js differs between features"
+    assert len([t for t in modules.values() if t]) >= 2
+
+
+def test_one_location_per_gateway_prefix() -> None:
+    """Each gateway prefix is one location block, for the prefix itself and everything under it."""
+    for manifest in MANIFESTS:
+        model, files = _rendered(manifest)
+        assert model.gateway is not None
+        locations = re.findall(r'^\s*location ~ "\^(.*)\(\?:/\|\$\)" \{$', files["gateway/nginx.conf"], re.M)
+        prefixes = sorted(r.prefix for r in model.gateway.routes)
+        assert sorted(loc.replace("\\", "") for loc in locations) == prefixes, manifest
+
+
 def test_keys_never_appear_in_the_config() -> None:
     """The config names key files; no PEM block or secret is written into it."""
     _, files = _rendered(FIXTURE)
@@ -665,7 +683,8 @@ def test_preflight_from_allowed_origin_gets_204_with_methods_and_max_age(gateway
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == origin
     assert route.method in response.headers["access-control-allow-methods"].split(", ")
-    assert "Authorization" in response.headers["access-control-allow-headers"]
+    allowed = response.headers["access-control-allow-headers"].split(", ")
+    assert "Authorization" in allowed and gateway.model.correlation_header in allowed
     assert response.headers["access-control-max-age"] == str(gateway.model.gateway.cors_max_age)
 
 

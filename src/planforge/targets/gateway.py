@@ -305,10 +305,14 @@ def _rate(gateway: Gateway) -> dict[str, object]:
 def _cors(gateway: Gateway, correlation: str) -> dict[str, object]:
     """Origins as exact, case-sensitive regexes, answered with the spelling the manifest configures."""
     origins = tuple(sorted(gateway.cors_origins))
+    # Browsers may send the correlation header the gateway reads, whatever allowed_headers lists.
+    headers = [*gateway.cors_headers]
+    if correlation.lower() not in (h.lower() for h in headers):
+        headers.append(correlation)
     return {
         "origins": tuple((f"~^{_literal(o)}$", _safe(o)) for o in origins),
         "origin_list": origins,
-        "headers": ", ".join(_safe(h) for h in gateway.cors_headers),
+        "headers": ", ".join(_safe(h) for h in headers),
         "expose": ", ".join((*_EXPOSED_HEADERS, correlation)),
         "max_age": gateway.cors_max_age,
     }
