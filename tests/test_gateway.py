@@ -38,7 +38,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from planforge.model import Model, Route
 from planforge.pipeline import render, validate
-from planforge.targets.gateway import NJS_MODULE, key_file_env
+from planforge.runtime.auth import TokenVerifier
+from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.problems import Problem
+from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
+from planforge.targets.gateway import JWKS_FILE_ENV, NJS_MODULE, key_file_env
 
 from .conftest import REPO
 
@@ -1057,3 +1061,71 @@ def test_real_services_still_behind_the_jwt_check(real_gateway: Gateway) -> None
     """Without a token, protected routes stop at the gateway; the gateway's health answers."""
     problem(call(real_gateway, protected_route(real_gateway.model)), 401)
     assert real_gateway.request("GET", "/healthz").json() == {"status": "ok"}
+
+
+# --- key rotation: a JWKS key set, keys chosen by kid -----------------------------------------------------
+
+
+def test_key_rotation_overlap_then_old_key_refused(tmp_path: Path) -> None:
+    """Rotation adds a key and signs with it; tokens of the old key pass until a token lifetime later, then not.
+
+    The gateway (GATEWAY_JWT_JWKS_FILE) and a service's TokenVerifier (JWT_JWKS_FILE) read the same key set.
+    """
+    model, files = _rendered(FIXTURE)
+    assert model.gateway is not None
+    root, port, lifetime = _runtime_dir(), free_port(), 900.0
+    keys = root / "keys"
+    _write_gateway(files, root)
+    config = ServiceConfig(
+        name="order-service",
+        title="Order Service",
+        package="order_service",
+        jwt_algorithms=model.gateway.jwt_algorithms,
+        jwt_issuer=model.gateway.jwt_issuer,
+        jwt_audience=model.gateway.jwt_audience,
+    )
+    verifier = TokenVerifier(config, Settings(jwt_jwks_file=str(keys / JWKS_FILE)))
+    route = next(r for r in exposed_routes(model) if r.id == "get_order")
+    now = time.time()
+    first = {alg: rotate_jwt_keys(keys, alg, token_lifetime=lifetime, now=now - 100) for alg in ("RS256", "ES256")}
+    hs_kid = rotate_jwt_keys(keys, "HS256", token_lifetime=lifetime, now=now - 100)
+    keys.chmod(0o755)  # nginx workers run as 'nobody' when the tests run as root; jwks.json is 0644
+    env = {JWKS_FILE_ENV: str(keys / JWKS_FILE)}
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        upstreams = stack.enter_context(running_echoes(sorted({r.service for r in model.gateway.routes})))
+        _point_settings(root, model, port, upstreams)
+        stack.enter_context(running_nginx(root, port, env))
+        gateway = Gateway(model, f"http://127.0.0.1:{port}", root, Keys.generate(), root / "access.log", {})
+
+        def signed(alg: str, kid: str) -> str:
+            claims = {"sub": "user-1", "iss": "auth-service", "aud": "shop-api", "exp": int(time.time()) + 300}
+            return jwt.encode(claims, (keys / f"{kid}.key").read_bytes(), algorithm=alg, headers={"kid": kid})
+
+        def passes(token: str) -> bool:
+            status = call(gateway, route, token=token).status_code
+            assert status in (200, 401), status
+            try:
+                verifier.verify(token)
+            except Problem as refused:
+                assert refused.status == 401
+                assert status == 401, "the gateway passed a token the service refuses"
+                return False
+            assert status == 200, "the service passed a token the gateway refuses"
+            return True
+
+        old = {alg: signed(alg, kid) for alg, kid in first.items()}
+        assert all(passes(t) for t in old.values())
+        assert passes(signed("HS256", hs_kid))
+        second = rotate_jwt_keys(keys, "RS256", token_lifetime=lifetime, now=now)
+        new = signed("RS256", second)
+        assert passes(new) and passes(old["RS256"]), "during the overlap both keys pass"
+        # An RS256 token naming the ES256 key, and one without kid, are refused.
+        claims, signing_key = {"sub": "x", "exp": int(time.time()) + 60}, (keys / f"{second}.key").read_bytes()
+        assert not passes(jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": first["ES256"]}))
+        assert not passes(jwt.encode(claims, signing_key, algorithm="RS256"))
+        third = rotate_jwt_keys(keys, "RS256", token_lifetime=lifetime, now=now + lifetime + 1)
+        assert not passes(old["RS256"]), "a token lifetime after its retirement, the old key is dropped"
+        assert not (keys / f"{first['RS256']}.key").exists()
+        assert passes(new) and passes(signed("RS256", third)) and passes(old["ES256"])
+        assert problem(call(gateway, route, token=old["RS256"]), 401)["detail"] == "token key is not known"

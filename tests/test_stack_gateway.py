@@ -26,9 +26,12 @@ import httpx
 import jwt
 import pytest
 
+from planforge.runtime.auth import TokenIssuer, TokenVerifier
+from planforge.runtime.config import ServiceConfig, Settings
 from planforge.runtime.keys import generate_key_pair
 from planforge.runtime.keys import jwt_key_files as runtime_key_files
 from planforge.stack import Options, Stack, jwt_key_files
+from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
 
 from .conftest import REPO
 
@@ -162,3 +165,18 @@ def test_up_stops_on_sigint_even_when_started_with_sigint_ignored(shop: Path, st
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_issuer_signs_with_the_newest_key_of_a_rotated_set(tmp_path: Path) -> None:
+    """JWT_KID and the newest private key: the tokens the login service issues pass a JWKS verifier."""
+    first = rotate_jwt_keys(tmp_path, "ES256", token_lifetime=60)
+    newest = rotate_jwt_keys(tmp_path, "ES256", token_lifetime=60)
+    config = ServiceConfig(name="a", title="A", package="a", jwt_algorithms=("ES256",), jwt_issuer="a")
+    settings = Settings(
+        jwt_private_key=(tmp_path / f"{newest}.key").read_text(),
+        jwt_kid=newest,
+        jwt_jwks_file=str(tmp_path / JWKS_FILE),
+    )
+    token = TokenIssuer(config, settings).issue("user-1")
+    assert jwt.get_unverified_header(token)["kid"] == newest != first
+    assert TokenVerifier(config, settings).verify(token)["sub"] == "user-1"

@@ -7,6 +7,10 @@
 // Variables (nginx.conf and settings/jwt.conf): $jwt_algorithms (the pinned algorithms, space separated),
 // $jwt_realm, $jwt_<alg>_key_file (or the environment variable GATEWAY_JWT_<ALG>_KEY_FILE), $jwt_issuer,
 // $jwt_audience, $jwt_leeway (seconds); $jwt_public_route is 1 on public routes.
+//
+// Key rotation: when $jwt_jwks_file (or GATEWAY_JWT_JWKS_FILE) names a JWKS file, keys come from it instead,
+// chosen by the token's "kid"; the key's "kty" (and "alg", when given) must fit the token's pinned algorithm.
+// The file is read on every request, so adding a key, signing with it and dropping the old one needs no reload.
 import fs from 'fs';
 
 // How each algorithm imports its key and verifies; every algorithm reads its own key file, so a
@@ -122,16 +126,94 @@ function sharedSecret(file) {
     return secret;
 }
 
-async function importKey(r, alg) {
+// --- JWKS: njs imports no 'jwk' keys, so RSA and EC public keys become SPKI (DER) here.
+const KEY_TYPES = {RS256: 'RSA', ES256: 'EC', HS256: 'oct'};
+const KID = /^[A-Za-z0-9._-]{1,128}$/;
+const RSA_ALGORITHM = Buffer.from('300d06092a864886f70d0101010500', 'hex');
+const P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
+
+function derLength(length) {
+    if (length < 128) {
+        return Buffer.from([length]);
+    }
+    const bytes = [];
+    for (let n = length; n > 0; n = Math.floor(n / 256)) {
+        bytes.unshift(n % 256);
+    }
+    return Buffer.from([0x80 | bytes.length].concat(bytes));
+}
+
+function der(tag, content) {
+    return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
+}
+
+function derInteger(bytes) {
+    return der(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+}
+
+function jwkMaterial(jwk) {
+    const part = (name) => {
+        if (typeof jwk[name] !== 'string' || !SEGMENT.test(jwk[name])) {
+            throw new Error('JWKS key ' + jwk.kid + ' has no valid "' + name + '"');
+        }
+        return Buffer.from(jwk[name], 'base64url');
+    };
+    if (jwk.kty === 'oct') {
+        const secret = part('k');
+        if (secret.length < MIN_SECRET_BYTES) {
+            throw new Error('JWKS key ' + jwk.kid + ' is shorter than ' + MIN_SECRET_BYTES + ' bytes');
+        }
+        return secret;
+    }
+    if (jwk.kty === 'EC') {
+        if (jwk.crv !== 'P-256') {
+            throw new Error('JWKS key ' + jwk.kid + ' is not on P-256');
+        }
+        return Buffer.concat([P256_PREFIX, part('x'), part('y')]);
+    }
+    const rsaKey = der(0x30, Buffer.concat([derInteger(part('n')), derInteger(part('e'))]));
+    return der(0x30, Buffer.concat([RSA_ALGORITHM, der(0x03, Buffer.concat([Buffer.from([0]), rsaKey]))]));
+}
+
+function jwksFile(r) {
+    const path = process.env.GATEWAY_JWT_JWKS_FILE || r.variables.jwt_jwks_file;
+    if (!path) {
+        return null;
+    }
+    return path[0] === '/' ? path : ngx.conf_prefix + path;
+}
+
+function jwksKey(file, alg, header) {
+    if (typeof header.kid !== 'string' || !KID.test(header.kid)) {
+        throw refusal('token has no key id');
+    }
+    const set = JSON.parse(fs.readFileSync(file).toString());
+    const jwk = (set.keys || []).find((key) => key.kid === header.kid);
+    if (!jwk) {
+        throw refusal('token key is not known');
+    }
+    if (jwk.kty !== KEY_TYPES[alg] || (jwk.alg !== undefined && jwk.alg !== alg)) {
+        throw refusal('token algorithm does not fit its key');
+    }
+    return jwkMaterial(jwk);
+}
+
+async function importKey(r, alg, header) {
     const scheme = SCHEMES[alg];
-    const file = keyFile(r, alg);
-    const material = scheme.format === 'raw' ? sharedSecret(file) : publicKey(file);
+    const jwks = jwksFile(r);
+    let material;
+    if (jwks) {
+        material = jwksKey(jwks, alg, header);
+    } else {
+        const file = keyFile(r, alg);
+        material = scheme.format === 'raw' ? sharedSecret(file) : publicKey(file);
+    }
     return crypto.subtle.importKey(scheme.format, material, scheme.key, false, ['verify']);
 }
 
 async function checkSignature(r, alg, token) {
     const scheme = SCHEMES[alg];
-    const key = await importKey(r, alg);
+    const key = await importKey(r, alg, token.header);
     if (scheme.signatureLength && token.signature.length !== scheme.signatureLength) {
         throw refusal('token signature is invalid');
     }

@@ -1,11 +1,13 @@
 """JWT for non-public routes: verification with pinned algorithms and a required exp, and signing for login.
 
 A feature may pin several algorithms (say RS256 and ES256): each has its own verifying key, and a token is
-checked with the key of the algorithm its header names, never another one (no algorithm confusion).
+checked with the key of the algorithm its header names, never another one (no algorithm confusion). With
+JWT_JWKS_FILE (key rotation) the key is the one of the set named by the token's "kid", read on every token.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ __all__ = ["BEARER", "TokenIssuer", "TokenVerifier", "verifying_keys"]
 # One scheme for every service, so the OpenAPI documents name it alike.
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearerAuth", bearerFormat="JWT")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# The JWK key type each algorithm needs: a kid cannot make an RS256 token check against an HMAC secret.
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "HS": "oct"}
 
 
 def _is_symmetric(algorithm: str) -> bool:
@@ -61,20 +65,37 @@ class TokenVerifier:
         self.audience = config.jwt_audience
         self.leeway = config.jwt_leeway
         self.keys = verifying_keys(self.algorithms, settings)
+        self.jwks_file = Path(settings.jwt_jwks_file) if settings.jwt_jwks_file else None
+
+    def _key(self, algorithm: str, kid: object) -> Any:
+        """The key for a token: from the JWKS file by kid (its type fitting the algorithm), else by algorithm."""
+        if self.jwks_file is None:
+            key = self.keys.get(algorithm)
+            if key is None:
+                raise _unauthorized(f"The service has no key to verify {algorithm} tokens with.")
+            return key
+        if not isinstance(kid, str):
+            raise jwt.InvalidTokenError("the token has no key id")
+        try:
+            found = jwt.PyJWKSet.from_dict(json.loads(self.jwks_file.read_text(encoding="utf-8")))[kid]
+        except KeyError:
+            raise jwt.InvalidTokenError("the token's key is not known") from None
+        if found.key_type != _KEY_TYPES.get(algorithm[:2]) or found.algorithm_name != algorithm:
+            raise jwt.InvalidTokenError("the token's algorithm does not fit its key")
+        return found.key
 
     def verify(self, token: str | None) -> dict[str, Any]:
         """The token's claims, or a 401 Problem."""
         if not token:
             raise _unauthorized("A bearer token is required.")
-        if not self.keys:
+        if not self.keys and not self.jwks_file:
             raise _unauthorized("The service has no key to verify tokens with (set JWT_PUBLIC_KEY or JWT_SECRET).")
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
+            algorithm = header.get("alg")
             if algorithm not in self.algorithms:
                 raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
-            key = self.keys.get(algorithm)
-            if key is None:
-                raise _unauthorized(f"The service has no key to verify {algorithm} tokens with.")
+            key = self._key(algorithm, header.get("kid"))
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
@@ -98,6 +119,7 @@ class TokenIssuer:
         self.audience = config.jwt_audience
         self.ttl = settings.jwt_ttl_seconds
         self.key = settings.jwt_secret if _is_symmetric(self.algorithm) else settings.jwt_private_key
+        self.kid = settings.jwt_kid
         if _is_symmetric(self.algorithm) and not self.key:
             self.key = verifying_keys([self.algorithm], settings).get(self.algorithm)
 
@@ -111,4 +133,5 @@ class TokenIssuer:
             payload["iss"] = self.issuer
         if self.audience:
             payload["aud"] = self.audience
-        return jwt.encode(payload, self.key, algorithm=self.algorithm)
+        headers = {"kid": self.kid} if self.kid else None
+        return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=headers)

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # A folder with a verifying key per algorithm (jwt-rs256.pem, jwt-es256.pem, jwt-hs256.secret), for
     # features that pin several algorithms; JWT_PUBLIC_KEY and JWT_SECRET still serve one algorithm.
     jwt_keys_dir: str | None = None
+    # Key rotation: a JWKS file read on every token (keys chosen by "kid"); replaces the keys above when set.
+    jwt_jwks_file: str | None = None
+    # The "kid" the issuing service puts in the tokens it signs (the newest key of the JWKS file).
+    jwt_kid: str | None = None
     jwt_ttl_seconds: int = 900
     log_level: str = "INFO"
     readiness_timeout: float = 2.0

@@ -25,6 +25,7 @@ from planforge.templating import render_template
 __all__ = [
     "DEFAULT_LISTEN_PORT",
     "DEFAULT_STATUS_LISTEN",
+    "JWKS_FILE_ENV",
     "NJS_MODULE",
     "STATUS_PATH",
     "AccessRule",
@@ -39,6 +40,8 @@ DEFAULT_LISTEN_PORT = 8080
 # nginx's stub_status, for prometheus-nginx-exporter: never on the public port.
 DEFAULT_STATUS_LISTEN = "127.0.0.1:8081"
 STATUS_PATH = "/stub_status"
+# Names the gateway's JWKS file (key rotation); jwt.js reads the same name.
+JWKS_FILE_ENV = "GATEWAY_JWT_JWKS_FILE"
 # Debian, Ubuntu, Alpine and nginx.org packages all install the njs module here.
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 
@@ -277,6 +280,7 @@ def _jwt(model: Model, gateway: Gateway) -> dict[str, object] | None:
         "algorithms": algorithms,
         "env": {alg: key_file_env(alg) for alg in algorithms},
         "key_files": {alg: key_file(alg) for alg in algorithms},
+        "jwks_env": JWKS_FILE_ENV,
         "realm": _safe(model.slug),
         "issuer": _safe(gateway.jwt_issuer) if gateway.jwt_issuer else "",
         "audience": _safe(gateway.jwt_audience) if gateway.jwt_audience else "",
