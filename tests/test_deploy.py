@@ -310,6 +310,18 @@ def isolation(user_accounts: Path) -> Iterator[Isolation]:
             subprocess.run(["rabbitmqctl", "-q", "delete_vhost", isolated.vhost], capture_output=True, timeout=60)
 
 
+async def _outbox_data(database: str, event_type: str) -> list[dict[str, Any]]:
+    """The data of every event of a type in a service's outbox (published or not)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database)
+    try:
+        rows = await connection.fetch("SELECT payload FROM outbox WHERE event_type = $1", event_type)
+    finally:
+        await connection.close()
+    return [json.loads(row["payload"])["data"] for row in rows]
+
+
 async def _drop_databases(names: list[str]) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
@@ -451,6 +463,12 @@ def test_up_runs_user_accounts_through_the_gateway_and_stops_cleanly(
         assert client.get(f"/api/v1/users/{user}").status_code == 401
         read = client.get(f"/api/v1/users/{user}", headers={"Authorization": f"Bearer {_token(state_dir, user)}"})
         assert read.status_code == 200 and read.json()["email"] == body["email"], read.text
+        # A client-supplied X-Forwarded-For must not become the event's clientIp: the gateway sets it.
+        credentials = {"email": body["email"], "password": body["password"]}
+        login = client.post("/api/v1/auth/login", json=credentials, headers={"X-Forwarded-For": "203.0.113.9"})
+        assert login.status_code == 200, login.text
+    authenticated = asyncio.run(_outbox_data(isolation.db_prefix + "auth_db", "user.authenticated"))
+    assert [data.get("clientIp") for data in authenticated] == ["127.0.0.1"], authenticated
 
     code, rest, err = running.finish(signal.SIGINT)
     assert code == 0, err

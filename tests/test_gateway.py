@@ -38,7 +38,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from planforge.model import Model, Route
 from planforge.pipeline import render, validate
-from planforge.targets.gateway import NJS_MODULE, key_file_env
+from planforge.runtime.auth import TokenVerifier
+from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.problems import Problem
+from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
+from planforge.targets.gateway import JWKS_FILE_ENV, NJS_MODULE, key_file_env
 
 from .conftest import REPO
 
@@ -185,6 +189,7 @@ class Gateway:
     keys: Keys
     access_log: Path
     key_files: dict[str, Path]
+    status_url: str = ""
 
     @property
     def algorithms(self) -> tuple[str, ...]:
@@ -252,9 +257,11 @@ def _runtime_dir() -> Path:
     return root
 
 
-def _point_settings(root: Path, model: Model, port: int, upstream_ports: dict[str, int]) -> None:
-    """Replace the settings a deployment replaces: listen address and upstream addresses."""
+def _point_settings(root: Path, model: Model, port: int, upstream_ports: dict[str, int]) -> str:
+    """Replace the settings a deployment replaces: listen addresses and upstream addresses; the status URL."""
     (root / "settings" / "listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
+    status_port = free_port()
+    (root / "settings" / "status.conf").write_text(f"listen 127.0.0.1:{status_port};\n")
     upstreams = root / "settings" / "upstreams.conf"
     text = upstreams.read_text()
     for service, local in upstream_ports.items():
@@ -262,6 +269,7 @@ def _point_settings(root: Path, model: Model, port: int, upstream_ports: dict[st
         assert default in text, f"{service} has no default address in upstreams.conf"
         text = text.replace(default, f"server 127.0.0.1:{local};")
     upstreams.write_text(text)
+    return f"http://127.0.0.1:{status_port}"
 
 
 def _install_keys(
@@ -352,9 +360,9 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         upstreams = stack.enter_context(running_echoes(sorted({r.service for r in model.gateway.routes})))
-        _point_settings(root, model, port, upstreams)
+        status_url = _point_settings(root, model, port, upstreams)
         access_log = stack.enter_context(running_nginx(root, port, env))
-        yield Gateway(model, f"http://127.0.0.1:{port}", root, keys, access_log, key_files)
+        yield Gateway(model, f"http://127.0.0.1:{port}", root, keys, access_log, key_files, status_url)
 
 
 # --- helpers over the model --------------------------------------------------
@@ -403,7 +411,7 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
     assert body["status"] == status
-    assert body["correlationId"] == response.headers["x-correlation-id"]
+    assert body["correlationId"] in response.headers.values()
     return body
 
 
@@ -433,6 +441,24 @@ def test_gateway_without_jwt_needs_no_njs() -> None:
     assert "auth_request" not in files["gateway/nginx.conf"]
 
 
+def test_jwt_js_is_one_static_module() -> None:
+    """Every feature gets the same jwt.js (only the header comment names the manifest): nginx variables configure it."""
+    modules = {m: _rendered(m)[1].get("gateway/jwt.js") for m in MANIFESTS}
+    bodies = {text.split("\n", 1)[1] for text in modules.values() if text is not None}
+    assert len(bodies) == 1, "jwt.js differs between features"
+    assert len([t for t in modules.values() if t]) >= 2
+
+
+def test_one_location_per_gateway_prefix() -> None:
+    """Each gateway prefix is one location block, for the prefix itself and everything under it."""
+    for manifest in MANIFESTS:
+        model, files = _rendered(manifest)
+        assert model.gateway is not None
+        locations = re.findall(r'^\s*location ~ "\^(.*)\(\?:/\|\$\)" \{$', files["gateway/nginx.conf"], re.M)
+        prefixes = sorted(r.prefix for r in model.gateway.routes)
+        assert sorted(loc.replace("\\", "") for loc in locations) == prefixes, manifest
+
+
 def test_keys_never_appear_in_the_config() -> None:
     """The config names key files; no PEM block or secret is written into it."""
     _, files = _rendered(FIXTURE)
@@ -441,12 +467,41 @@ def test_keys_never_appear_in_the_config() -> None:
     assert "keys/jwt-rs256.pem" in files["gateway/settings/jwt.conf"]
 
 
-def test_exact_protected_path_wins_over_public_template() -> None:
-    """/items/mine needs a token although the public /items/{itemId} would match it (nginx checks exact keys first)."""
-    model, files = _rendered(FIXTURE)
-    text = files["gateway/nginx.conf"]
-    assert '"GET:/api/catalog/items/mine" 0;' in text and '"~^GET:/api/catalog/items/[^/]+$" 1;' in text
-    assert any(r.id == "my_items" and not r.public for r in exposed_routes(model))
+def test_exact_protected_path_wins_over_public_template(gateway: Gateway) -> None:
+    """A protected exact path needs a token although a public template beside it would match it."""
+    routes = exposed_routes(gateway.model)
+    pairs = [
+        (exact, template)
+        for exact in routes
+        if not exact.public and exact.gateway_path and "{" not in exact.gateway_path
+        for template in routes
+        if template.public
+        and template.method == exact.method
+        and template.gateway_path
+        and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template.gateway_path), exact.gateway_path)
+    ]
+    if not pairs:
+        pytest.skip("no protected exact path beside a public template")
+    for exact, template in pairs:
+        problem(call(gateway, exact), 401)
+        assert call(gateway, template).status_code == 200, template.id
+
+
+def test_public_decision_is_case_sensitive(gateway: Gateway) -> None:
+    """POST /auth/LOGIN is not the public /auth/login: without a token it stops at the gateway with 401."""
+    changed = 0
+    for route in (r for r in exposed_routes(gateway.model) if r.public):
+        assert route.gateway_path is not None
+        segments = route.gateway_path.split("/")
+        literal = next((i for i in reversed(range(len(segments))) if segments[i] != segments[i].upper()), None)
+        if literal is None or "{" in segments[literal]:
+            continue
+        segments[literal] = segments[literal].upper()
+        response = gateway.request(route.method, concrete("/".join(segments)), json={"probe": True})
+        problem(response, 401)
+        changed += 1
+    if not changed:
+        pytest.skip("no public route with letters in its last segment")
 
 
 # --- routing and methods -----------------------------------------------------
@@ -632,7 +687,8 @@ def test_preflight_from_allowed_origin_gets_204_with_methods_and_max_age(gateway
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == origin
     assert route.method in response.headers["access-control-allow-methods"].split(", ")
-    assert "Authorization" in response.headers["access-control-allow-headers"]
+    allowed = response.headers["access-control-allow-headers"].split(", ")
+    assert "Authorization" in allowed and gateway.model.correlation_header in allowed
     assert response.headers["access-control-max-age"] == str(gateway.model.gateway.cors_max_age)
 
 
@@ -673,29 +729,41 @@ def _access_entries(gateway: Gateway, correlation_id: str) -> list[dict[str, Any
 
 
 def test_correlation_id_created_forwarded_returned_and_logged(gateway: Gateway) -> None:
-    """Without X-Correlation-ID the gateway makes one, sends it upstream, returns it and logs it as JSON."""
-    route = protected_route(gateway.model)
+    """Without the manifest's correlation header the gateway makes an ID, sends it upstream, returns and logs it."""
+    route, header = protected_route(gateway.model), gateway.model.correlation_header.lower()
     response = call(gateway, route, token=gateway.token())
-    created = response.headers["x-correlation-id"]
+    created = response.headers[header]
     assert re.fullmatch(r"[0-9a-f]{32}", created)
-    assert response.json()["headers"]["x-correlation-id"] == created
+    assert response.json()["headers"][header] == created
     entry = _access_entries(gateway, created)[0]
     assert (entry["status"], entry["method"], entry["subject"]) == (200, route.method, "user-1")
 
 
 def test_client_correlation_id_is_kept_and_unsafe_ones_replaced(gateway: Gateway) -> None:
     """A plain client ID travels end to end; one that could break logs is replaced."""
-    route, token = protected_route(gateway.model), gateway.token()
-    kept = call(gateway, route, token=token, headers={"X-Correlation-ID": "req-7:abc.1"})
-    assert kept.headers.get_list("x-correlation-id") == ["req-7:abc.1"]
-    assert kept.json()["headers"]["x-correlation-id"] == "req-7:abc.1"
-    replaced = call(gateway, route, token=token, headers={"X-Correlation-ID": 'x" injected'})
-    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["x-correlation-id"])
+    route, token, header = protected_route(gateway.model), gateway.token(), gateway.model.correlation_header
+    kept = call(gateway, route, token=token, headers={header: "req-7:abc.1"})
+    assert kept.headers.get_list(header) == ["req-7:abc.1"]
+    assert kept.json()["headers"][header.lower()] == "req-7:abc.1"
+    replaced = call(gateway, route, token=token, headers={header: 'x" injected'})
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers[header])
+
+
+def test_only_the_manifests_correlation_header_is_used(gateway: Gateway) -> None:
+    """A custom correlation_header replaces X-Correlation-ID: one request never carries two IDs."""
+    header = gateway.model.correlation_header
+    if header.lower() == "x-correlation-id":
+        pytest.skip("the manifest keeps the default correlation header")
+    response = call(gateway, protected_route(gateway.model), token=gateway.token(), headers={header: "one-id"})
+    assert response.headers.get_list(header) == ["one-id"]
+    assert "x-correlation-id" not in response.headers
+    assert "x-correlation-id" not in response.json()["headers"]
+    assert header in response.headers["access-control-expose-headers"].split(", ")
 
 
 def test_refused_requests_are_logged_with_the_reason(gateway: Gateway) -> None:
     """A 401 shows up in the access log with its correlation ID and why the token was refused."""
-    headers = {"X-Correlation-ID": "refused-1"}
+    headers = {gateway.model.correlation_header: "refused-1"}
     response = call(gateway, protected_route(gateway.model), token=gateway.token(exp=1), headers=headers)
     assert response.status_code == 401
     entry = _access_entries(gateway, "refused-1")[0]
@@ -732,6 +800,184 @@ def test_non_json_body_gets_415(gateway: Gateway) -> None:
         pytest.skip("request_validation is off")
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     problem(call(gateway, body_route(gateway.model), token=gateway.token(), content=b"a=1", headers=headers), 415)
+
+
+# --- the edge: forwarded headers, trace context, raw requests, logs, status ---------
+
+
+def test_client_x_forwarded_for_is_replaced_by_the_peer_address(gateway: Gateway) -> None:
+    """A client's X-Forwarded-For never reaches a service: the gateway sets it from the peer address."""
+    ip = next(_addresses)
+    with gateway.client(ip) as client:
+        route = protected_route(gateway.model)
+        assert route.gateway_path is not None
+        headers = {"Authorization": f"Bearer {gateway.token()}", "X-Forwarded-For": "203.0.113.66"}
+        seen = client.request(route.method, concrete(route.gateway_path), headers=headers, json={}).json()
+    assert seen["headers"]["x-forwarded-for"] == ip
+    assert seen["headers"]["x-real-ip"] == ip
+
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01")
+
+
+def _traced(gateway: Gateway, traceparent: str | None, marker: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the service received and the access log entry, for one request with that traceparent."""
+    headers = {gateway.model.correlation_header: marker}
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
+        headers["tracestate"] = "vendor=1"
+    response = call(gateway, protected_route(gateway.model), token=gateway.token(), headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["headers"], _access_entries(gateway, marker)[0]
+
+
+def test_valid_traceparent_is_continued_with_the_gateways_own_span(gateway: Gateway) -> None:
+    """The trace id is kept, the gateway's span id is new, the incoming span is logged as the parent."""
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    seen, entry = _traced(gateway, incoming, "trace-continued")
+    match = _TRACEPARENT.fullmatch(seen["traceparent"])
+    assert match, seen["traceparent"]
+    assert match.group(1) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert match.group(2) not in ("00f067aa0ba902b7", "0" * 16)
+    assert seen["tracestate"] == "vendor=1"
+    expected = ("4bf92f3577b34da6a3ce929d0e0e4736", match.group(2), "00f067aa0ba902b7")
+    assert (entry["trace_id"], entry["span_id"], entry["parent_span_id"]) == expected
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    [
+        None,
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  # zero parent id
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  # upper case
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # forbidden version
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",  # no flags
+        "garbage",
+    ],
+    ids=["absent", "zero-trace", "zero-parent", "upper-case", "version-ff", "no-flags", "garbage"],
+)
+def test_missing_or_invalid_traceparent_starts_a_new_trace(gateway: Gateway, incoming: str | None) -> None:
+    """Anything but a valid traceparent starts a new trace: no parent in the log, no tracestate forwarded."""
+    seen, entry = _traced(gateway, incoming, f"trace-new-{abs(hash(incoming)) % 10**8}")
+    match = _TRACEPARENT.fullmatch(seen["traceparent"])
+    assert match, seen["traceparent"]
+    assert match.group(1) != "4bf92f3577b34da6a3ce929d0e0e4736" and match.group(1) != "0" * 32
+    assert "tracestate" not in seen
+    assert (entry["trace_id"], entry["span_id"], entry["parent_span_id"]) == (match.group(1), match.group(2), "")
+
+
+def _raw(gateway: Gateway, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library would) and read the status, headers and body."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("name", "request_bytes", "status"),
+    [
+        ("nul in the path", b"GET /%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
+        ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n", 400),
+        ("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+        ("space in the path", b"GET /a b c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400),
+        ("no Host", b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
+        ("unknown version", b"GET / HTTP/2.7\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
+        ("URI too long", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414),
+        ("header too large", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+        ("unknown transfer coding", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "\r" not in v else None,
+)
+def test_malformed_requests_get_problem_json_never_html(
+    gateway: Gateway, name: str, request_bytes: bytes, status: int
+) -> None:
+    """Requests nginx refuses before routing are answered with problem+json, not nginx's HTML pages."""
+    code, headers, body = _raw(gateway, request_bytes)
+    assert headers.get("content-type") == "application/problem+json", (name, code, body[:200])
+    assert b"<html" not in body.lower(), name
+    parsed = json.loads(body)
+    assert (code, parsed["status"]) == (status, status), (name, parsed)
+
+
+def test_access_log_is_valid_utf8_json_even_with_raw_bytes(gateway: Gateway) -> None:
+    """A raw 0xff in the User-Agent or the path is logged as a marker; every line stays UTF-8 JSON."""
+    marker = "raw-bytes-1"
+    header = gateway.model.correlation_header.encode()
+    request = b"GET /nowhere/\xff\xfe HTTP/1.1\r\nHost: x\r\nUser-Agent: bad \xff\xc3(\r\n"
+    request += header + b": " + marker.encode() + b"\r\nConnection: close\r\n\r\n"
+    _raw(gateway, request)
+    good = b"GET /nowhere/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nUser-Agent: caf\xc3\xa9\r\n"
+    _raw(gateway, good + header + b": raw-bytes-2\r\nConnection: close\r\n\r\n")
+    entry = _access_entries(gateway, marker)[0]
+    assert (entry["user_agent"], entry["uri"]) == ("(invalid UTF-8)", "(invalid UTF-8)")
+    assert _access_entries(gateway, "raw-bytes-2")[0]["user_agent"] == "caf\u00e9"
+    for line in gateway.access_log.read_bytes().splitlines():
+        json.loads(line.decode("utf-8"))
+
+
+def test_stub_status_only_on_the_status_listener(gateway: Gateway) -> None:
+    """stub_status answers on settings/status.conf's address; the public port has no such path."""
+    problem(gateway.request("GET", "/stub_status"), 404)
+    status = httpx.get(gateway.status_url + "/stub_status", timeout=5)
+    assert status.status_code == 200
+    assert status.text.startswith("Active connections:")
+    assert httpx.get(gateway.status_url + "/other", timeout=5).status_code == 404
+
+
+def test_cors_origins_match_exactly_and_case_sensitively(gateway: Gateway) -> None:
+    """An origin spelled differently, or with the allowed one as a prefix, gets no Access-Control-Allow-Origin."""
+    route = protected_route(gateway.model)
+    for origin in _origins(gateway):
+        for other in (origin.upper(), origin + ".evil.example", origin + ":1", "x" + origin):
+            response = call(gateway, route, headers={"Origin": other}, token=gateway.token())
+            assert response.status_code == 200
+            assert "access-control-allow-origin" not in response.headers, other
+
+
+def _error_log_lines(gateway: Gateway) -> int:
+    return len((gateway.root / "process-0.log").read_bytes().splitlines())
+
+
+def test_flood_of_refused_requests_writes_a_bounded_log(gateway: Gateway) -> None:
+    """Hundreds of 429s write no error-log line and only a sample of access-log lines."""
+    route = protected_route(gateway.model)
+    assert route.gateway_path is not None
+    token, flood = gateway.token(), 400
+    errors_before, access_before = _error_log_lines(gateway), len(gateway.access_log.read_bytes().splitlines())
+    statuses = []
+    with gateway.client(next(_addresses)) as flooder:
+        for _ in range(flood):
+            response = flooder.request(
+                route.method, concrete(route.gateway_path), headers={"Authorization": f"Bearer {token}"}, json={}
+            )
+            statuses.append(response.status_code)
+    refused = statuses.count(429)
+    assert refused >= flood // 2, f"only {refused} of {flood} requests were refused"
+    time.sleep(0.2)  # let nginx write what it buffers
+    assert _error_log_lines(gateway) == errors_before, (gateway.root / "process-0.log").read_text()[-2000:]
+    logged = len(gateway.access_log.read_bytes().splitlines()) - access_before
+    # Every request that passed, and about 1% of the refused ones (30 is far above what 1% can give).
+    assert logged <= flood - refused + 30, (logged, refused)
+
+
+def test_clock_leeway_from_the_manifest(gateway: Gateway) -> None:
+    """A token expired within the manifest's leeway still passes; one expired beyond it is refused."""
+    assert gateway.model.gateway is not None
+    leeway, now = gateway.model.gateway.jwt_leeway, int(time.time())
+    route = protected_route(gateway.model)
+    assert call(gateway, route, token=gateway.token(exp=now - leeway + 5)).status_code == 200
+    late = call(gateway, route, token=gateway.token(exp=now - leeway - 5))
+    assert problem(late, 401)["detail"] == "token has expired"
+    early = call(gateway, route, token=gateway.token(nbf=now + leeway + 5))
+    assert problem(early, 401)["detail"] == "token is not valid yet"
 
 
 # --- the example's generated services behind the gateway ----------------------
@@ -800,10 +1046,10 @@ def test_real_services_answer_through_the_gateway(real_gateway: Gateway) -> None
     accepted = []
     for route in exposed_routes(real_gateway.model):
         correlation = f"real-{route.id}"
-        headers = {"X-Correlation-ID": correlation}
+        headers = {real_gateway.model.correlation_header: correlation}
         response = call(real_gateway, route, token=real_gateway.token(), headers=headers, json={})
         assert response.status_code in (200, 201, 204, 422, 501), (route.id, response.text)
-        assert response.headers.get_list("x-correlation-id") == [correlation]
+        assert response.headers.get_list(real_gateway.model.correlation_header) == [correlation]
         if response.headers["content-type"] == "application/problem+json":
             assert response.json().get("instance") == service_path(real_gateway.model, route), route.id
         if response.status_code == 501 and not route.public:
@@ -815,3 +1061,71 @@ def test_real_services_still_behind_the_jwt_check(real_gateway: Gateway) -> None
     """Without a token, protected routes stop at the gateway; the gateway's health answers."""
     problem(call(real_gateway, protected_route(real_gateway.model)), 401)
     assert real_gateway.request("GET", "/healthz").json() == {"status": "ok"}
+
+
+# --- key rotation: a JWKS key set, keys chosen by kid -----------------------------------------------------
+
+
+def test_key_rotation_overlap_then_old_key_refused(tmp_path: Path) -> None:
+    """Rotation adds a key and signs with it; tokens of the old key pass until a token lifetime later, then not.
+
+    The gateway (GATEWAY_JWT_JWKS_FILE) and a service's TokenVerifier (JWT_JWKS_FILE) read the same key set.
+    """
+    model, files = _rendered(FIXTURE)
+    assert model.gateway is not None
+    root, port, lifetime = _runtime_dir(), free_port(), 900.0
+    keys = root / "keys"
+    _write_gateway(files, root)
+    config = ServiceConfig(
+        name="order-service",
+        title="Order Service",
+        package="order_service",
+        jwt_algorithms=model.gateway.jwt_algorithms,
+        jwt_issuer=model.gateway.jwt_issuer,
+        jwt_audience=model.gateway.jwt_audience,
+    )
+    verifier = TokenVerifier(config, Settings(jwt_jwks_file=str(keys / JWKS_FILE)))
+    route = next(r for r in exposed_routes(model) if r.id == "get_order")
+    now = time.time()
+    first = {alg: rotate_jwt_keys(keys, alg, token_lifetime=lifetime, now=now - 100) for alg in ("RS256", "ES256")}
+    hs_kid = rotate_jwt_keys(keys, "HS256", token_lifetime=lifetime, now=now - 100)
+    keys.chmod(0o755)  # nginx workers run as 'nobody' when the tests run as root; jwks.json is 0644
+    env = {JWKS_FILE_ENV: str(keys / JWKS_FILE)}
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        upstreams = stack.enter_context(running_echoes(sorted({r.service for r in model.gateway.routes})))
+        _point_settings(root, model, port, upstreams)
+        stack.enter_context(running_nginx(root, port, env))
+        gateway = Gateway(model, f"http://127.0.0.1:{port}", root, Keys.generate(), root / "access.log", {})
+
+        def signed(alg: str, kid: str) -> str:
+            claims = {"sub": "user-1", "iss": "auth-service", "aud": "shop-api", "exp": int(time.time()) + 300}
+            return jwt.encode(claims, (keys / f"{kid}.key").read_bytes(), algorithm=alg, headers={"kid": kid})
+
+        def passes(token: str) -> bool:
+            status = call(gateway, route, token=token).status_code
+            assert status in (200, 401), status
+            try:
+                verifier.verify(token)
+            except Problem as refused:
+                assert refused.status == 401
+                assert status == 401, "the gateway passed a token the service refuses"
+                return False
+            assert status == 200, "the service passed a token the gateway refuses"
+            return True
+
+        old = {alg: signed(alg, kid) for alg, kid in first.items()}
+        assert all(passes(t) for t in old.values())
+        assert passes(signed("HS256", hs_kid))
+        second = rotate_jwt_keys(keys, "RS256", token_lifetime=lifetime, now=now)
+        new = signed("RS256", second)
+        assert passes(new) and passes(old["RS256"]), "during the overlap both keys pass"
+        # An RS256 token naming the ES256 key, and one without kid, are refused.
+        claims, signing_key = {"sub": "x", "exp": int(time.time()) + 60}, (keys / f"{second}.key").read_bytes()
+        assert not passes(jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": first["ES256"]}))
+        assert not passes(jwt.encode(claims, signing_key, algorithm="RS256"))
+        third = rotate_jwt_keys(keys, "RS256", token_lifetime=lifetime, now=now + lifetime + 1)
+        assert not passes(old["RS256"]), "a token lifetime after its retirement, the old key is dropped"
+        assert not (keys / f"{first['RS256']}.key").exists()
+        assert passes(new) and passes(signed("RS256", third)) and passes(old["ES256"])
+        assert problem(call(gateway, route, token=old["RS256"]), 401)["detail"] == "token key is not known"

@@ -9,6 +9,7 @@ from planforge.amqp import binding_matches
 from planforge.derive import deployment_order, diagram, matrix
 from planforge.loader import Document
 from planforge.model import (
+    DEFAULT_JWT_LEEWAY,
     Binding,
     Breaker,
     Cache,
@@ -312,6 +313,7 @@ def _gateway(raw: dict[str, Any] | None) -> Gateway | None:
         jwt_algorithms=tuple(jwt.get("algorithms", ())),
         jwt_issuer=jwt.get("issuer"),
         jwt_audience=jwt.get("audience"),
+        jwt_leeway=int(seconds(jwt["leeway"])) if "leeway" in jwt else DEFAULT_JWT_LEEWAY,
         cors_origins=tuple(cors.get("allowed_origins", ())),
         cors_headers=tuple(cors.get("allowed_headers", ("Authorization", "Content-Type", "X-Correlation-ID"))),
         cors_max_age=int(seconds(cors.get("max_age", "10m"))),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DEFAULT_JWT_LEEWAY",
     "Binding",
     "Breaker",
     "Cache",
@@ -33,6 +35,11 @@ __all__ = [
     "Service",
     "Step",
 ]
+
+
+_CORRELATION = "X-Correlation-ID"
+# Seconds of clock skew allowed on exp and nbf when the manifest sets no gateway.authentication.jwt.leeway.
+DEFAULT_JWT_LEEWAY = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +235,8 @@ class Gateway:
     jwt_algorithms: tuple[str, ...]
     jwt_issuer: str | None
     jwt_audience: str | None
+    # Clock skew allowed on exp and nbf, in seconds: the gateway and the services use the same value.
+    jwt_leeway: int
     cors_origins: tuple[str, ...]
     cors_headers: tuple[str, ...]
     cors_max_age: int
@@ -369,6 +378,13 @@ class Model:
     def event(self, name: str) -> Event:
         """The event called name."""
         return next(e for e in self.events if e.name == name)
+
+    @property
+    def correlation_header(self) -> str:
+        """The header that carries the correlation ID (observability.tracing.correlation_header)."""
+        tracing = self.policies.value.get("observability", {}).get("tracing", {})
+        header = tracing.get("correlation_header") if isinstance(tracing, dict) else None
+        return header if isinstance(header, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", header) else _CORRELATION
 
     def title_of(self, name: str) -> str:
         """Display title of a service or datastore name, or the name itself."""

@@ -50,6 +50,8 @@ class ServiceConfig:
     jwt_algorithms: tuple[str, ...] = ("RS256",)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Seconds of clock skew on exp and nbf: the manifest's gateway.authentication.jwt.leeway, as in the gateway.
+    jwt_leeway: int = 30
     pii_fields: tuple[str, ...] = ()
     caches: tuple[CacheConfig, ...] = ()
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
@@ -81,6 +83,13 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_private_key: str | None = None
     jwt_secret: str | None = None
+    # A folder with a verifying key per algorithm (jwt-rs256.pem, jwt-es256.pem, jwt-hs256.secret), for
+    # features that pin several algorithms; JWT_PUBLIC_KEY and JWT_SECRET still serve one algorithm.
+    jwt_keys_dir: str | None = None
+    # Key rotation: a JWKS file read on every token (keys chosen by "kid"); replaces the keys above when set.
+    jwt_jwks_file: str | None = None
+    # The "kid" the issuing service puts in the tokens it signs (the newest key of the JWKS file).
+    jwt_kid: str | None = None
     jwt_ttl_seconds: int = 900
     log_level: str = "INFO"
     readiness_timeout: float = 2.0

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["generate_key_pair"]
+__all__ = ["generate_key_pair", "jwt_key_files"]
+
+
+def jwt_key_files(algorithm: str) -> tuple[str, str]:
+    """File names of the (verifying, signing) keys of an algorithm in a key folder; HS* share one secret file.
+
+    Services read the verifying ones from JWT_KEYS_DIR; planforge.stack.keys writes the same names (it keeps
+    its own copy so that the command line does not import the runtime; a test checks that they agree).
+    """
+    stem = f"jwt-{algorithm.lower()}"
+    if algorithm.startswith("HS"):
+        return f"{stem}.secret", f"{stem}.secret"
+    return f"{stem}.pem", f"{stem}.key"
 
 
 def generate_key_pair(algorithm: str) -> tuple[bytes, bytes]:

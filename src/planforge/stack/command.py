@@ -22,7 +22,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def run(generated: Path, options: Options, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """`planforge up`: start, run until Ctrl-C, SIGTERM or a child's exit, stop; the exit code (0, 1 or 2)."""
     err = err or sys.stderr
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Both, explicitly: a process started in the background by a shell script inherits SIGINT as ignored,
+    # and Python then installs no KeyboardInterrupt handler of its own.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Stack(generated, options, out) as stack:
             child = stack.watch()
@@ -38,4 +40,5 @@ def run(generated: Path, options: Options, out: TextIO | None = None, err: TextI
         err.write(f"planforge up: {exc}\n")
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

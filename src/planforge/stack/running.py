@@ -27,7 +27,10 @@ from planforge.stack.spec import (
     load_spec,
 )
 
-__all__ = ["Stack"]
+__all__ = ["GATEWAY_ADDRESS", "Stack"]
+
+# The gateway's address as the services see it: the only one whose X-Forwarded-For they trust.
+GATEWAY_ADDRESS = "127.0.0.1"
 
 # --- the stack ----------------------------------------------------------------------------------------------
 
@@ -47,7 +50,8 @@ class Stack:
         self.selected = self._selected()
         self.ports: dict[str, int] = {}
         self.children: dict[str, Child] = {}
-        self.keys: JwtKeys | None = None
+        self.keys: dict[str, JwtKeys] = {}
+        self.status_port: int | None = None
         self._partial_line = False
         if self.options.db_prefix and not SQL_NAME.match(self.options.db_prefix):
             raise StackUsageError(f"--db-prefix {self.options.db_prefix!r}: use lower-case letters, digits and '_'")
@@ -72,6 +76,13 @@ class Stack:
         """The gateway's base URL, when it runs."""
         child = self.children.get("gateway")
         return child.url if child else None
+
+    @property
+    def gateway_status_url(self) -> str | None:
+        """Where the gateway serves nginx's stub_status (its own listener, never the public port), when it runs."""
+        if "gateway" not in self.children or self.status_port is None:
+            return None
+        return f"http://127.0.0.1:{self.status_port}/stub_status"
 
     def database(self, service: ServiceSpec) -> str | None:
         """The name of the service's database on the PostgreSQL server (with --db-prefix)."""
@@ -119,6 +130,8 @@ class Stack:
         self._progress(f"  starting {name} on :{port} ...")
         command = [sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
         command += ["--app-dir", str(self.generated / "services"), "--host", "127.0.0.1", "--port", str(port)]
+        # X-Forwarded-For is trusted from the gateway's address only (the gateway sets it from its peer).
+        command += ["--proxy-headers", "--forwarded-allow-ips", GATEWAY_ADDRESS]
         child = self._launch(name, command, self._service_env(service), self.service_url(name))
         self._await(child, "/readyz")
         return child
@@ -158,7 +171,7 @@ class Stack:
             self._check(f"Redis {_where(self.options.redis_url)}", lambda: ping_redis(self.options.redis_url))
         if "rabbitmq" in self.spec.infrastructure:
             self._check(f"RabbitMQ {_where(self.options.amqp_url)}", self._broker)
-        self._check(f"JWT keys ({self.spec.jwt_algorithm})", self._jwt_keys)
+        self._check(f"JWT keys ({', '.join(self.spec.jwt_algorithms)})", self._jwt_keys)
 
     def _make_state(self) -> None:
         if self.options.state is None:
@@ -213,9 +226,12 @@ class Stack:
         return "; ".join([*notes, f"declared {counts}"])
 
     def _jwt_keys(self) -> str:
-        existed = (self.state / "keys" / jwt_key_files(self.spec.jwt_algorithm)[1]).exists()
-        self.keys = ensure_jwt_keys(self.state / "keys", self.spec.jwt_algorithm)
-        return "kept" if existed else "created"
+        """Keys for every pinned algorithm (the gateway has a key file for each), kept across runs."""
+        folder = self.state / "keys"
+        existed = [alg for alg in self.spec.jwt_algorithms if (folder / jwt_key_files(alg)[1]).exists()]
+        self.keys = {alg: ensure_jwt_keys(folder, alg) for alg in self.spec.jwt_algorithms}
+        created = [alg for alg in self.spec.jwt_algorithms if alg not in existed]
+        return f"created {', '.join(created)}" if created else "kept"
 
     def _service_env(self, service: ServiceSpec) -> dict[str, str]:
         """The service's environment: planforge's own, with the settings `up` decides put in place."""
@@ -231,12 +247,15 @@ class Stack:
         return env
 
     def _jwt_env(self, service: ServiceSpec) -> dict[str, str]:
-        assert self.keys is not None
-        if self.keys.symmetric:
-            return {"JWT_SECRET": self.keys.public.read_text(encoding="utf-8").strip()}
-        env = {"JWT_PUBLIC_KEY": self.keys.public.read_text(encoding="utf-8")}
+        """The verifying key of every algorithm (JWT_KEYS_DIR), and the signing key for the issuer."""
+        signing = self.keys[self.spec.jwt_algorithm]
+        env = {"JWT_KEYS_DIR": str(signing.public.parent)}
+        if signing.symmetric:
+            env["JWT_SECRET"] = signing.public.read_text(encoding="utf-8").strip()
+            return env
+        env["JWT_PUBLIC_KEY"] = signing.public.read_text(encoding="utf-8")
         if service.name == self.spec.jwt_issuer:
-            env["JWT_PRIVATE_KEY"] = self.keys.private.read_text(encoding="utf-8")
+            env["JWT_PRIVATE_KEY"] = signing.private.read_text(encoding="utf-8")
         return env
 
     # --- the gateway
@@ -247,9 +266,9 @@ class Stack:
             raise StackUsageError("nginx is not installed (with its njs module); install it or use --no-gateway")
         conf, runtime = self._gateway_files()
         env = dict(os.environ)
-        if self.spec.gateway_key_env and self.keys is not None:
-            env[self.spec.gateway_key_env] = str(self.keys.public)
-            self._warn_unreadable(self.keys.public)
+        for algorithm, variable in self.spec.gateway_key_envs.items():
+            env[variable] = str(self.keys[algorithm].public)
+            self._warn_unreadable(self.keys[algorithm].public)
         port = self.options.port
         self._progress(f"  starting gateway on :{port} ...")
         command = [nginx, "-e", "stderr", "-p", f"{runtime}/", "-c", str(conf / "nginx.conf")]
@@ -262,7 +281,9 @@ class Stack:
         shutil.rmtree(conf, ignore_errors=True)
         shutil.copytree(self.generated / "gateway", conf)
         runtime.mkdir(parents=True, exist_ok=True)
-        (conf / "settings" / "listen.conf").write_text(f"listen 127.0.0.1:{self.options.port};\n")
+        (conf / "settings" / "listen.conf").write_text(f"listen {GATEWAY_ADDRESS}:{self.options.port};\n")
+        self.status_port = free_port()
+        (conf / "settings" / "status.conf").write_text(f"listen 127.0.0.1:{self.status_port};\n")
         blocks = [
             f"upstream {name} {{\n    # {service}\n    server 127.0.0.1:{self.ports[service]};\n    keepalive 16;\n}}\n"
             for name, service in self.spec.upstreams or ()

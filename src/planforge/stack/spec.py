@@ -27,7 +27,7 @@ __all__ = [
     "load_spec",
 ]
 
-STACK_FORMAT = 1
+STACK_FORMAT = 2
 STACK_FILE = "deploy/stack.json"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -41,6 +41,8 @@ SERVICE_SETTINGS: tuple[str, ...] = (
     "JWT_PUBLIC_KEY",
     "JWT_PRIVATE_KEY",
     "JWT_SECRET",
+    "JWT_KEYS_DIR",
+    "FORWARDED_ALLOW_IPS",
 )
 
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -74,7 +76,11 @@ class ServiceSpec:
 
 @dataclass(frozen=True, slots=True)
 class StackSpec:
-    """The feature to run: services in deployment order, phases, infrastructure, gateway and JWT facts."""
+    """The feature to run: services in deployment order, phases, infrastructure, gateway and JWT facts.
+
+    jwt_algorithms are every pinned algorithm (each gets its keys); jwt_algorithm is the one services sign
+    with; gateway_key_envs maps each algorithm to the variable that names the gateway's key file.
+    """
 
     name: str
     slug: str
@@ -82,8 +88,9 @@ class StackSpec:
     phases: tuple[tuple[str, tuple[str, ...]], ...]
     services: tuple[ServiceSpec, ...]
     upstreams: tuple[tuple[str, str], ...] | None
-    gateway_key_env: str | None
+    gateway_key_envs: dict[str, str]
     jwt_algorithm: str
+    jwt_algorithms: tuple[str, ...]
     jwt_issuer: str | None
 
     def service(self, name: str) -> ServiceSpec:
@@ -110,8 +117,9 @@ def load_spec(generated: Path) -> StackSpec:
         phases=tuple((p["name"], tuple(p["services"])) for p in data["phases"]),
         services=tuple(_service_spec(s) for s in data["services"]),
         upstreams=tuple((u["name"], u["service"]) for u in gateway["upstreams"]) if gateway else None,
-        gateway_key_env=gateway["key_env"] if gateway else None,
+        gateway_key_envs=dict(gateway["key_envs"]) if gateway else {},
         jwt_algorithm=data["jwt"]["algorithm"],
+        jwt_algorithms=tuple(data["jwt"]["algorithms"]),
         jwt_issuer=data["jwt"]["issuer"],
     )
 

@@ -35,6 +35,10 @@ _IMAGES = {
 }
 _KEYS_DIR = "/run/planforge/jwt"
 _GATEWAY_DIR = "/etc/planforge/gateway"
+# The compose network has a fixed subnet so that the gateway has a fixed address: the only one whose
+# X-Forwarded-For the services trust (uvicorn's FORWARDED_ALLOW_IPS). Both can be changed in .env.
+_SUBNET = "${PLANFORGE_SUBNET:-172.30.89.0/24}"
+_GATEWAY_ADDRESS = "${GATEWAY_ADDRESS:-172.30.89.250}"
 _POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"
 _AMQP_URL = "amqp://guest:guest@{host}:5672/"
 _INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys")
@@ -77,6 +81,7 @@ class Container:
     start_period: str = "10s"
     restart: str | None = None
     notes: tuple[str, ...] = ()
+    ipv4_address: str | None = None
 
 
 def render(model: Model) -> Output:
@@ -116,7 +121,7 @@ def stack_data(model: Model) -> dict[str, object]:
     if model.gateway is not None:
         gateway = {
             "upstreams": [{"name": s.package, "service": s.name} for s in _routed(model)],
-            "key_env": key_file_env(algorithm) if algorithm in model.gateway.jwt_algorithms else None,
+            "key_envs": {alg: key_file_env(alg) for alg in sorted(model.gateway.jwt_algorithms)},
         }
     return {
         "planforge_stack": STACK_FORMAT,
@@ -126,7 +131,7 @@ def stack_data(model: Model) -> dict[str, object]:
         "phases": [{"name": p.name, "services": [s.name for s in p.services]} for p in phases(model)],
         "services": [_service_data(model, s) for s in ordered],
         "gateway": gateway,
-        "jwt": {"algorithm": algorithm, "issuer": issuer},
+        "jwt": {"algorithm": algorithm, "algorithms": list(_algorithms(model)), "issuer": issuer},
     }
 
 
@@ -169,6 +174,12 @@ def _jwt(model: Model) -> tuple[str, str | None]:
     return algorithm, issuer
 
 
+def _algorithms(model: Model) -> tuple[str, ...]:
+    """Every algorithm that needs keys: the gateway's pinned ones, or the services' default."""
+    pinned = sorted(model.gateway.jwt_algorithms) if model.gateway else []
+    return tuple(pinned) or (_jwt(model)[0],)
+
+
 # --- docker-compose.yaml -------------------------------------------------------------------------------------
 
 
@@ -184,9 +195,17 @@ def _context(model: Model) -> dict[str, object]:
         "phases": phases(model),
         "containers": _containers(model, names),
         "volumes": _volumes(model),
+        "subnet": _SUBNET if model.gateway is not None else None,
         "databases": tuple(database_name(d.name) for d in model.datastores if d.kind == "postgres"),
         "upstreams": tuple((s.package, s.name, f"{s.name}:{s.port}") for s in _routed(model)) if model.gateway else (),
-        "jwt": {"algorithm": algorithm, "issuer": issuer, "public": public, "private": private, "dir": _KEYS_DIR},
+        "jwt": {
+            "algorithm": algorithm,
+            "algorithms": _algorithms(model),
+            "issuer": issuer,
+            "public": public,
+            "private": private,
+            "dir": _KEYS_DIR,
+        },
         "gateway_port": DEFAULT_LISTEN_PORT,
         "gateway_dir": _GATEWAY_DIR,
         "images": _IMAGES,
@@ -275,13 +294,17 @@ def _build_args(service: Service) -> tuple[tuple[str, str], ...]:
 
 
 def _jwt_keys(model: Model, names: dict[str, str]) -> Container:
-    algorithm, _ = _jwt(model)
-    script = "import sys; from planforge.stack import ensure_jwt_keys; ensure_jwt_keys(sys.argv[1], sys.argv[2])"
+    algorithms = _algorithms(model)
+    script = (
+        "import sys; from planforge.stack import ensure_jwt_keys; "
+        "[ensure_jwt_keys(sys.argv[1], alg) for alg in sys.argv[2:]]"
+    )
     return Container(
         name=names["jwt-keys"],
-        comment=f"One-shot job: creates the {algorithm} JWT keys in the jwt-keys volume on first start, then exits.",
+        comment=f"One-shot job: creates the {', '.join(algorithms)} JWT keys in the jwt-keys volume on first start, "
+        "then exits.",
         build_args=_build_args(model.services[0]),
-        command=("python", "-c", script, _KEYS_DIR, algorithm),
+        command=("python", "-c", script, _KEYS_DIR, *algorithms),
         volumes=(f"jwt-keys:{_KEYS_DIR}",),
         restart="no",
     )
@@ -324,6 +347,10 @@ def _environment(model: Model, names: dict[str, str], service: Service) -> tuple
         env.append(("AMQP_URL", _AMQP_URL.format(host=names["rabbitmq"])))
     algorithm, issuer = _jwt(model)
     public, private = jwt_key_files(algorithm)
+    # The verifying key of every pinned algorithm; the signing ones below.
+    env.append(("JWT_KEYS_DIR", _KEYS_DIR))
+    if model.gateway is not None:
+        env.append(("FORWARDED_ALLOW_IPS", _GATEWAY_ADDRESS))
     if algorithm.startswith("HS"):
         env.append(("JWT_SECRET_FILE", f"{_KEYS_DIR}/{public}"))
     else:
@@ -337,10 +364,10 @@ def _environment(model: Model, names: dict[str, str], service: Service) -> tuple
 
 
 def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> Container:
-    algorithm, _ = _jwt(model)
-    public, _ = jwt_key_files(algorithm)
     assert model.gateway is not None
-    env = ((key_file_env(algorithm), f"{_KEYS_DIR}/{public}"),) if algorithm in model.gateway.jwt_algorithms else ()
+    env = tuple(
+        (key_file_env(alg), f"{_KEYS_DIR}/{jwt_key_files(alg)[0]}") for alg in sorted(model.gateway.jwt_algorithms)
+    )
     return Container(
         name=names["gateway"],
         comment="API Gateway: nginx with njs and the generated gateway/ folder.",
@@ -360,9 +387,19 @@ def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> 
             "Two settings files are replaced by mounts over the generated ones: upstreams.conf (the compose",
             "hosts) and http.conf (access log to stdout); main.conf, listen.conf and jwt.conf are used as",
             "generated: the image's njs module is at the path main.conf loads"
-            + (f", and {env[0][0]} names the key file." if env else "."),
+            + _key_file_note(tuple(name for name, _ in env)),
+            "Its address is fixed: the services trust X-Forwarded-For from it alone.",
         ),
+        ipv4_address=_GATEWAY_ADDRESS,
     )
+
+
+def _key_file_note(variables: tuple[str, ...]) -> str:
+    if not variables:
+        return "."
+    if len(variables) == 1:
+        return f", and {variables[0]} names the key file."
+    return f", and {', '.join(variables)} name the key files."
 
 
 def _rabbitmq_access() -> dict[str, list[dict[str, str]]]:

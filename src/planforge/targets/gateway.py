@@ -1,15 +1,18 @@
 """The API gateway: an nginx configuration with njs JWT verification, rendered from model.gateway.
 
 nginx routes each gateway prefix to its service's upstream, answers undeclared methods with 405,
-limits requests per client IP, verifies JWTs itself (jwt.js, no call to the auth service), handles
-CORS, correlation IDs, body size, security headers and JSON access logs. Everything a deployment
-changes (listen address, upstream addresses, key files, module path, log destination) lives in
-gateway/settings/*.conf, included by gateway/nginx.conf.
+limits requests per client IP, verifies JWTs itself (jwt.js, one static module configured by nginx
+variables, no call to the auth service), handles CORS, correlation IDs, W3C trace context, body size,
+security headers and JSON access logs, and serves stub_status on a separate listener. Everything a
+deployment changes (listen addresses, upstream addresses, key files, module path, log destination) lives
+in gateway/settings/*.conf, included by gateway/nginx.conf.
+
+Every decision on manifest text (public or protected, CORS origin) is a case-sensitive regex match:
+nginx matches plain map keys case-insensitively, which would let POST /auth/LOGIN skip the JWT check.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -21,7 +24,10 @@ from planforge.templating import render_template
 
 __all__ = [
     "DEFAULT_LISTEN_PORT",
+    "DEFAULT_STATUS_LISTEN",
+    "JWKS_FILE_ENV",
     "NJS_MODULE",
+    "STATUS_PATH",
     "AccessRule",
     "Location",
     "Problem",
@@ -31,6 +37,11 @@ __all__ = [
 ]
 
 DEFAULT_LISTEN_PORT = 8080
+# nginx's stub_status, for prometheus-nginx-exporter: never on the public port.
+DEFAULT_STATUS_LISTEN = "127.0.0.1:8081"
+STATUS_PATH = "/stub_status"
+# Names the gateway's JWKS file (key rotation); jwt.js reads the same name.
+JWKS_FILE_ENV = "GATEWAY_JWT_JWKS_FILE"
 # Debian, Ubuntu, Alpine and nginx.org packages all install the njs module here.
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 
@@ -43,11 +54,38 @@ _TEMPLATES = {
     "gateway/settings/listen.conf": "gateway/settings/listen.conf.j2",
     "gateway/settings/upstreams.conf": "gateway/settings/upstreams.conf.j2",
     "gateway/settings/jwt.conf": "gateway/settings/jwt.conf.j2",
+    "gateway/settings/status.conf": "gateway/settings/status.conf.j2",
 }
 _JWT_ONLY = ("gateway/jwt.js", "gateway/settings/jwt.conf")
 # Manifest values written into the config: no quotes, spaces, ';' or '$' (the schema already ensures it).
 _NGINX_SAFE = re.compile(r"^[A-Za-z0-9._:/*+{}-]+$")
-_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "X-Correlation-ID")
+_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After")
+# Of the requests the rate limit refuses, one in this many is written to the access log.
+_RATE_LIMITED_LOG_ONE_IN = 100
+# Characters with a meaning in PCRE that _NGINX_SAFE lets through.
+_REGEX_SPECIAL = re.compile(r"([.*+?(){}\[\]|^$\\])")
+# Statuses nginx can answer by itself (besides the routing ones): each gets a problem+json body.
+_HTTP_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +99,21 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """A gateway prefix: what it matches, where it forwards, which methods pass."""
+    """A gateway prefix: one regex location for the prefix and everything under it, and its rewrite."""
 
     prefix: str
     upstream: str
+    match: str
+    rewrite: str
+    replacement: str
     target: str
-    prefix_target: str
     methods: str
     methods_regex: str
 
 
 @dataclass(frozen=True, slots=True)
 class AccessRule:
-    """One exposed route as a key of the public/protected map: exact 'METHOD:/path' or a '~' regex."""
+    """One exposed route as a case-sensitive '~' regex key of the public/protected map ('METHOD:/path')."""
 
     key: str
     public: bool
@@ -82,12 +122,24 @@ class AccessRule:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """An error nginx itself answers, rendered as an application/problem+json body."""
+    """An error nginx itself answers, rendered as an application/problem+json body.
+
+    caught are the statuses nginx produces that lead here (494, nginx's own code for headers over the
+    limit, is answered as 431). The location is an internal URI, not a named location: nginx cannot
+    redirect a request whose request line it could not parse to a named location.
+    """
 
     status: int
     location: str
     title: str
     detail: str
+    caught: tuple[int, ...]
+
+    @property
+    def error_page(self) -> str:
+        """The arguments of nginx's error_page directive: the caught codes, '=status' when it differs, the URI."""
+        answer = "" if self.caught == (self.status,) else f" ={self.status}"
+        return f"{' '.join(str(c) for c in self.caught)}{answer} {self.location}"
 
 
 def render(model: Model) -> Output:
@@ -100,26 +152,48 @@ def render(model: Model) -> Output:
 
 
 def key_file_env(algorithm: str) -> str:
-    """The environment variable that names the key file for an algorithm: GATEWAY_JWT_RS256_KEY_FILE."""
+    """The environment variable that names the key file for an algorithm: GATEWAY_JWT_RS256_KEY_FILE.
+
+    jwt.js builds the same name from the algorithm, so it needs no per-feature table.
+    """
     return f"GATEWAY_JWT_{algorithm}_KEY_FILE"
+
+
+def key_file(algorithm: str) -> str:
+    """The default key file of an algorithm, relative to nginx.conf: keys/jwt-rs256.pem, keys/jwt-hs256.secret."""
+    return f"keys/jwt-{algorithm.lower()}.{'secret' if algorithm.startswith('HS') else 'pem'}"
 
 
 def _context(model: Model, gateway: Gateway) -> dict[str, object]:
     """Everything the templates print, computed here so that they only format."""
+    correlation = _safe(model.correlation_header)
     return {
         "model": model,
         "gateway": gateway,
         "njs_module": NJS_MODULE,
         "listen_port": DEFAULT_LISTEN_PORT,
+        "status_listen": DEFAULT_STATUS_LISTEN,
+        "status_path": STATUS_PATH,
+        "correlation": {"header": correlation, "variable": "$http_" + correlation.lower().replace("-", "_")},
         "upstreams": _upstreams(model, gateway),
-        "locations": tuple(_location(model, route) for route in sorted(gateway.routes, key=lambda r: r.prefix)),
+        "locations": _locations(model, gateway),
         "access_rules": _access_rules(model),
-        "jwt": _jwt(gateway),
+        "jwt": _jwt(model, gateway),
         "rate": _rate(gateway),
-        "cors": _cors(gateway),
+        "cors": _cors(gateway, correlation),
         "problems": _problems(gateway),
         "max_body_size": _safe(gateway.max_body_size),
+        "valid_utf8": _VALID_UTF8,
     }
+
+
+# Byte-mode PCRE (nginx compiles without UTF mode) for a string that is valid UTF-8: the access log keeps
+# such values and replaces any other, because escape=json copies bytes >= 0x80 as they are.
+_VALID_UTF8 = (
+    r"~^(?:[\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    r"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    r"|\xf4[\x80-\x8f][\x80-\xbf]{2})*$"
+)
 
 
 def _safe(value: str) -> str:
@@ -129,30 +203,53 @@ def _safe(value: str) -> str:
     return value
 
 
+def _literal(value: str) -> str:
+    """A safe manifest value as a PCRE literal (inside a double-quoted nginx string)."""
+    return _REGEX_SPECIAL.sub(r"\\\1", _safe(value))
+
+
 def _upstreams(model: Model, gateway: Gateway) -> tuple[Upstream, ...]:
     """One upstream per routed service, named after its package (nginx names allow no '-')."""
     routed = [model.service(name) for name in sorted({route.service for route in gateway.routes})]
     return tuple(Upstream(_safe(s.package), s.name, f"127.0.0.1:{s.port}") for s in routed)
 
 
+def _locations(model: Model, gateway: Gateway) -> tuple[Location, ...]:
+    """Longest prefix first: nginx tries regex locations in order, and /api/v1 must win over /api."""
+    routes = sorted(gateway.routes, key=lambda r: (-len(r.prefix), r.prefix))
+    return tuple(_location(model, route) for route in routes)
+
+
 def _location(model: Model, route: GatewayRoute) -> Location:
-    """nginx replaces the matched prefix with the target, so stripping is a shorter target path."""
+    """One regex location for the prefix itself and everything under it.
+
+    The rewrite replaces the prefix with the target on nginx's normalised URI (which proxy_pass escapes
+    again), as a prefix location with a URI in proxy_pass would; the query string is kept.
+    """
     methods = tuple(m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if m in route.methods)
+    prefix = _literal(route.prefix)
     target = _safe(route.prefix[len(route.strip_prefix) :] or "/")
+    if target == "/":
+        rewrite, replacement = f"^{prefix}/?(.*)$", "/$1"
+    else:
+        rewrite, replacement = f"^{prefix}(.*)$", f"{target}$1"
     return Location(
         prefix=_safe(route.prefix),
         upstream=_safe(model.service(route.service).package),
+        match=f"^{prefix}(?:/|$)",
+        rewrite=rewrite,
+        replacement=replacement,
         target=target,
-        prefix_target=target.rstrip("/") + "/",
         methods=", ".join(methods),
         methods_regex="|".join(methods),
     )
 
 
 def _access_rules(model: Model) -> tuple[AccessRule, ...]:
-    """Every route exposed by the gateway: exact paths first (nginx checks them first), then templates.
+    """Every route exposed by the gateway, in the order nginx tries the map's regexes.
 
-    Templates with fewer parameters come first, so /users/me (protected) wins over /users/{id} (public).
+    Exact paths first, then templates with fewer parameters, so /users/me (protected) wins over
+    /users/{id} (public).
     """
     routes = [r for s in model.services for r in s.routes if r.gateway_path]
     exact = sorted((r for r in routes if "{" not in (r.gateway_path or "")), key=_route_key)
@@ -170,29 +267,24 @@ def _template_order(route: Route) -> tuple[int, str, str]:
 
 
 def _access_rule(route: Route) -> AccessRule:
-    path = _safe(route.gateway_path or "")
-    if "{" in path:
-        pattern = re.sub(r"\{[A-Za-z][A-Za-z0-9_]*\}", "[^/]+", path.replace(".", r"\."))
-        key = f"~^{route.method}:{pattern}$"
-    else:
-        key = f"{route.method}:{path}"
-    return AccessRule(key, route.public, f"{route.service}.{route.id}")
+    parts = re.split(r"(\{[A-Za-z][A-Za-z0-9_]*\})", _safe(route.gateway_path or ""))
+    pattern = "".join("[^/]+" if part.startswith("{") else _literal(part) for part in parts if part)
+    return AccessRule(f"~^{route.method}:{pattern}$", route.public, f"{route.service}.{route.id}")
 
 
-def _jwt(gateway: Gateway) -> dict[str, object] | None:
+def _jwt(model: Model, gateway: Gateway) -> dict[str, object] | None:
     if not gateway.jwt_algorithms:
         return None
     algorithms = tuple(sorted(gateway.jwt_algorithms))
     return {
         "algorithms": algorithms,
-        "algorithms_json": json.dumps(list(algorithms)),
         "env": {alg: key_file_env(alg) for alg in algorithms},
-        "env_json": json.dumps({alg: key_file_env(alg) for alg in algorithms}, sort_keys=True),
-        "key_files": {
-            alg: f"keys/jwt-{alg.lower()}.{'secret' if alg.startswith('HS') else 'pem'}" for alg in algorithms
-        },
+        "key_files": {alg: key_file(alg) for alg in algorithms},
+        "jwks_env": JWKS_FILE_ENV,
+        "realm": _safe(model.slug),
         "issuer": _safe(gateway.jwt_issuer) if gateway.jwt_issuer else "",
         "audience": _safe(gateway.jwt_audience) if gateway.jwt_audience else "",
+        "leeway": gateway.jwt_leeway,
     }
 
 
@@ -208,32 +300,55 @@ def _rate(gateway: Gateway) -> dict[str, object]:
         "retry_after": max(1, math.ceil(period / gateway.rate_requests)),
         "interval": f"{period / gateway.rate_requests:g} s",
         "text": f"{gateway.rate_requests} requests per {gateway.rate_per} per client IP",
+        # One refused request in this many is written to the access log; none to the error log.
+        "log_one_in": _RATE_LIMITED_LOG_ONE_IN,
+        "log_sample": f"{100 / _RATE_LIMITED_LOG_ONE_IN:g}%",
     }
 
 
-def _cors(gateway: Gateway) -> dict[str, object]:
+def _cors(gateway: Gateway, correlation: str) -> dict[str, object]:
+    """Origins as exact, case-sensitive regexes, answered with the spelling the manifest configures."""
+    origins = tuple(sorted(gateway.cors_origins))
+    # Browsers may send the correlation header the gateway reads, whatever allowed_headers lists.
+    headers = [*gateway.cors_headers]
+    if correlation.lower() not in (h.lower() for h in headers):
+        headers.append(correlation)
     return {
-        "origins": tuple(_safe(o) for o in sorted(gateway.cors_origins)),
-        "headers": ", ".join(_safe(h) for h in gateway.cors_headers),
-        "expose": ", ".join(_EXPOSED_HEADERS),
+        "origins": tuple((f"~^{_literal(o)}$", _safe(o)) for o in origins),
+        "origin_list": origins,
+        "headers": ", ".join(_safe(h) for h in headers),
+        "expose": ", ".join((*_EXPOSED_HEADERS, correlation)),
         "max_age": gateway.cors_max_age,
     }
 
 
 def _problems(gateway: Gateway) -> tuple[Problem, ...]:
-    """Errors nginx answers itself; responses from the services pass through unchanged."""
+    """Every error nginx can answer itself; responses from the services pass through unchanged."""
     rate = _rate(gateway)["text"]
-    unauthorized = (Problem(401, "@unauthorized", "Unauthorized", "$jwt_error"),) if gateway.jwt_algorithms else ()
-    return (
-        Problem(400, "@bad_request", "Bad Request", "The gateway could not read the request."),
-        *unauthorized,
-        Problem(404, "@not_found", "Not Found", "No route of the gateway serves this path."),
-        Problem(405, "@method_not_allowed", "Method Not Allowed", "Allowed methods: $route_methods."),
-        Problem(413, "@too_large", "Content Too Large", f"Request bodies are limited to {gateway.max_body_size}."),
-        Problem(415, "@unsupported_media_type", "Unsupported Media Type", "Request bodies must be JSON."),
-        Problem(429, "@too_many_requests", "Too Many Requests", f"The limit is {rate}."),
-        Problem(500, "@internal_error", "Internal Server Error", "The gateway failed; see its error log."),
-        Problem(502, "@bad_gateway", "Bad Gateway", "The service behind this route is unreachable."),
-        Problem(503, "@service_unavailable", "Service Unavailable", "The service behind this route is unavailable."),
-        Problem(504, "@gateway_timeout", "Gateway Timeout", "The service behind this route did not answer in time."),
+    details = {
+        400: "The gateway could not read the request.",
+        401: "$jwt_error" if gateway.jwt_algorithms else "Authentication is required.",
+        403: "The gateway refuses this request.",
+        404: "No route of the gateway serves this path.",
+        405: "Allowed methods: $route_methods.",
+        408: "The request was not received in time.",
+        411: "The request needs a Content-Length.",
+        413: f"Request bodies are limited to {_safe(gateway.max_body_size)}.",
+        414: "The request URI is longer than the gateway accepts.",
+        415: "Request bodies must be JSON.",
+        416: "The requested range cannot be served.",
+        429: f"The limit is {rate}.",
+        431: "The request headers are larger than the gateway accepts.",
+        500: "The gateway failed; see its error log.",
+        501: "The gateway does not implement this request (for example its transfer encoding).",
+        502: "The service behind this route is unreachable.",
+        503: "The service behind this route is unavailable.",
+        504: "The service behind this route did not answer in time.",
+        505: "The gateway speaks HTTP/1.0 and HTTP/1.1 only.",
+    }
+    # 494 is nginx's own code for headers over the limit (it would answer an HTML 400).
+    caught = {431: (494,)}
+    return tuple(
+        Problem(status, f"/_gateway/errors/{status}", title, details[status], caught.get(status, (status,)))
+        for status, title in _HTTP_TITLES.items()
     )

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from planforge.model import Model, Parameter, Route, Service
+from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
 from planforge.targets import Output
 from planforge.targets.openapi import statuses
 from planforge.targets.pylayout import WIDTH, Seq, code, import_block, kw, py_str, tuple_of
@@ -270,6 +270,7 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
         kw("jwt_algorithms", tuple_of([py_str(a) for a in (gateway.jwt_algorithms if gateway else ())] or ['"RS256"'])),
         f"jwt_issuer={py_str(gateway.jwt_issuer) if gateway and gateway.jwt_issuer else None}",
         f"jwt_audience={py_str(gateway.jwt_audience) if gateway and gateway.jwt_audience else None}",
+        f"jwt_leeway={gateway.jwt_leeway if gateway else DEFAULT_JWT_LEEWAY}",
         kw("pii_fields", tuple_of([py_str(f) for f in _pii(model)])),
         kw("caches", tuple_of(list(caches))),
         kw(

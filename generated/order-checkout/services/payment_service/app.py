@@ -35,6 +35,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("ES256",),
     jwt_issuer="identity-service",
     jwt_audience="storefront",
+    jwt_leeway=30,
     pii_fields=("cardLast4", "customerEmail"),
     caches=(
         CacheConfig(

@@ -34,6 +34,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer="auth-service",
     jwt_audience=None,
+    jwt_leeway=30,
     pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
     caches=(),
     breaker=BreakerConfig(

@@ -65,11 +65,12 @@ def running_stack(generated: Path, feature: Feature) -> Iterator[Session]:
 
 
 def _session(stack: Stack, proxy: TcpProxy, loop: LoopThread, feature: Feature) -> Session:
-    assert stack.keys is not None and stack.gateway_url is not None
+    assert stack.gateway_url is not None
     tap = EventTap(loop, stack.options.broker_url, feature.exchanges)
     tap.start()
     consumers = {event: list(services) for event, services in feature.data["consumers"].items()}
-    e2e = E2E(feature, stack.gateway_url, stack.service_url, tap, stack.keys.private.read_text(), consumers, 30.0)
+    signing_key = stack.keys[stack.spec.jwt_algorithm].private.read_text()
+    e2e = E2E(feature, stack.gateway_url, stack.service_url, tap, signing_key, consumers, 30.0)
     return Session(stack, proxy, e2e)
 
 

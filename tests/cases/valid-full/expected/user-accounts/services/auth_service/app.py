@@ -33,6 +33,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer="auth-service",
     jwt_audience=None,
+    jwt_leeway=30,
     pii_fields=("email",),
     caches=(),
     breaker=BreakerConfig(

@@ -35,6 +35,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer="auth-service",
     jwt_audience=None,
+    jwt_leeway=30,
     pii_fields=("email",),
     caches=(CacheConfig(name="profiles", ttl_seconds=300, invalidated_by=()),),
     breaker=BreakerConfig(

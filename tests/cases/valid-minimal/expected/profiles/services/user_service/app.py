@@ -28,6 +28,7 @@ CONFIG = ServiceConfig(
     jwt_algorithms=("RS256",),
     jwt_issuer=None,
     jwt_audience=None,
+    jwt_leeway=30,
     pii_fields=(),
     caches=(),
     breaker=BreakerConfig(
