@@ -1,0 +1,23 @@
+"""KNOWN_GAPS: one switch per finding that a generated manifest hits and whose fix is not on main yet.
+
+While an entry is here the strategies avoid the part of the language its finding breaks. Delete the entry when
+the fix lands: the strategies then generate that part again and the property suite proves the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KNOWN_GAPS", "gap"]
+
+KNOWN_GAPS: dict[str, str] = {
+    # issue 9, "Runtime and generated code", first finding (generality branch)
+    "parameter_pattern": "A path or query parameter with `pattern` is emitted double-quoted "
+    "(`pattern='\"^[a-z]{2}$\"'`), so every valid value gets 422.",
+    # Not in issue 9's list: found by this suite, in the email checks issue 10 has the security branch align.
+    "email_special_use_domains": "NEW: a body field with `format: email` refuses addresses that JSON Schema's "
+    "email format accepts (special-use domains such as `v9@gm.46a.test`): schema-valid requests get 422.",
+}
+
+
+def gap(name: str) -> bool:
+    """True while the finding behind this switch is not fixed: the strategy then avoids what it breaks."""
+    return name in KNOWN_GAPS
