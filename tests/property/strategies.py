@@ -135,7 +135,7 @@ def routes(draw: st.DrawFn, noun: str, refs: dict[str, Shape]) -> list[dict[str,
         parameters = draw(_parameters(refs, f"{noun}Id" if path == item else None))
         if parameters:
             route["parameters"] = parameters
-        if kind in ("get", "put", "patch") and draw(st.booleans()):
+        if kind in ("get", "put", "patch") and not gap("etag_routes") and draw(st.booleans()):
             route["concurrency"] = "etag"
         found.append(route)
     return found
@@ -370,7 +370,7 @@ def policies() -> st.SearchStrategy[dict[str, Any]]:
                 }
             ),
             "discovery": st.just({"health_check_interval": "10s", "load_balancing": "server-side"}),
-            "observability": st.sampled_from(HEADERS).map(
+            "observability": st.sampled_from(HEADERS[-1:] if gap("gateway_correlation_header") else HEADERS).map(
                 lambda h: {
                     "tracing": {"correlation_header": h, "goals": ["Follow a request"]},
                     "metrics": ["request_rate", "error_rate", "latency"],

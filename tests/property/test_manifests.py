@@ -25,12 +25,12 @@ from planforge.output import apply, plan_writes
 from planforge.pipeline import render, validate
 
 from ..rabbit import amqp_url, fresh_vhost, rabbitmqctl
+from .profiles import PROFILE
 from .strategies import Feature, manifests
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 MYPY_CACHE = Path(tempfile.gettempdir()) / "planforge-property-mypy-cache"
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "planforge-ci"))
 SCHEMATHESIS_EXAMPLES = os.environ.get("PROPERTY_SCHEMATHESIS_EXAMPLES", "10")
 
 pytestmark = [
@@ -72,6 +72,35 @@ def assert_lints_and_type_checks(root: Path) -> None:
     for command in commands:
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, f"{Path(command[0]).name}:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
+
+
+def assert_etag_routes_are_documented(manifest: dict[str, Any], root: Path) -> None:
+    """A `concurrency: etag` route shows it in OpenAPI: reads answer an ETag header, writes take If-Match."""
+    for name, service in manifest["services"].items():
+        document = yaml.safe_load((root / "openapi" / f"{name}.yaml").read_text(encoding="utf-8"))
+        for route in service.get("routes", []):
+            if route.get("concurrency") != "etag":
+                continue
+            operation = document["paths"][route["path"]][route["method"].lower()]
+            if route["method"] == "GET":
+                headers = {h.lower() for r in operation["responses"].values() for h in r.get("headers", {})}
+                assert "etag" in headers, (name, route["id"], operation["responses"])
+            else:
+                parameters = {(p.get("in"), p.get("name", "").lower()) for p in operation.get("parameters", [])}
+                assert ("header", "if-match") in parameters, (name, route["id"], operation.get("parameters"))
+
+
+def assert_gateway_uses_the_correlation_header(manifest: dict[str, Any], root: Path) -> None:
+    """With a custom correlation header the gateway reads and forwards that one, never X-Correlation-ID."""
+    header = manifest.get("observability", {}).get("tracing", {}).get("correlation_header", "X-Correlation-ID")
+    if header.lower() == "x-correlation-id" or not (root / "gateway").is_dir():
+        return
+    forms = {header.lower(), header.lower().replace("-", "_")}
+    text = "\n".join(
+        p.read_text(encoding="utf-8").lower() for p in (root / "gateway").rglob("*") if p.suffix in (".conf", ".js")
+    )
+    assert "x-correlation-id" not in text and "x_correlation_id" not in text, "the gateway uses X-Correlation-ID"
+    assert any(form in text for form in forms), f"the gateway never uses {header}"
 
 
 def assert_services_import_and_honour_their_contracts(root: Path, cwd: Path) -> None:
@@ -144,6 +173,8 @@ def test_a_manifest_nobody_wrote_generates_a_working_feature(feature: Feature) -
         manifest = write_manifest(feature, work)
         model, root = generate(manifest, work / "out")
         assert_lints_and_type_checks(root)
+        assert_etag_routes_are_documented(feature.manifest, root)
+        assert_gateway_uses_the_correlation_header(feature.manifest, root)
         assert_services_import_and_honour_their_contracts(root, work)
         if feature.deliveries:
             assert_broker_delivers_as_modelled(model, feature, root)
