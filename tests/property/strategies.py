@@ -212,8 +212,21 @@ def broker(draw: st.DrawFn, exchange_table: dict[str, Any], event_table: dict[st
         if not any(name in got for got in delivered.values()):
             _bind(draw, queues[draw(st.sampled_from(sorted(queues)))], exchange_table, name, event_table[name])
             delivered = _delivered(queues, exchange_table, event_table)
-    section = {"exchanges": exchange_table, "queues": {q: {"bindings": b} for q, b in queues.items()}}
+    section = {
+        "exchanges": exchange_table,
+        "queues": {q: {**draw(_queue_kind()), "bindings": b} for q, b in queues.items()},
+    }
     return section, delivered
+
+
+def _queue_kind() -> st.SearchStrategy[dict[str, Any]]:
+    """Quorum (the default for durable queues) or classic, durable or not, with or without a length limit."""
+    return st.one_of(
+        st.just({}),
+        st.just({"type": "quorum"}),
+        st.sampled_from(({"type": "classic"}, {"type": "classic", "durable": False})),
+        st.integers(1, 100000).map(lambda n: {"max_length": n}),
+    )
 
 
 def _bind(draw: st.DrawFn, bindings: list[dict[str, str]], exchange_table: Any, name: str, event: Any) -> None:

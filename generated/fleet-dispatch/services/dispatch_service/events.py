@@ -157,13 +157,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "dispatch-telemetry-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "dispatch-telemetry-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "dispatch-telemetry-queue.retry",
+            },
         },
-        {"name": "dispatch-telemetry-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "dispatch-telemetry-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "dispatch-telemetry-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.retry.2",
@@ -173,6 +181,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "dispatch-telemetry-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.dlx",
@@ -181,13 +190,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "ops-alert-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "ops-alert-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "ops-alert-queue.retry",
+            },
         },
-        {"name": "ops-alert-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "ops-alert-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "ops-alert-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.retry.2",
@@ -197,6 +214,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "ops-alert-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.dlx",
@@ -205,13 +223,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "tracking-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "tracking-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "tracking-queue.retry",
+            },
         },
-        {"name": "tracking-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "tracking-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "tracking-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "tracking-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-queue.retry.2",
@@ -221,6 +247,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "tracking-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-queue.dlx",
@@ -229,13 +256,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "vehicle-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "vehicle-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "vehicle-queue.retry",
+            },
         },
-        {"name": "vehicle-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "vehicle-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "vehicle-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "vehicle-queue.requeue",
                 "x-dead-letter-routing-key": "to:vehicle-queue.retry.2",
@@ -245,6 +280,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "vehicle-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "vehicle-queue.requeue",
                 "x-dead-letter-routing-key": "to:vehicle-queue.dlx",

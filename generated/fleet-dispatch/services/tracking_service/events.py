@@ -129,13 +129,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "ops-alert-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "ops-alert-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "ops-alert-queue.retry",
+            },
         },
-        {"name": "ops-alert-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "ops-alert-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "ops-alert-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.retry.2",
@@ -145,6 +153,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "ops-alert-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.dlx",
@@ -153,13 +162,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "tracking-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "tracking-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "tracking-queue.retry",
+            },
         },
-        {"name": "tracking-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "tracking-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "tracking-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "tracking-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-queue.retry.2",
@@ -169,6 +186,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "tracking-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-queue.dlx",
@@ -178,16 +196,22 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-telemetry-queue",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-dead-letter-exchange": "tracking-telemetry-queue.retry",
                 "x-max-length": 50000,
                 "x-overflow": "reject-publish",
             },
         },
-        {"name": "tracking-telemetry-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "tracking-telemetry-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "tracking-telemetry-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-telemetry-queue.retry.2",
@@ -197,6 +221,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-telemetry-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-telemetry-queue.dlx",

@@ -152,13 +152,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "dispatch-telemetry-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "dispatch-telemetry-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "dispatch-telemetry-queue.retry",
+            },
         },
-        {"name": "dispatch-telemetry-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "dispatch-telemetry-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "dispatch-telemetry-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.retry.2",
@@ -168,6 +176,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "dispatch-telemetry-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.dlx",
@@ -176,13 +185,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "ops-alert-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "ops-alert-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "ops-alert-queue.retry",
+            },
         },
-        {"name": "ops-alert-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "ops-alert-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "ops-alert-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.retry.2",
@@ -192,6 +209,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "ops-alert-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "ops-alert-queue.requeue",
                 "x-dead-letter-routing-key": "to:ops-alert-queue.dlx",
@@ -201,16 +219,22 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-telemetry-queue",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-dead-letter-exchange": "tracking-telemetry-queue.retry",
                 "x-max-length": 50000,
                 "x-overflow": "reject-publish",
             },
         },
-        {"name": "tracking-telemetry-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "tracking-telemetry-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "tracking-telemetry-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-telemetry-queue.retry.2",
@@ -220,6 +244,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "tracking-telemetry-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
                 "x-dead-letter-routing-key": "to:tracking-telemetry-queue.dlx",
@@ -228,13 +253,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "vehicle-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "vehicle-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "vehicle-queue.retry",
+            },
         },
-        {"name": "vehicle-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "vehicle-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "vehicle-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 200,
                 "x-dead-letter-exchange": "vehicle-queue.requeue",
                 "x-dead-letter-routing-key": "to:vehicle-queue.retry.2",
@@ -244,6 +277,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "vehicle-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "vehicle-queue.requeue",
                 "x-dead-letter-routing-key": "to:vehicle-queue.dlx",
