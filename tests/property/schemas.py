@@ -113,7 +113,7 @@ def _scalars() -> st.SearchStrategy[Shape]:
 @st.composite
 def _arrays(draw: st.DrawFn, items: st.SearchStrategy[Shape]) -> Shape:
     item = draw(items)
-    unique = draw(st.booleans())
+    unique = not gap("unenforced_keywords") and draw(st.booleans())
     low = draw(st.integers(0, 1))
     schema: dict[str, Any] = {
         "type": "array",
@@ -142,7 +142,8 @@ def object_schemas(draw: st.DrawFn, refs: dict[str, Shape], depth: int = 1, min_
     """An object with required and optional properties, additionalProperties false, sometimes min/maxProperties."""
     names = draw(st.lists(st.sampled_from(FIELD_NAMES), min_size=min_fields, max_size=5, unique=True))
     fields = {name: draw(property_schemas(refs, depth)) for name in names}
-    required = [n for n in names if draw(st.booleans())]
+    # While optional fields take a null the schema refuses, every field is required.
+    required = [n for n in names if gap("unenforced_keywords") or draw(st.booleans())]
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
@@ -151,7 +152,7 @@ def object_schemas(draw: st.DrawFn, refs: dict[str, Shape], depth: int = 1, min_
     if required:
         schema["required"] = required
     optional = len(names) - len(required)
-    if optional and draw(st.booleans()):
+    if optional and not gap("unenforced_keywords") and draw(st.booleans()):
         schema["minProperties"] = len(required) + 1
     if draw(st.booleans()):
         schema["maxProperties"] = len(names)
