@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLES := $(wildcard examples/*/feature.yaml)
 
-.PHONY: install install-test example regen check lint test bench clean
+.PHONY: install install-test example regen check lint test fuzz bench clean
 
 $(BIN)/planforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ check: install  ## CI regeneration check, lint and types
 
 test: install-test  ## install everything the suite needs, then run it all
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz: install-test  ## the property suite on many more generated manifests (PROPERTY_EXAMPLES=N to choose)
+	HYPOTHESIS_PROFILE=planforge-fuzz $(BIN)/python -m pytest -x tests/property $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -162,8 +162,25 @@ def run_contract_tests(root: Path, *paths: str, **env: str) -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
+# Examples whose generated suite still hits an issue 9 finding that is not fixed on main: strict, so the
+# entry must go (XPASS fails) once the fixes land.
+_OPEN_FINDINGS = {
+    "fleet-dispatch": "issue 9: a path or query parameter with `pattern` is emitted double-quoted (422 for valid "
+    "values), and e2e samples ignore `pattern` ('e2e vehicleId' for ^V[0-9]{4}$)",
+}
+
+
 # user-accounts runs its contract tests with its implementations, below.
-@pytest.mark.parametrize("name", [name for name in MANIFESTS if name != "user-accounts"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=[pytest.mark.xfail(reason=_OPEN_FINDINGS[name], strict=True)])
+        if name in _OPEN_FINDINGS
+        else name
+        for name in MANIFESTS
+        if name != "user-accounts"
+    ],
+)
 def test_generated_contract_tests_pass_on_stubs(rendered: dict[str, Path], name: str) -> None:
     run_contract_tests(rendered[name])
 

@@ -36,8 +36,13 @@ def render(model: Model) -> Output:
     for flow in model.flows:
         if flow.steps:
             starts = any(client_call(model, step) for step in flow.steps)
+            checks = actions(model, flow.steps)
             owned[f"{E2E_DIR}/test_{flow.slug}.py"] = render_template(
-                "e2e/test_flow.py.j2", flow=flow, actions=actions(model, flow.steps), starts=starts
+                "e2e/test_flow.py.j2",
+                flow=flow,
+                actions=checks,
+                starts=starts,
+                checked=any(a.method for a in checks),  # else the journey is only opened, never used
             )
     found = scenarios(model)
     if found:

@@ -170,13 +170,14 @@ def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
 
 
 def _signature(endpoint: Endpoint, context: str) -> list[Seq | str]:
-    items: list[Seq | str] = [f"ctx: Annotated[Context, Depends(operations.{context})]"]
+    # Keyword-only: optional parameters (with a default) may come before required ones and the body.
+    items: list[Seq | str] = [f"ctx: Annotated[Context, Depends(operations.{context})]", "*"]
     for argument in endpoint.arguments:
         default = " = None" if argument.optional else ""
         items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
     if endpoint.body:
         items.append(f"body: {endpoint.body}")
-    return items
+    return items if len(items) > 2 else items[:1]
 
 
 def _decorator(endpoint: Endpoint) -> str:

@@ -56,6 +56,7 @@ router = APIRouter()
 )
 async def op_issue_token(
     ctx: Annotated[Context, Depends(operations.public)],
+    *,
     body: models.TokenRequest,
 ) -> Any:
     return await operations.call(ctx, "issue_token", 200, body=body)

@@ -68,6 +68,7 @@ router = APIRouter()
 )
 async def op_get_stock_level(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     sku: Annotated[str, Path(alias="sku", min_length=1, max_length=64)],
 ) -> Any:
     return await operations.call(ctx, "get_stock_level", 200, sku=sku)

@@ -74,6 +74,7 @@ router = APIRouter()
 )
 async def op_place_order(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     body: models.PlaceOrder,
 ) -> Any:
     return await operations.call(ctx, "place_order", 202, body=body)
@@ -90,6 +91,7 @@ async def op_place_order(
 )
 async def op_list_orders(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     limit: Annotated[
         int | None,
         Query(alias="limit", ge=1, le=100, description="Page size (default 20)"),
@@ -113,6 +115,7 @@ async def op_list_orders(
 )
 async def op_get_order(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     order_id: Annotated[UUID, Path(alias="orderId")],
 ) -> Any:
     return await operations.call(ctx, "get_order", 200, order_id=order_id)

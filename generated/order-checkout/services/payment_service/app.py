@@ -73,6 +73,7 @@ router = APIRouter()
 )
 async def op_list_payments(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     order_id: Annotated[
         UUID,
         Query(alias="orderId", description="The order whose payments to list"),
@@ -102,6 +103,7 @@ async def op_list_payments(
 )
 async def op_get_payment(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     payment_id: Annotated[UUID, Path(alias="paymentId")],
 ) -> Any:
     return await operations.call(ctx, "get_payment", 200, payment_id=payment_id)

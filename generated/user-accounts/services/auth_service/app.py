@@ -61,6 +61,7 @@ router = APIRouter()
 )
 async def op_login(
     ctx: Annotated[Context, Depends(operations.public)],
+    *,
     body: models.LoginRequest,
 ) -> Any:
     return await operations.call(ctx, "login", 200, body=body)

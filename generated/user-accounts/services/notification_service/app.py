@@ -68,6 +68,7 @@ router = APIRouter()
 )
 async def op_list_notifications(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     user_id: Annotated[UUID, Path(alias="userId")],
     limit: Annotated[
         int | None,

@@ -79,6 +79,7 @@ router = APIRouter()
 )
 async def op_register_user(
     ctx: Annotated[Context, Depends(operations.public)],
+    *,
     body: models.RegistrationRequest,
 ) -> Any:
     return await operations.call(ctx, "register_user", 201, body=body)
@@ -95,6 +96,7 @@ async def op_register_user(
 )
 async def op_get_user(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     user_id: Annotated[UUID, Path(alias="userId")],
 ) -> Any:
     return await operations.call(ctx, "get_user", 200, user_id=user_id)
@@ -118,6 +120,7 @@ async def op_get_user(
 )
 async def op_update_user(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     user_id: Annotated[UUID, Path(alias="userId")],
     body: models.UserUpdate,
 ) -> Any:

@@ -62,6 +62,7 @@ router = APIRouter()
 )
 async def op_register(
     ctx: Annotated[Context, Depends(operations.public)],
+    *,
     body: models.RegisterRequest,
 ) -> Any:
     return await operations.call(ctx, "register", 201, body=body)
@@ -78,6 +79,7 @@ async def op_register(
 )
 async def op_get_user(
     ctx: Annotated[Context, Depends(operations.authenticated)],
+    *,
     user_id: Annotated[str, Path(alias="userId")],
 ) -> Any:
     return await operations.call(ctx, "get_user", 200, user_id=user_id)

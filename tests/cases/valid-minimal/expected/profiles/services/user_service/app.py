@@ -55,6 +55,7 @@ router = APIRouter()
 )
 async def op_get_user(
     ctx: Annotated[Context, Depends(operations.public)],
+    *,
     user_id: Annotated[str, Path(alias="userId")],
 ) -> Any:
     return await operations.call(ctx, "get_user", 200, user_id=user_id)

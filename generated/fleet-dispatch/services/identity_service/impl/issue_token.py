@@ -1,0 +1,15 @@
+# Created by planforge from examples/fleet-dispatch/feature.yaml. This file is yours: planforge never overwrites or deletes it.
+"""issue_token: Exchange an email and password for a JWT. (POST /auth/token)."""
+
+from planforge.runtime import Context, Reply
+
+from .. import models
+
+
+async def handle(
+    ctx: Context,
+    *,
+    body: models.TokenRequest,
+) -> models.TokenResponse | Reply:
+    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    raise NotImplementedError

@@ -1,0 +1,9 @@
+# Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
+"""list_rovers: list_rovers (GET /rovers)."""
+
+from planforge.runtime import Context, Reply
+
+
+async def handle(ctx: Context) -> None | Reply:
+    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    raise NotImplementedError
