@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
+from planforge.facts import cache_invalidations
 from planforge.model import (
     Cache,
+    Consumption,
     Datastore,
     DeploymentPhase,
     DiagramEdge,
     DiagramNode,
     Event,
     Gateway,
+    Invalidation,
     MatrixRow,
+    Response,
+    Route,
     Service,
 )
+from planforge.schemawalk import referenced
 
-__all__ = ["deployment_order", "diagram", "event_links", "matrix"]
+__all__ = ["deployment_order", "diagram", "event_links", "invalidations", "matrix", "service_schemas", "statuses"]
 
 _LAYERS = (("core", "Core services"), ("support", "Support services"), ("edge", "Edge services"))
 _DB_SHAPE = {"postgres": "database", "redis": "box", "rabbitmq": "box"}
@@ -129,3 +136,57 @@ def _callees_first(members: list[Service]) -> list[Service]:
         pending.pop(ready[0])
     by_name = {s.name: s for s in members}
     return [by_name[n] for n in ordered]
+
+
+def statuses(
+    raw: dict[str, Any], responses: tuple[Response, ...], has_parameters: bool, etag: str | None
+) -> tuple[tuple[str, str | None], ...]:
+    """(status, schema name or None) of every answer of a route: the manifest's, then 401 (not public), 412 and
+    428 (conditional update), 422 (anything to validate) where due, then the problem+json default."""
+    declared: dict[str, str | None] = {str(r.status): r.schema for r in responses}
+    if not raw.get("public", False):
+        declared.setdefault("401", "Problem")
+    if etag == "update":
+        declared.setdefault("412", "Problem")
+        declared.setdefault("428", "Problem")
+    if raw.get("request") or has_parameters:
+        declared.setdefault("422", "Problem")
+    return (*sorted(declared.items()), ("default", "Problem"))
+
+
+def service_schemas(routes: tuple[Route, ...], named: dict[str, Any]) -> tuple[str, ...]:
+    """The named schemas a service's routes need (transitively), in manifest order, Problem first."""
+    roots: list[Any] = []
+    for route in routes:
+        roots.extend({"$ref": r.schema} for r in route.responses if r.schema)
+        if route.request:
+            roots.append({"$ref": route.request})
+        roots.extend(p.schema.value for p in route.parameters)
+    wanted = referenced(named, roots)
+    return ("Problem", *(name for name in wanted if name != "Problem"))
+
+
+def invalidations(
+    service: str,
+    consumes: tuple[Consumption, ...],
+    caches: tuple[Cache, ...],
+    raw: dict[str, Any],
+    data: dict[str, Any],
+) -> tuple[Invalidation, ...]:
+    """What a service drops from caches when an event it consumes arrives: the entries the event identifies in
+    the key space of each service whose routes read through the cache; a cache no route reads through is
+    cleared whole in the service's own key space. A service without redis invalidates nothing."""
+    redis = {n for n, d in data.get("datastores", {}).items() if d.get("kind") == "redis"}
+    if not redis & set(raw.get("uses", [])):
+        return ()
+    consumed = {c.event for c in consumes}
+    found: list[Invalidation] = []
+    for cache in caches:
+        for event in sorted(consumed & set(cache.invalidated_by)):
+            if not cache.routes:
+                found.append(Invalidation(event, cache.name, service, (), True))
+                continue
+            for fact in cache_invalidations(data):
+                if fact.cache == cache.name and fact.event == event and not fact.missing:
+                    found.append(Invalidation(event, cache.name, fact.service, fact.keys, False))
+    return tuple(dict.fromkeys(found))

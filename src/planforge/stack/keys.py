@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from planforge.conventions import jwt_key_files
+
 __all__ = ["JwtKeys", "ensure_jwt_keys", "jwt_key_files"]
 
 # --- JWT keys -----------------------------------------------------------------------------------------------
@@ -24,14 +26,6 @@ class JwtKeys:
     def symmetric(self) -> bool:
         """True for HS* algorithms: one shared secret in both files."""
         return self.algorithm.startswith("HS")
-
-
-def jwt_key_files(algorithm: str) -> tuple[str, str]:
-    """File names of the (public, private) keys of an algorithm; HS* algorithms have one secret file."""
-    stem = f"jwt-{algorithm.lower()}"
-    if algorithm.startswith("HS"):
-        return f"{stem}.secret", f"{stem}.secret"
-    return f"{stem}.pem", f"{stem}.key"
 
 
 def ensure_jwt_keys(folder: Path | str, algorithm: str) -> JwtKeys:

@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from planforge.conventions import DEFAULT_LISTEN_PORT, STACK_FORMAT, jwt_key_files, key_file_env
 from planforge.model import Model, Service
-from planforge.stack.keys import jwt_key_files
-from planforge.stack.spec import STACK_FORMAT
 from planforge.targets import Output
-from planforge.targets.gateway import DEFAULT_LISTEN_PORT, key_file_env
 from planforge.templating import render_template
 
 __all__ = ["COMPOSE", "STACK", "Container", "Phase", "database_name", "phases", "render", "stack_data"]

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from planforge.conventions import DEFAULT_LISTEN_PORT, key_file_env
 from planforge.model import Gateway, GatewayRoute, Model, Route
 from planforge.targets import Output
 from planforge.targets.registry import TargetError
@@ -30,7 +31,6 @@ __all__ = [
     "render",
 ]
 
-DEFAULT_LISTEN_PORT = 8080
 # Debian, Ubuntu, Alpine and nginx.org packages all install the njs module here.
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 
@@ -97,11 +97,6 @@ def render(model: Model) -> Output:
     context = _context(model, model.gateway)
     paths = [p for p in _TEMPLATES if context["jwt"] or p not in _JWT_ONLY]
     return Output(owned={path: render_template(_TEMPLATES[path], **context) for path in paths})
-
-
-def key_file_env(algorithm: str) -> str:
-    """The environment variable that names the key file for an algorithm: GATEWAY_JWT_RS256_KEY_FILE."""
-    return f"GATEWAY_JWT_{algorithm}_KEY_FILE"
 
 
 def _context(model: Model, gateway: Gateway) -> dict[str, object]:

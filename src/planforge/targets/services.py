@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.model import Model, Parameter, Route, Service
+from planforge.schemawalk import resolve
 from planforge.targets import Output
-from planforge.targets.openapi import statuses
-from planforge.targets.pylayout import WIDTH, Seq, code, import_block, kw, py_str, tuple_of
+from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, py_str, tuple_of
 from planforge.targets.pymodels import Models, python_models
 from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
 from planforge.templating import render_template
@@ -46,7 +46,8 @@ def render(model: Model) -> Output:
     for service in model.services:
         root = f"services/{service.package}"
         models = python_models(model, service, _doc(service.title), WIDTH)
-        endpoints = [_endpoint(route, models.classes) for route in service.routes]
+        named = {name: schema.value for name, schema in model.schemas}
+        endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=_doc(service.title)
         )
@@ -112,15 +113,15 @@ def handler_module(route: Route) -> str:
     return route.id + "_" if keyword.iskeyword(route.id) or keyword.issoftkeyword(route.id) else route.id
 
 
-def _endpoint(route: Route, classes: dict[str, str]) -> Endpoint:
+def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> Endpoint:
     taken = set(_RESERVED)
     stdlib: set[str] = set()
-    arguments = [_argument(p, identifier(p.name, taken), stdlib) for p in route.parameters]
+    arguments = [_argument(p, identifier(p.name, taken), stdlib, named) for p in route.parameters]
     arguments.sort(key=lambda a: a.optional)
     success = route.success
     returns = f"models.{classes[success.schema]}" if success.schema else "None"
     responses = []
-    for status, schema in statuses(route):
+    for status, schema in route.answers:
         if status == str(success.status):
             continue
         key = '"default"' if status == "default" else status
@@ -134,16 +135,19 @@ def _endpoint(route: Route, classes: dict[str, str]) -> Endpoint:
     return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
 
 
-def _argument(parameter: Parameter, name: str, stdlib: set[str]) -> Argument:
-    schema = parameter.schema.value
-    annotation = _annotation(schema, stdlib, parameter.location == "query")
+def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str, Any]) -> Argument:
+    """The endpoint argument of a parameter, typed and constrained by its schema ('$ref's followed)."""
+    schema = resolve(parameter.schema.value, named)
+    annotation = _annotation(schema, stdlib, parameter.location == "query", named)
     marker_items: list[Seq | str] = [f"alias={py_str(parameter.name)}"]
     for key, argument in _CONSTRAINTS.items():
         value = schema.get(key)
         if isinstance(value, bool) or value is None:
             continue
-        if isinstance(value, int | float) or (key == "pattern" and isinstance(value, str)):
-            marker_items.append(f"{argument}={py_str(value) if isinstance(value, str) else value!r}")
+        if isinstance(value, str) and key == "pattern":
+            marker_items.append(f"{argument}={py_str(value)}")
+        elif isinstance(value, int | float):
+            marker_items.append(f"{argument}={value!r}")
     if parameter.description:
         marker_items.append(f"description={py_str(parameter.description)}")
     marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
@@ -151,8 +155,9 @@ def _argument(parameter: Parameter, name: str, stdlib: set[str]) -> Argument:
     return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional)
 
 
-def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
+def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
     """The Python type of a parameter schema (what its value is parsed into)."""
+    schema = resolve(schema, named)
     if not isinstance(schema, dict):
         return "str"
     enum = schema.get("enum")
@@ -161,7 +166,7 @@ def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
         return f"Literal[{', '.join(py_str(v) if isinstance(v, str) else str(v) for v in enum)}]"
     kind = schema.get("type")
     if kind == "array" and query:
-        return f"list[{_annotation(schema.get('items', {}), stdlib, False)}]"
+        return f"list[{_annotation(schema.get('items', {}), stdlib, False, named)}]"
     if kind == "string" and schema.get("format") in _FORMATS:
         name, line = _FORMATS[schema["format"]]
         stdlib.add(line)
@@ -340,7 +345,8 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
 
 def _contract_tests(model: Model, service: Service) -> str:
     """tests/test_<package>_contract.py: the app in-process against openapi/<service>.yaml."""
-    requests = [(route, _concrete_path(route)) for route in service.routes]
+    named = {name: schema.value for name, schema in model.schemas}
+    requests = [(route, _concrete_path(route, named)) for route in service.routes]
     secured = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if not r.public]
     with_body = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if r.request]
     constants = []
@@ -360,16 +366,31 @@ def _contract_tests(model: Model, service: Service) -> str:
         constants="\n".join(constants),
         has_secured=bool(secured),
         has_body=bool(with_body),
+        accepted=assignment("ACCEPTED", _accepted(service)),
     )
 
 
-def _concrete_path(route: Route) -> str:
+# What schemathesis's positive data acceptance check allows by default.
+_ACCEPTED = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
+
+
+def _accepted(service: Service) -> list[str]:
+    """Statuses that valid data may get: the defaults, and the precondition answers of ETag updates."""
+    extra = ("412", "428") if any(r.etag == "update" for r in service.routes) else ()
+    return sorted({*_ACCEPTED, *extra})
+
+
+def _concrete_path(route: Route, named: dict[str, Any]) -> str:
     """The route's path with a value for each parameter that its schema accepts."""
     path = route.path
     for parameter in route.parameters:
         if parameter.location == "path":
-            path = path.replace("{" + parameter.name + "}", _sample(parameter.schema.value))
-    query = {p.name: _sample(p.schema.value) for p in route.parameters if p.location == "query" and p.required}
+            path = path.replace("{" + parameter.name + "}", _sample(resolve(parameter.schema.value, named)))
+    query = {
+        p.name: _sample(resolve(p.schema.value, named))
+        for p in route.parameters
+        if p.location == "query" and p.required
+    }
     if query:
         path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return path
