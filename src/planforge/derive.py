@@ -175,12 +175,17 @@ def invalidations(
 ) -> tuple[Invalidation, ...]:
     """What a service drops from caches when an event it consumes arrives: the entries the event identifies in
     the key space of each service whose routes read through the cache; a cache no route reads through is
-    cleared whole in the service's own key space. A service without redis invalidates nothing."""
+    cleared whole in the service's own key space. A service whose routes read through a cache drops the
+    entries an event it publishes identifies, as it publishes it. A service without redis invalidates nothing."""
     redis = {n for n, d in data.get("datastores", {}).items() if d.get("kind") == "redis"}
     if not redis & set(raw.get("uses", [])):
         return ()
     consumed = {c.event for c in consumes}
+    published = set(raw.get("publishes", []))
     found: list[Invalidation] = []
+    for fact in cache_invalidations(data):
+        if fact.service == service and fact.event in published and not fact.missing:
+            found.append(Invalidation(fact.event, fact.cache, service, fact.keys, False, published=True))
     for cache in caches:
         for event in sorted(consumed & set(cache.invalidated_by)):
             if not cache.routes:

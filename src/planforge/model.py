@@ -325,6 +325,8 @@ class Invalidation:
     owner: str
     keys: tuple[str, ...]
     whole: bool
+    # True: the owner drops its entries when it publishes the event (it made the change); else on consuming it.
+    published: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ __all__ = [
     "refs_in",
     "resolve",
     "rewrite_refs",
+    "subschemas",
 ]
 
 # Keywords whose values are data, not schemas: a '$ref' key inside them is not a reference.
@@ -27,6 +28,23 @@ DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})
 # Keywords whose values map arbitrary names to schemas.
 SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 _MAX_DEPTH = 8
+# Keywords whose value is one schema, and those whose value is a list of schemas.
+_ONE_SCHEMA = frozenset(
+    {
+        "items",
+        "additionalProperties",
+        "not",
+        "if",
+        "then",
+        "else",
+        "contains",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentSchema",
+    }
+)
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
 
 Path = tuple[str | int, ...]
 
@@ -48,6 +66,22 @@ def refs_in(schema: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
                 yield from refs_in(sub, (*here, name))
         elif key not in DATA_KEYWORDS:
             yield from refs_in(value, here)
+
+
+def subschemas(schema: Any, path: Path = ()) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every schema object inside schema (itself first), with its path."""
+    if not isinstance(schema, dict):
+        return
+    yield path, schema
+    for key, value in schema.items():
+        if key in SCHEMA_MAPS and isinstance(value, dict):
+            for name, sub in value.items():
+                yield from subschemas(sub, (*path, key, name))
+        elif key in _ONE_SCHEMA:
+            yield from subschemas(value, (*path, key))
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            for index, sub in enumerate(value):
+                yield from subschemas(sub, (*path, key, index))
 
 
 def refs(schema: Any) -> list[str]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.model import Model, Parameter, Route, Service
-from planforge.schemawalk import resolve
+from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
-from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, py_str, tuple_of
+from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import Models, python_models
 from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
 from planforge.templating import render_template
@@ -53,6 +53,11 @@ def render(model: Model) -> Output:
         )
         owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
         owned[f"{root}/models.py"] = models.source
+        bodies = _bodies(model, service)
+        if bodies is not None:
+            owned[f"{root}/contract.py"] = render_template(
+                "services/contract.py.j2", title=_doc(service.title), bodies=bodies
+            )
         owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
         user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
@@ -83,6 +88,7 @@ class Argument:
     annotation: str
     marker: Seq
     optional: bool
+    parameter: str = ""
 
 
 @dataclass
@@ -152,7 +158,7 @@ def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str
         marker_items.append(f"description={py_str(parameter.description)}")
     marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
     optional = not parameter.required
-    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional)
+    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional, parameter.name)
 
 
 def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
@@ -199,13 +205,33 @@ def _decorator(endpoint: Endpoint) -> str:
     return code(Seq(f"@router.{route.method.lower()}", tuple(items)))
 
 
-def _function(endpoint: Endpoint) -> dict[str, str]:
+def _function(endpoint: Endpoint, endpoints: dict[str, Endpoint]) -> dict[str, str]:
     route = endpoint.route
     context = "public" if route.public else "authenticated"
     signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
     arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
-    call = Seq("return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments))
+    head: list[Seq | str] = ["ctx", py_str(endpoint.module), str(endpoint.status)]
+    method = "call"
+    if route.etag == "read":
+        method = "read"
+    elif route.etag == "update" and route.etag_read in endpoints:
+        method = "update"
+        head.append(_read_call(endpoint, endpoints[route.etag_read]))
+    call = Seq(f"return await operations.{method}", (*head, *arguments))
     return {"decorator": _decorator(endpoint), "signature": code(signature), "call": code(call, 4)}
+
+
+def _read_call(update: Endpoint, reader: Endpoint) -> Seq:
+    """("<read module>", {read argument: value}): the read route's call for the resource an update changes
+    (the i-th path parameter of one is the i-th of the other; the read's optional query parameters are None)."""
+    by_name = {a.parameter: a.name for a in update.arguments}
+    update_path = [by_name[p.name] for p in update.route.path_parameters]
+    read_path = [p.name for p in reader.route.path_parameters]
+    values: list[Seq | str] = []
+    for argument in reader.arguments:
+        value = update_path[read_path.index(argument.parameter)] if argument.parameter in read_path else "None"
+        values.append(f"{py_str(argument.name)}: {value}")
+    return Seq("", (py_str(reader.module), Seq("", tuple(values), "{}")), is_tuple=True)
 
 
 def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Models) -> str:
@@ -225,6 +251,8 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
     )
     local = {"from . import models"} if uses_models else set()
     local |= {"from .events import EVENTS"} if has_events(service) else set()
+    has_bodies = any(e.body for e in endpoints)
+    local |= {"from .contract import BODIES"} if has_bodies else set()
     imports = import_block(stdlib, fastapi | runtime | config_imports, local)
     return render_template(
         "services/app.py.j2",
@@ -232,9 +260,23 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
         title=_doc(service.title),
         imports=imports,
         config=config,
-        functions=[_function(e) for e in endpoints],
+        functions=[_function(e, {e.route.id: e for e in endpoints}) for e in endpoints],
+        operations="operations = Operations(__package__, BODIES)"
+        if has_bodies
+        else "operations = Operations(__package__)",
         events=has_events(service),
     )
+
+
+def _bodies(model: Model, service: Service) -> str | None:
+    """BODIES = RequestBodies(...): each operation's request schema name, and the named schemas they need."""
+    requests = {route.id: route.request for route in service.routes if route.request}
+    if not requests:
+        return None
+    named = {name: schema.value for name, schema in model.schemas}
+    needed = referenced(named, [{"$ref": name} for name in requests.values()])
+    schemas = {name: named[name] for name in needed}
+    return code(Seq("BODIES = RequestBodies", (literal(requests), literal(schemas))))
 
 
 # --- Configuration ---------------------------------------------------------------------------
@@ -259,7 +301,7 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
             ),
         )
         for c in model.caches
-        if any(route.startswith(service.name + ".") for route in c.routes) or c.name in _cache_users(model, service)
+        if c.name in service.caches or any(route.startswith(service.name + ".") for route in c.routes)
     ]
     imports |= {"from planforge.runtime import DatastoreConfig"} if datastores else set()
     imports |= {"from planforge.runtime import CacheConfig"} if caches else set()
@@ -289,25 +331,13 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
                 ),
             ),
         ),
-        f"correlation_header={py_str(_correlation_header(model))}",
+        f"correlation_header={py_str(model.correlation_header)}",
     ]
     return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
 
 
-def _cache_users(model: Model, service: Service) -> set[str]:
-    """Caches a service keeps up to date: those its routes read through, or that events it handles invalidate."""
-    consumed = {c.event for c in service.consumes}
-    return {c.name for c in model.caches if consumed & set(c.invalidated_by)}
-
-
 def _pii(model: Model) -> list[str]:
     return sorted({name for event in model.events for name in event.pii})
-
-
-def _correlation_header(model: Model) -> str:
-    tracing = model.policies.value.get("observability", {}).get("tracing", {})
-    header = tracing.get("correlation_header") if isinstance(tracing, dict) else None
-    return header if isinstance(header, str) and re.fullmatch(r"[A-Za-z0-9-]+", header) else "X-Correlation-ID"
 
 
 # --- User-owned stubs ----------------------------------------------------------------------------

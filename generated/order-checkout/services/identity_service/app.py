@@ -19,6 +19,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 
 CONFIG = ServiceConfig(
     name="identity-service",
@@ -40,7 +41,7 @@ CONFIG = ServiceConfig(
     correlation_header="X-Request-ID",
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

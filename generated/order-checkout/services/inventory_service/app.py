@@ -36,13 +36,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="identity-service",
     jwt_audience="storefront",
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
-    ),
+    caches=(CacheConfig(name="stock-levels", ttl_seconds=10, invalidated_by=()),),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,

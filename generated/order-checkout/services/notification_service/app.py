@@ -7,7 +7,6 @@ The handlers live in impl/<operation>.py, which planforge never overwrites.
 from fastapi import APIRouter, FastAPI
 from planforge.runtime import (
     BreakerConfig,
-    CacheConfig,
     DatastoreConfig,
     Operations,
     ServiceConfig,
@@ -27,13 +26,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="identity-service",
     jwt_audience="storefront",
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="order-summary",
-            ttl_seconds=30,
-            invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
-        ),
-    ),
+    caches=(),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,

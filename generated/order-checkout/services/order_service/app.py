@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -43,11 +44,6 @@ CONFIG = ServiceConfig(
             ttl_seconds=30,
             invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
         ),
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
     ),
     breaker=BreakerConfig(
         failure_rate=0.25,
@@ -58,7 +54,7 @@ CONFIG = ServiceConfig(
     correlation_header="X-Request-ID",
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from planforge.runtime import (
     PROBLEM,
     BreakerConfig,
-    CacheConfig,
     Context,
     DatastoreConfig,
     Operations,
@@ -36,18 +35,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="identity-service",
     jwt_audience="storefront",
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="order-summary",
-            ttl_seconds=30,
-            invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
-        ),
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
-    ),
+    caches=(),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,

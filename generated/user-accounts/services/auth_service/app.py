@@ -19,6 +19,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -45,7 +46,7 @@ CONFIG = ServiceConfig(
     correlation_header="X-Correlation-ID",
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

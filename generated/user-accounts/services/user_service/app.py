@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -63,7 +64,7 @@ CONFIG = ServiceConfig(
     correlation_header="X-Correlation-ID",
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 
@@ -96,7 +97,7 @@ async def op_get_user(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     user_id: Annotated[UUID, Path(alias="userId")],
 ) -> Any:
-    return await operations.call(ctx, "get_user", 200, user_id=user_id)
+    return await operations.read(ctx, "get_user", 200, user_id=user_id)
 
 
 @router.put(
@@ -112,6 +113,7 @@ async def op_get_user(
         409: PROBLEM,
         412: PROBLEM,
         422: PROBLEM,
+        428: PROBLEM,
         "default": PROBLEM,
     },
 )
@@ -120,7 +122,14 @@ async def op_update_user(
     user_id: Annotated[UUID, Path(alias="userId")],
     body: models.UserUpdate,
 ) -> Any:
-    return await operations.call(ctx, "update_user", 200, user_id=user_id, body=body)
+    return await operations.update(
+        ctx,
+        "update_user",
+        200,
+        ("get_user", {"user_id": user_id}),
+        user_id=user_id,
+        body=body,
+    )
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
