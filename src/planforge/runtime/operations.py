@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ class Operations:
         (module read[0] with arguments read[1]) shows it (428 without If-Match, 412 for another version).
         The answer carries the ETag of the version after the update."""
         if_match = ctx.request.headers.get("If-Match")
-        if not if_match:
+        if if_match is None:
             raise Problem(428, "Send If-Match with the ETag of the version you are changing.")
         reader, read_arguments = read
         key = (reader, tuple(sorted((k, str(v)) for k, v in read_arguments.items())))
@@ -191,8 +192,13 @@ class Operations:
     async def _checked_body(self, request: Request) -> None:
         route = request.scope.get("route")
         operation = getattr(route, "operation_id", None)
-        if self.bodies is not None and isinstance(operation, str) and operation in self.bodies:
-            self.bodies.check(operation, await request.json())
+        if self.bodies is None or not isinstance(operation, str) or operation not in self.bodies:
+            return
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return  # no body, or not JSON: FastAPI's own parsing answers 422 for it
+        self.bodies.check(operation, body)
 
     async def public(self, request: Request) -> Context:
         """Dependency of public routes."""

@@ -396,7 +396,7 @@ def _contract_tests(model: Model, service: Service) -> str:
         constants="\n".join(constants),
         has_secured=bool(secured),
         has_body=bool(with_body),
-        accepted=assignment("ACCEPTED", _accepted(service)),
+        checks=_checks(service),
     )
 
 
@@ -404,10 +404,20 @@ def _contract_tests(model: Model, service: Service) -> str:
 _ACCEPTED = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
 
 
-def _accepted(service: Service) -> list[str]:
-    """Statuses that valid data may get: the defaults, and the precondition answers of ETag updates."""
-    extra = ("412", "428") if any(r.etag == "update" for r in service.routes) else ()
-    return sorted({*_ACCEPTED, *extra})
+# What its missing required header check allows by default.
+_MISSING_HEADER = ("400", "401", "403", "406", "415", "422")
+
+
+def _checks(service: Service) -> str:
+    """CHECKS = {...}: schemathesis's check settings; ETag updates may answer 412 to valid data (another
+    version) and 428 to a missing If-Match."""
+    if not any(r.etag == "update" for r in service.routes):
+        return assignment("CHECKS", {"positive_data_acceptance": {"expected-statuses": list(_ACCEPTED)}})
+    checks = {
+        "positive_data_acceptance": {"expected-statuses": sorted({*_ACCEPTED, "412"})},
+        "missing_required_header": {"expected-statuses": sorted({*_MISSING_HEADER, "428"})},
+    }
+    return assignment("CHECKS", checks)
 
 
 def _concrete_path(route: Route, named: dict[str, Any]) -> str:
