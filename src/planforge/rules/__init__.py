@@ -14,6 +14,7 @@ from planforge.loader import Document
 from planforge.rules import (
     broker,
     caching,
+    concurrency,
     datastores,
     flows,
     gateway,
@@ -41,6 +42,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     text.check,
     resilience.check,
     caching.check,
+    concurrency.check,
     keywords.check,
 )
 
