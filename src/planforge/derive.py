@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from planforge.facts import cache_invalidations
 from planforge.model import (
@@ -214,6 +214,8 @@ def invalidations(
                 if fact.cache == cache.name and fact.event == event and not fact.missing:
                     found.append(Invalidation(event, cache.name, fact.service, fact.keys, False))
     return tuple(dict.fromkeys(found))
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class NetworkEdge:
     """A connection the feature needs: from a service (or 'gateway') to a service or datastore, on a TCP port."""

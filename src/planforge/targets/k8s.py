@@ -76,7 +76,9 @@ def _readme_context(model: Model) -> dict[str, Any]:
     broker = any(d.kind == "rabbitmq" for d in model.datastores)
     if broker:
         keys = ["RABBITMQ_HOST", "RABBITMQ_USER", "RABBITMQ_PASSWORD"]
-        secrets.append({"name": _secret_name(model, "rabbitmq-admin"), "entries": keys, "used_by": ["broker-definitions"]})
+        secrets.append(
+            {"name": _secret_name(model, "rabbitmq-admin"), "entries": keys, "used_by": ["broker-definitions"]}
+        )
     files = " ".join(f"--from-file={key}=./{key}" for key in jwt_keys)
     strategy = model.policies.value["deployment"]["strategy"]
     return {
