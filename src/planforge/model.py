@@ -427,6 +427,13 @@ class Model:
     correlation_header: str = "X-Correlation-ID"
     signing_keys: tuple[SigningKey, ...] = ()
     routed_services: tuple[str, ...] = ()
+    # The service that issues tokens (the gateway's JWT issuer, when it names a service).
+    token_issuer: str | None = None
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key services sign and verify with: the first algorithm the gateway accepts (RS256 without one)."""
+        return self.signing_keys[0]
 
     def service(self, name: str) -> Service:
         """The service called name."""

@@ -159,12 +159,8 @@ def _routed(model: Model) -> tuple[Service, ...]:
 
 
 def _jwt(model: Model) -> tuple[str, str | None]:
-    """The algorithm services sign and verify with (their first, as the runtime picks it) and the issuing service."""
-    gateway = model.gateway
-    algorithm = next((a for a in (gateway.jwt_algorithms if gateway else ()) if a.lower() != "none"), "RS256")
-    names = {s.name for s in model.services}
-    issuer = gateway.jwt_issuer if gateway and gateway.jwt_issuer in names else None
-    return algorithm, issuer
+    """The algorithm services sign and verify with, and the issuing service (facts of the model)."""
+    return model.signing_key.algorithm, model.token_issuer
 
 
 # --- docker-compose.yaml -------------------------------------------------------------------------------------
