@@ -333,3 +333,22 @@ def test_generated_contract_tests_pass_and_leave_no_files(root: Path, tmp_path: 
     assert not list(work.rglob("*.db")), list(work.rglob("*.db"))
     left = {p for p in root.rglob("*") if p.is_file()} - before
     assert not [p for p in left if p.suffix == ".db"], left
+
+
+# --- Resilience -----------------------------------------------------------------------------------------------
+
+
+def test_outgoing_calls_use_the_manifests_timeout(client: TestClient) -> None:
+    timeout = client.app.state.resources.http.timeout  # type: ignore[attr-defined]
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (0.75,) * 4
+
+
+def test_outgoing_calls_carry_the_correlation_id_in_the_manifests_header(client: TestClient) -> None:
+    from planforge.runtime.correlation import correlation_scope
+
+    (hook,) = client.app.state.resources.http.event_hooks["request"]  # type: ignore[attr-defined]
+    request = httpx.Request("GET", "http://other-service/things")
+    with correlation_scope("3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11"):
+        asyncio.run(hook(request))
+    assert request.headers["X-Request-ID"] == "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11"
+    assert "X-Correlation-ID" not in request.headers

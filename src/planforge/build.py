@@ -85,6 +85,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         correlation_header=correlation_header(data),
         signing_keys=_signing_keys(gateway),
         routed_services=tuple(sorted({r.service for r in gateway.routes})) if gateway else (),
+        call_timeout=seconds(data.get("resilience", {}).get("timeout", "5s")),
         token_issuer=gateway.jwt_issuer if gateway and gateway.jwt_issuer in services_raw else None,
     )
 

@@ -427,6 +427,8 @@ class Model:
     correlation_header: str = "X-Correlation-ID"
     signing_keys: tuple[SigningKey, ...] = ()
     routed_services: tuple[str, ...] = ()
+    # Seconds an outgoing HTTP call may take (resilience.timeout).
+    call_timeout: float = 5.0
     # The service that issues tokens (the gateway's JWT issuer, when it names a service).
     token_issuer: str | None = None
 

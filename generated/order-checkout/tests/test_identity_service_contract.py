@@ -74,5 +74,7 @@ def test_rejects_an_invalid_body(client: TestClient, method: str, path: str) -> 
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis(case: schemathesis.Case[Any]) -> None:
     # 501 (an operation not implemented yet) is documented; anything else 5xx is a bug.
-    response = case.call_and_validate(headers=AUTH, excluded_checks=[not_a_server_error])
+    response = case.call_and_validate(
+        headers=AUTH, excluded_checks=[not_a_server_error]
+    )
     assert response.status_code < 500 or response.status_code == 501

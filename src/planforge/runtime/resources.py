@@ -70,7 +70,11 @@ class Resources:
         """The client for calls to other services, behind the circuit breaker."""
         self._on_this_loop()
         if self._http is None:
-            self._http = http_client(self.config.breaker)
+            self._http = http_client(
+                self.config.breaker,
+                timeout=self.config.call_timeout,
+                correlation_header=self.config.correlation_header,
+            )
         return self._http
 
     def cache(self, name: str, *, owner: str | None = None) -> CacheAside:

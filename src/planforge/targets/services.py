@@ -332,6 +332,7 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
             ),
         ),
         f"correlation_header={py_str(model.correlation_header)}",
+        f"call_timeout={model.call_timeout!r}",
     ]
     return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
 

@@ -43,6 +43,7 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
 operations = Operations(__package__)
