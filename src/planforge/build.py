@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from planforge.amqp import binding_matches
 from planforge.conventions import jwt_key_files, key_file_env
-from planforge.derive import deployment_order, diagram, invalidations, matrix, service_schemas, statuses
+from planforge.derive import (
+    compensations,
+    deployment_order,
+    diagram,
+    invalidations,
+    matrix,
+    service_schemas,
+    statuses,
+)
 from planforge.facts import correlation_header, etag_read_route
 from planforge.loader import Document, JsonPath
 from planforge.model import (
@@ -60,6 +69,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     services = _services(data, gateway, located, schemas, caches)
     datastores = _datastores(data, services_raw)
     flows = tuple(_flow(raw, i, services, gateway) for i, raw in enumerate(data.get("flows", [])))
+    services = tuple(replace(s, compensations=compensations(s.name, flows)) for s in services)
     nodes, edges = diagram(services, datastores, events, gateway)
     return Model(
         manifest=manifest_ref,

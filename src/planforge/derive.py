@@ -15,6 +15,7 @@ from planforge.model import (
     DiagramEdge,
     DiagramNode,
     Event,
+    Flow,
     Gateway,
     Invalidation,
     MatrixRow,
@@ -28,6 +29,7 @@ __all__ = [
     "DATASTORE_PORTS",
     "KUBERNETES_VERSION",
     "NetworkEdge",
+    "compensations",
     "deployment_order",
     "diagram",
     "event_links",
@@ -247,3 +249,14 @@ def kubernetes_tracks(strategy: str | None) -> tuple[str, ...]:
     one Service, so the canary takes its share of the traffic.
     """
     return {"blue-green": ("blue", "green"), "canary": ("stable", "canary")}.get(strategy or "", ("",))
+
+
+def compensations(service: str, flows: tuple[Flow, ...]) -> tuple[tuple[str, str], ...]:
+    """(consumed event, compensation event) for every flow step the service performs on an event, sorted."""
+    found = {
+        (step.on, step.compensation_event)
+        for flow in flows
+        for step in flow.steps
+        if step.by == service and step.on and step.compensation_event
+    }
+    return tuple(sorted((on, target) for on, target in found if on is not None and target is not None))

@@ -172,6 +172,8 @@ class Service:
     # Caches the service reads through or invalidates, and the invalidations it performs on events it consumes.
     caches: tuple[str, ...] = ()
     invalidations: tuple[Invalidation, ...] = ()
+    # (consumed event, compensation event) for every flow step the service performs on an event.
+    compensations: tuple[tuple[str, str], ...] = ()
     location: Location = Location(0, 0)
 
 

@@ -155,7 +155,7 @@ def _kinds(model: Model) -> set[str]:
 
 def _routed(model: Model) -> tuple[Service, ...]:
     assert model.gateway is not None
-    return tuple(model.service(name) for name in sorted({r.service for r in model.gateway.routes}))
+    return tuple(model.service(name) for name in model.routed_services)
 
 
 def _jwt(model: Model) -> tuple[str, str | None]:

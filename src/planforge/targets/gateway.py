@@ -126,7 +126,7 @@ def _safe(value: str) -> str:
 
 def _upstreams(model: Model, gateway: Gateway) -> tuple[Upstream, ...]:
     """One upstream per routed service, named after its package (nginx names allow no '-')."""
-    routed = [model.service(name) for name in sorted({route.service for route in gateway.routes})]
+    routed = [model.service(name) for name in model.routed_services]
     return tuple(Upstream(_safe(s.package), s.name, f"127.0.0.1:{s.port}") for s in routed)
 
 

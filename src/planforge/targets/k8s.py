@@ -106,7 +106,7 @@ def allowed_edges(model: Model) -> tuple[NetworkEdge, ...]:
 
 
 def _routed(model: Model) -> tuple[str, ...]:
-    return tuple(sorted({r.service for r in model.gateway.routes})) if model.gateway else ()
+    return model.routed_services
 
 
 def _callees(service: Service) -> tuple[str, ...]:

@@ -42,19 +42,8 @@ def consumer_module(event: str) -> str:
 def service_events(model: Model, service: Service) -> list[Event]:
     """The events the service's catalog holds: published, consumed and compensation events, sorted by name."""
     names = set(service.publishes) | {c.event for c in service.consumes}
-    names |= {target for _, target in _compensations(model, service)}
+    names |= {target for _, target in service.compensations}
     return [e for e in sorted(model.events, key=lambda e: e.name) if e.name in names]
-
-
-def _compensations(model: Model, service: Service) -> list[tuple[str, str]]:
-    """(consumed event, compensation event) for every flow step the service performs on an event."""
-    found = {
-        (step.on, step.compensation_event)
-        for flow in model.flows
-        for step in flow.steps
-        if step.by == service.name and step.on and step.compensation_event
-    }
-    return sorted((on, target) for on, target in found if on is not None and target is not None)
 
 
 def _invalidations(service: Service, event: Event) -> list[Seq | str]:
@@ -80,7 +69,7 @@ def _invalidation(found: ModelInvalidation, service: Service) -> Seq:
 
 def _consumers(model: Model, service: Service) -> list[Seq | str]:
     """ConsumerConfig(...) for each queue the service consumes, in queue order."""
-    compensations = _compensations(model, service)
+    compensations = service.compensations
     queues = sorted({c.queue for c in service.consumes})
     result: list[Seq | str] = []
     for queue in queues:
