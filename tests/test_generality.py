@@ -352,3 +352,33 @@ def test_outgoing_calls_carry_the_correlation_id_in_the_manifests_header(client:
         asyncio.run(hook(request))
     assert request.headers["X-Request-ID"] == "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11"
     assert "X-Correlation-ID" not in request.headers
+
+
+@pytest.mark.services
+def test_a_cached_entry_reads_back_as_it_was_loaded(redis_prefix: str) -> None:
+    """An answer from the cache is the answer load() gave (same members, so the same ETag), not one with
+    nulls for the optional members load() left unset."""
+    from pydantic import BaseModel
+    from redis.asyncio import Redis
+
+    from planforge.runtime import CacheAside, CacheConfig
+
+    class Thing(BaseModel):
+        id: int
+        note: str | None = None
+
+    async def twice() -> tuple[Thing | None, Thing | None]:
+        redis = Redis.from_url(REDIS_URL)
+        cache = CacheAside(redis, CacheConfig("things", 60), redis_prefix + "svc")
+
+        async def load() -> Thing:
+            return Thing(id=1)
+
+        try:
+            return await cache.read_through("1", Thing, load), await cache.read_through("1", Thing, load)
+        finally:
+            await redis.aclose()
+
+    loaded, cached = asyncio.run(twice())
+    assert loaded is not None and cached is not None
+    assert cached.model_dump(exclude_unset=True) == loaded.model_dump(exclude_unset=True) == {"id": 1}

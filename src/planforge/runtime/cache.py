@@ -57,7 +57,8 @@ class CacheAside:
         """Put value in the cache (errors are logged, not raised: the cache is an optimisation)."""
         seconds = ttl if ttl is not None else self.config.ttl_seconds
         try:
-            await self.redis.set(self.key(key), value.model_dump_json(), ex=seconds)
+            # Unset members stay unset when read back (an answer from the cache equals one from load()).
+            await self.redis.set(self.key(key), value.model_dump_json(exclude_unset=True), ex=seconds)
         except RedisError as exc:
             _log.warning("cache write failed", extra={"cache": self.config.name, "error": str(exc)})
 
