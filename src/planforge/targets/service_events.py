@@ -14,6 +14,7 @@ from typing import Any
 
 from planforge.model import Event, Model, Service
 from planforge.model import Invalidation as ModelInvalidation
+from planforge.schemawalk import referenced
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.templating import render_template
 from planforge.topology import service_topology
@@ -94,19 +95,7 @@ def _consumed(model: Model, service: Service, name: str) -> Seq:
 def _referenced(model: Model, events: list[Event]) -> dict[str, Any]:
     """The manifest's named schemas that the events' schemas refer to (bare $ref: Name), transitively."""
     named = {name: value.value for name, value in model.schemas}
-    found: dict[str, Any] = {}
-    pending = [e.data.value for e in events]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref in named and ref not in found:
-                found[ref] = named[ref]
-                pending.append(named[ref])
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return dict(sorted(found.items()))
+    return {name: named[name] for name in sorted(referenced(named, [e.data.value for e in events]))}
 
 
 def _spec(event: Event) -> Seq:
