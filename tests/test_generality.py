@@ -382,3 +382,17 @@ def test_a_cached_entry_reads_back_as_it_was_loaded(redis_prefix: str) -> None:
     loaded, cached = asyncio.run(twice())
     assert loaded is not None and cached is not None
     assert cached.model_dump(exclude_unset=True) == loaded.model_dump(exclude_unset=True) == {"id": 1}
+
+
+def test_model_nodes_know_where_the_manifest_wrote_them() -> None:
+    from planforge.build import build_model
+
+    document = validate(MANIFEST).document
+    assert document is not None
+    model = build_model(document, "feature.yaml")
+    lines = MANIFEST.read_text(encoding="utf-8").splitlines()
+    route = next(r for r in model.service("shelf-service").routes if r.id == "update_shelf")
+    assert "id: update_shelf" in lines[route.location.line - 1]
+    assert lines[model.event("shelf.changed").location.line - 1].strip() == "exchange: shelves"
+    (cache,) = model.caches
+    assert "title: Shelves" in lines[cache.location.line - 1]

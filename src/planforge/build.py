@@ -62,8 +62,8 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     exchanges = _exchanges(data)
     queues = _queues(data, services_raw)
     gateway = _gateway(data.get("gateway"))
-    events = _events(data, services_raw, exchanges, queues)
     located = _locator(document)
+    events = _events(data, services_raw, exchanges, queues, located)
     schemas = tuple((name, JsonValue.of(schema)) for name, schema in data.get("schemas", {}).items())
     caches = _caches(data, services_raw, located)
     services = _services(data, gateway, located, schemas, caches)
@@ -321,7 +321,11 @@ def _queues(data: dict[str, Any], services: dict[str, Any]) -> tuple[Queue, ...]
 
 
 def _events(
-    data: dict[str, Any], services: dict[str, Any], exchanges: dict[str, Exchange], queues: tuple[Queue, ...]
+    data: dict[str, Any],
+    services: dict[str, Any],
+    exchanges: dict[str, Exchange],
+    queues: tuple[Queue, ...],
+    located: Any,
 ) -> tuple[Event, ...]:
     result = []
     for name, raw in sorted(data.get("events", {}).items()):
@@ -339,6 +343,7 @@ def _events(
                 examples=tuple(JsonValue.of(e) for e in raw.get("examples", [])),
                 publishers=publishers,
                 deliveries=deliveries,
+                location=located(("events", name)),
             )
         )
     return tuple(result)

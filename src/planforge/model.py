@@ -201,6 +201,7 @@ class Event:
     examples: tuple[JsonValue, ...]
     publishers: tuple[str, ...]
     deliveries: tuple[Delivery, ...]
+    location: Location = Location(0, 0)
 
     @property
     def consumers(self) -> tuple[str, ...]:
