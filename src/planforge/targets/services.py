@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.model import Model, Parameter, Route, Service
+from planforge.problem import PROBLEM_SCHEMA
 from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
@@ -273,7 +274,7 @@ def _bodies(model: Model, service: Service) -> str | None:
     requests = {route.id: route.request for route in service.routes if route.request}
     if not requests:
         return None
-    named = {name: schema.value for name, schema in model.schemas}
+    named = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
     needed = referenced(named, [{"$ref": name} for name in requests.values()])
     schemas = {name: named[name] for name in needed}
     return code(Seq("BODIES = RequestBodies", (literal(requests), literal(schemas))))
