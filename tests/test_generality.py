@@ -80,6 +80,19 @@ async def handle(
     return models.Shelf(**shelf)
 '''
 
+_DELETE_SHELF = '''"""delete_shelf for the test."""
+
+from planforge.runtime import Context, Problem
+
+from .store import SHELVES
+
+
+async def handle(ctx: Context, *, region: str, shelf_id: int) -> None:
+    if SHELVES.pop((region, shelf_id), None) is None:
+        raise Problem(404, "No such shelf.")
+    await ctx.cache("shelves").invalidate(f"{region}/{shelf_id}")
+'''
+
 _ON_SHELF_CHANGED = '''"""on_shelf_changed for the test: nothing to do besides what the wiring does."""
 
 from planforge.runtime.messaging import Envelope, EventContext
@@ -95,7 +108,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture generated, with the shelf handlers and the audit consumer implemented."""
     generated = generate(MANIFEST, tmp_path_factory.mktemp("generality"))
     impl = generated / "services" / "shelf_service" / "impl"
-    for name, text in {"store": _STORE, "get_shelf": _GET_SHELF, "update_shelf": _UPDATE_SHELF}.items():
+    handlers = {"store": _STORE, "get_shelf": _GET_SHELF, "update_shelf": _UPDATE_SHELF, "delete_shelf": _DELETE_SHELF}
+    for name, text in handlers.items():
         (impl / f"{name}.py").write_text(text, encoding="utf-8")
     audit = generated / "services" / "audit_service" / "impl" / "on_shelf_changed.py"
     audit.write_text(_ON_SHELF_CHANGED, encoding="utf-8")
@@ -219,6 +233,15 @@ def test_an_update_needs_the_current_etag(client: TestClient) -> None:
     again = client.put("/regions/eu/shelves/7", json={"name": "Low"}, headers={"If-Match": etag})
     assert again.status_code == 412
     assert client.put("/regions/eu/shelves/8", json={"name": "x"}, headers={"If-Match": etag}).status_code == 404
+
+
+def test_a_conditional_delete_answers_without_an_etag(client: TestClient) -> None:
+    _seed(client, "eu", 21, "Old")
+    etag = client.get("/regions/eu/shelves/21").headers["ETag"]
+    assert client.delete("/regions/eu/shelves/21", headers={"If-Match": '"other"'}).status_code == 412
+    deleted = client.delete("/regions/eu/shelves/21", headers={"If-Match": etag})
+    assert deleted.status_code == 204 and "ETag" not in deleted.headers
+    assert client.get("/regions/eu/shelves/21").status_code == 404
 
 
 def test_of_two_updates_with_one_etag_only_one_wins(client: TestClient) -> None:

@@ -186,8 +186,11 @@ class Operations:
             if not if_match_names(if_match, etag):
                 raise Problem(412, "If-Match does not name the current version.", headers={"ETag": etag})
             answer = _Answer.of(await self._run(ctx, module, arguments), status)
-            after = _Answer.of(await self._run(ctx, reader, read_arguments), 200)
-        return answer.response(etag_of(after.data))
+            try:
+                after: str | None = etag_of(_Answer.of(await self._run(ctx, reader, read_arguments), 200).data)
+            except Problem:
+                after = None  # e.g. a DELETE: no current version any more, so no ETag
+        return answer.response(after)
 
     async def _checked_body(self, request: Request) -> None:
         route = request.scope.get("route")
@@ -244,8 +247,8 @@ class _Answer:
             return cls(None, status, {}, True)
         return cls(jsonable_encoder(result, exclude_unset=True), status, {}, False)
 
-    def response(self, etag: str) -> Response:
-        headers = {**self.headers, "ETag": etag}
+    def response(self, etag: str | None) -> Response:
+        headers = {**self.headers, **({"ETag": etag} if etag else {})}
         if self.empty:
             return Response(status_code=self.status, headers=headers)
         return JSONResponse(self.data, status_code=self.status, headers=headers)
