@@ -156,10 +156,12 @@ class Operations:
 
     async def call(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Any:
         """Run the operation's handler and turn its result into a response."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
         return _response(await self._run(ctx, module, arguments), status)
 
     async def read(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Response:
         """Run a read route's handler; the answer carries the ETag of the version it shows."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
         answer = _Answer.of(await self._run(ctx, module, arguments), status)
         return answer.response(etag_of(answer.data))
 
@@ -175,6 +177,7 @@ class Operations:
         """Run a conditional update: If-Match must name the ETag of the current version, as the read route
         (module read[0] with arguments read[1]) shows it (428 without If-Match, 412 for another version).
         The answer carries the ETag of the version after the update."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
         if_match = ctx.request.headers.get("If-Match")
         if if_match is None:
             raise Problem(428, "Send If-Match with the ETag of the version you are changing.")
@@ -214,6 +217,8 @@ class Operations:
         """Dependency of non-public routes: a verified bearer JWT, else 401."""
         resources: Resources = request.app.state.resources
         claims = resources.verifier.verify(credentials.credentials if credentials else None)
+        subject = claims.get("sub")
+        request.scope["planforge.subject"] = subject if isinstance(subject, str) else None  # for the audit log
         await self._checked_body(request)
         return Context(request, resources, claims, _bus(request))
 

@@ -101,13 +101,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "notification-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "notification-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "notification-queue.retry",
+            },
         },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "notification-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "notification-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.2",
@@ -117,6 +125,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.3",
@@ -126,6 +135,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",
@@ -134,13 +144,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "user-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "user-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "user-service-queue.retry",
+            },
         },
-        {"name": "user-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "user-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "user-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.2",
@@ -150,6 +168,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.3",
@@ -159,6 +178,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.dlx",
