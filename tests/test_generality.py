@@ -419,3 +419,19 @@ def test_model_nodes_know_where_the_manifest_wrote_them() -> None:
     assert lines[model.event("shelf.changed").location.line - 1].strip() == "exchange: shelves"
     (cache,) = model.caches
     assert "title: Shelves" in lines[cache.location.line - 1]
+
+
+def test_the_formats_rules_allow_are_the_ones_the_services_check() -> None:
+    from jsonschema import Draft202012Validator
+
+    from planforge.rules.keywords import CHECKED_FORMATS
+
+    assert set(Draft202012Validator.FORMAT_CHECKER.checkers) >= CHECKED_FORMATS
+
+
+def test_a_checked_format_in_a_body_is_enforced() -> None:
+    from planforge.runtime.bodies import RequestBodies
+
+    bodies = RequestBodies({"add": "Host"}, {"Host": {"type": "object", "properties": {"ip": {"format": "ipv4"}}}})
+    assert bodies.errors("add", {"ip": "10.0.0.1"}) == []
+    assert [e["type"] for e in bodies.errors("add", {"ip": "not an address"})] == ["json_schema.format"]
