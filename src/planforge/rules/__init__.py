@@ -24,6 +24,7 @@ from planforge.rules import (
     references,
     resilience,
     routes,
+    security,
     text,
 )
 from planforge.rules.manifest import Manifest
@@ -44,6 +45,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     caching.check,
     concurrency.check,
     keywords.check,
+    security.check,
 )
 
 
