@@ -46,7 +46,11 @@ from .datastores import fresh_database, fresh_redis_prefix
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "services" / "feature.yaml"
-MANIFESTS = {p.parent.name: p for p in sorted((REPO / "examples").glob("*/feature.yaml"))} | {"fixture": FIXTURE}
+GENERALITY = REPO / "tests" / "fixtures" / "generality" / "feature.yaml"
+MANIFESTS = {p.parent.name: p for p in sorted((REPO / "examples").glob("*/feature.yaml"))} | {
+    "fixture": FIXTURE,
+    "generality": GENERALITY,
+}
 BIN = Path(sys.executable).parent
 MYPY_CACHE = Path(tempfile.gettempdir()) / "planforge-test-mypy-cache"
 _loaded = 0

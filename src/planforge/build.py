@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from planforge.amqp import binding_matches
-from planforge.derive import deployment_order, diagram, matrix
-from planforge.loader import Document
+from planforge.conventions import jwt_key_files, key_file_env
+from planforge.derive import (
+    compensations,
+    deployment_order,
+    diagram,
+    invalidations,
+    matrix,
+    service_schemas,
+    statuses,
+)
+from planforge.facts import correlation_header, etag_read_route
+from planforge.loader import Document, JsonPath
 from planforge.model import (
     DEFAULT_JWT_LEEWAY,
     Binding,
@@ -23,6 +34,7 @@ from planforge.model import (
     Gateway,
     GatewayRoute,
     JsonValue,
+    Location,
     Model,
     Parameter,
     Queue,
@@ -30,6 +42,7 @@ from planforge.model import (
     Retry,
     Route,
     Service,
+    SigningKey,
     Step,
 )
 from planforge.paths import is_under, template_matches
@@ -50,11 +63,14 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     exchanges = _exchanges(data)
     queues = _queues(data, services_raw)
     gateway = _gateway(data.get("gateway"))
-    events = _events(data, services_raw, exchanges, queues)
-    services = _services(data, gateway)
+    located = _locator(document)
+    events = _events(data, services_raw, exchanges, queues, located)
+    schemas = tuple((name, JsonValue.of(schema)) for name, schema in data.get("schemas", {}).items())
+    caches = _caches(data, services_raw, located)
+    services = _services(data, gateway, located, schemas, caches)
     datastores = _datastores(data, services_raw)
-    caches = _caches(data, services)
     flows = tuple(_flow(raw, i, services, gateway) for i, raw in enumerate(data.get("flows", [])))
+    services = tuple(replace(s, compensations=compensations(s.name, flows)) for s in services)
     nodes, edges = diagram(services, datastores, events, gateway)
     return Model(
         manifest=manifest_ref,
@@ -63,7 +79,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         overview=feature["overview"],
         datastores=datastores,
         services=services,
-        schemas=tuple((name, JsonValue.of(schema)) for name, schema in data.get("schemas", {}).items()),
+        schemas=schemas,
         events=events,
         exchanges=tuple(exchanges.values()),
         queues=queues,
@@ -77,7 +93,28 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         diagram_edges=edges,
         deployment=deployment_order(services, datastores, gateway, "observability" in data),
         policies=JsonValue.of(_policies(data)),
+        correlation_header=correlation_header(data),
+        signing_keys=_signing_keys(gateway),
+        routed_services=tuple(sorted({r.service for r in gateway.routes})) if gateway else (),
+        call_timeout=seconds(data.get("resilience", {}).get("timeout", "5s")),
+        token_issuer=gateway.jwt_issuer if gateway and gateway.jwt_issuer in services_raw else None,
     )
+
+
+def _locator(document: Document) -> Any:
+    """path -> Location of the value at path in the manifest."""
+
+    def located(path: JsonPath) -> Location:
+        line, col = document.positions.of(path)
+        return Location(line, col)
+
+    return located
+
+
+def _signing_keys(gateway: Gateway | None) -> tuple[SigningKey, ...]:
+    """The key files of every JWT algorithm the gateway accepts (RS256 when none is declared)."""
+    algorithms = [a for a in (gateway.jwt_algorithms if gateway else ()) if a.lower() != "none"] or ["RS256"]
+    return tuple(SigningKey(a, *jwt_key_files(a), key_file_env(a)) for a in algorithms)
 
 
 _POLICY_DEFAULTS: dict[str, Any] = {
@@ -154,11 +191,22 @@ def _datastores(data: dict[str, Any], services: dict[str, Any]) -> tuple[Datasto
     return tuple(result)
 
 
-def _services(data: dict[str, Any], gateway: Gateway | None) -> tuple[Service, ...]:
+def _services(
+    data: dict[str, Any],
+    gateway: Gateway | None,
+    located: Any,
+    schemas: tuple[tuple[str, JsonValue], ...],
+    caches: tuple[Cache, ...],
+) -> tuple[Service, ...]:
     owners = {n: d.get("owner") for n, d in data.get("datastores", {}).items() if d.get("kind") == "postgres"}
+    named = {name: value.value for name, value in schemas}
     result = []
     for index, (name, raw) in enumerate(sorted(data["services"].items())):
-        routes = tuple(_route(name, r, gateway) for r in raw.get("routes", []))
+        raw_routes = raw.get("routes", [])
+        routes = tuple(
+            _route(name, r, i, raw_routes, gateway, located(("services", name, "routes", i)))
+            for i, r in enumerate(raw_routes)
+        )
         consumes = tuple(Consumption(name, c["event"], c["queue"], c.get("does", "")) for c in raw.get("consumes", []))
         calls = tuple(Call(name, c["service"], c["route"], c.get("purpose", "")) for c in raw.get("calls", []))
         result.append(
@@ -176,12 +224,25 @@ def _services(data: dict[str, Any], gateway: Gateway | None) -> tuple[Service, .
                 consumes=consumes,
                 calls=calls,
                 owns=tuple(d for d, owner in owners.items() if owner == name),
+                schemas=service_schemas(routes, named),
+                caches=tuple(c.name for c in caches if c.owner == name or _invalidates(c, consumes, raw, data)),
+                invalidations=invalidations(name, consumes, caches, raw, data),
+                location=located(("services", name)),
             )
         )
     return tuple(result)
 
 
-def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
+def _invalidates(cache: Cache, consumes: tuple[Consumption, ...], raw: dict[str, Any], data: dict[str, Any]) -> bool:
+    """True when the service drops entries of cache on an event it consumes (it needs a redis for that)."""
+    redis = {n for n, d in data.get("datastores", {}).items() if d.get("kind") == "redis"}
+    uses_redis = bool(redis & set(raw.get("uses", [])))
+    return uses_redis and any(c.event in cache.invalidated_by for c in consumes)
+
+
+def _route(
+    service: str, raw: dict[str, Any], index: int, siblings: list[Any], gateway: Gateway | None, location: Location
+) -> Route:
     params = dict(raw.get("parameters", {}))
     for name in re.findall(r"\{([A-Za-z][A-Za-z0-9_]*)\}", raw["path"]):
         params.setdefault(name, {"in": "path"})
@@ -198,6 +259,7 @@ def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
     responses = tuple(
         sorted((Response(int(code), schema) for code, schema in raw["responses"].items()), key=lambda r: r.status)
     )
+    etag, read = _etag(raw, index, siblings)
     return Route(
         service=service,
         id=raw["id"],
@@ -211,7 +273,23 @@ def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
         cache=raw.get("cache"),
         concurrency=raw.get("concurrency"),
         gateway_path=_public_path(service, raw["path"], raw["method"], gateway),
+        etag=etag,
+        etag_read=read,
+        answers=statuses(raw, responses, bool(parameters), etag),
+        location=location,
     )
+
+
+def _etag(raw: dict[str, Any], index: int, siblings: list[Any]) -> tuple[str | None, str | None]:
+    """("update", read route id) for a conditional update; ("read", None) for a GET that gives the ETag
+    (declared so, or the read route of a conditional update); else (None, None)."""
+    if raw["method"] != "GET":
+        if raw.get("concurrency") != "etag":
+            return None, None
+        read = etag_read_route(siblings, index)
+        return "update", siblings[read]["id"] if read is not None else None
+    readers = [etag_read_route(siblings, i) for i, r in enumerate(siblings) if r.get("concurrency") == "etag"]
+    return ("read", None) if raw.get("concurrency") == "etag" or index in readers else (None, None)
 
 
 def _public_path(service: str, path: str, method: str, gateway: Gateway | None) -> str | None:
@@ -246,7 +324,11 @@ def _queues(data: dict[str, Any], services: dict[str, Any]) -> tuple[Queue, ...]
 
 
 def _events(
-    data: dict[str, Any], services: dict[str, Any], exchanges: dict[str, Exchange], queues: tuple[Queue, ...]
+    data: dict[str, Any],
+    services: dict[str, Any],
+    exchanges: dict[str, Exchange],
+    queues: tuple[Queue, ...],
+    located: Any,
 ) -> tuple[Event, ...]:
     result = []
     for name, raw in sorted(data.get("events", {}).items()):
@@ -264,6 +346,7 @@ def _events(
                 examples=tuple(JsonValue.of(e) for e in raw.get("examples", [])),
                 publishers=publishers,
                 deliveries=deliveries,
+                location=located(("events", name)),
             )
         )
     return tuple(result)
@@ -399,11 +482,13 @@ def _breaker(data: dict[str, Any]) -> Breaker:
     )
 
 
-def _caches(data: dict[str, Any], services: tuple[Service, ...]) -> tuple[Cache, ...]:
+def _caches(data: dict[str, Any], services: dict[str, Any], located: Any) -> tuple[Cache, ...]:
     result = []
     for name, raw in data.get("caching", {}).items():
         ttl = raw["ttl"]
-        routes = tuple(f"{r.service}.{r.id}" for s in services for r in s.routes if r.cache == name)
+        reading = [(s, r["id"]) for s, spec in sorted(services.items()) for r in spec.get("routes", [])]
+        reading = [(s, r) for s, r in reading if _route_cache(services, s, r) == name]
+        routes = tuple(f"{s}.{r}" for s, r in reading)
         result.append(
             Cache(
                 name,
@@ -412,6 +497,12 @@ def _caches(data: dict[str, Any], services: tuple[Service, ...]) -> tuple[Cache,
                 None if ttl == "until-expiry" else int(seconds(ttl)),
                 tuple(raw.get("invalidated_by", [])),
                 routes,
+                owner=reading[0][0] if reading else None,
+                location=located(("caching", name)),
             )
         )
     return tuple(result)
+
+
+def _route_cache(services: dict[str, Any], service: str, route: str) -> str | None:
+    return next((r.get("cache") for r in services[service].get("routes", []) if r["id"] == route), None)

@@ -4,29 +4,41 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
+from planforge.facts import cache_invalidations
 from planforge.model import (
     Cache,
+    Consumption,
     Datastore,
     DeploymentPhase,
     DiagramEdge,
     DiagramNode,
     Event,
+    Flow,
     Gateway,
+    Invalidation,
     MatrixRow,
+    Response,
+    Route,
     Service,
 )
+from planforge.schemawalk import referenced
 
 __all__ = [
     "DATASTORE_PORTS",
     "KUBERNETES_VERSION",
     "NetworkEdge",
+    "compensations",
     "deployment_order",
     "diagram",
     "event_links",
+    "invalidations",
     "kubernetes_tracks",
     "matrix",
     "network_edges",
+    "service_schemas",
+    "statuses",
 ]
 
 # The Kubernetes version deploy/k8s/ is written for and validated against (kubernetes-validate --strict).
@@ -147,6 +159,65 @@ def _callees_first(members: list[Service]) -> list[Service]:
     return [by_name[n] for n in ordered]
 
 
+def statuses(
+    raw: dict[str, Any], responses: tuple[Response, ...], has_parameters: bool, etag: str | None
+) -> tuple[tuple[str, str | None], ...]:
+    """(status, schema name or None) of every answer of a route: the manifest's, then 401 (not public), 412 and
+    428 (conditional update), 422 (anything to validate) where due, then the problem+json default."""
+    declared: dict[str, str | None] = {str(r.status): r.schema for r in responses}
+    if not raw.get("public", False):
+        declared.setdefault("401", "Problem")
+    if etag == "update":
+        declared.setdefault("412", "Problem")
+        declared.setdefault("428", "Problem")
+    if raw.get("request") or has_parameters:
+        declared.setdefault("422", "Problem")
+    return (*sorted(declared.items()), ("default", "Problem"))
+
+
+def service_schemas(routes: tuple[Route, ...], named: dict[str, Any]) -> tuple[str, ...]:
+    """The named schemas a service's routes need (transitively), in manifest order, Problem first."""
+    roots: list[Any] = []
+    for route in routes:
+        roots.extend({"$ref": r.schema} for r in route.responses if r.schema)
+        if route.request:
+            roots.append({"$ref": route.request})
+        roots.extend(p.schema.value for p in route.parameters)
+    wanted = referenced(named, roots)
+    return ("Problem", *(name for name in wanted if name != "Problem"))
+
+
+def invalidations(
+    service: str,
+    consumes: tuple[Consumption, ...],
+    caches: tuple[Cache, ...],
+    raw: dict[str, Any],
+    data: dict[str, Any],
+) -> tuple[Invalidation, ...]:
+    """What a service drops from caches when an event it consumes arrives: the entries the event identifies in
+    the key space of each service whose routes read through the cache; a cache no route reads through is
+    cleared whole in the service's own key space. A service whose routes read through a cache drops the
+    entries an event it publishes identifies, as it publishes it. A service without redis invalidates nothing."""
+    redis = {n for n, d in data.get("datastores", {}).items() if d.get("kind") == "redis"}
+    if not redis & set(raw.get("uses", [])):
+        return ()
+    consumed = {c.event for c in consumes}
+    published = set(raw.get("publishes", []))
+    found: list[Invalidation] = []
+    for fact in cache_invalidations(data):
+        if fact.service == service and fact.event in published and not fact.missing:
+            found.append(Invalidation(fact.event, fact.cache, service, fact.keys, False, published=True))
+    for cache in caches:
+        for event in sorted(consumed & set(cache.invalidated_by)):
+            if not cache.routes:
+                found.append(Invalidation(event, cache.name, service, (), True))
+                continue
+            for fact in cache_invalidations(data):
+                if fact.cache == cache.name and fact.event == event and not fact.missing:
+                    found.append(Invalidation(event, cache.name, fact.service, fact.keys, False))
+    return tuple(dict.fromkeys(found))
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class NetworkEdge:
     """A connection the feature needs: from a service (or 'gateway') to a service or datastore, on a TCP port."""
@@ -178,3 +249,14 @@ def kubernetes_tracks(strategy: str | None) -> tuple[str, ...]:
     one Service, so the canary takes its share of the traffic.
     """
     return {"blue-green": ("blue", "green"), "canary": ("stable", "canary")}.get(strategy or "", ("",))
+
+
+def compensations(service: str, flows: tuple[Flow, ...]) -> tuple[tuple[str, str], ...]:
+    """(consumed event, compensation event) for every flow step the service performs on an event, sorted."""
+    found = {
+        (step.on, step.compensation_event)
+        for flow in flows
+        for step in flow.steps
+        if step.by == service and step.on and step.compensation_event
+    }
+    return tuple(sorted((on, target) for on, target in found if on is not None and target is not None))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,9 @@ __all__ = [
     "Flow",
     "Gateway",
     "GatewayRoute",
+    "Invalidation",
     "JsonValue",
+    "Location",
     "MatrixRow",
     "Model",
     "Parameter",
@@ -33,11 +34,11 @@ __all__ = [
     "Retry",
     "Route",
     "Service",
+    "SigningKey",
     "Step",
 ]
 
 
-_CORRELATION = "X-Correlation-ID"
 # Seconds of clock skew allowed on exp and nbf when the manifest sets no gateway.authentication.jwt.leeway.
 DEFAULT_JWT_LEEWAY = 30
 
@@ -57,6 +58,14 @@ class JsonValue:
     def value(self) -> Any:
         """A fresh mutable copy of the value."""
         return json.loads(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a node is written in the manifest (1-based line and column), for diagnostics found late."""
+
+    line: int
+    col: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,19 @@ class Route:
     cache: str | None
     concurrency: str | None
     gateway_path: str | None
+    # ETag: "read" (answers carry the ETag of the current version) or "update" (If-Match must name it;
+    # etag_read is the id of the GET route whose answer is the current version).
+    etag: str | None = None
+    etag_read: str | None = None
+    # (status, schema name or None) of every answer: the manifest's, 401/412/422/428 where due, then default.
+    answers: tuple[tuple[str, str | None], ...] = ()
+    location: Location = Location(0, 0)
+
+    @property
+    def path_parameters(self) -> tuple[Parameter, ...]:
+        """The path parameters, in the order the path names them."""
+        found = [p for p in self.parameters if p.location == "path"]
+        return tuple(sorted(found, key=lambda p: self.path.find("{" + p.name + "}")))
 
     @property
     def success(self) -> Response:
@@ -150,6 +172,14 @@ class Service:
     consumes: tuple[Consumption, ...]
     calls: tuple[Call, ...]
     owns: tuple[str, ...]
+    # Named schemas the routes need, transitively, in manifest order ("Problem" first).
+    schemas: tuple[str, ...] = ()
+    # Caches the service reads through or invalidates, and the invalidations it performs on events it consumes.
+    caches: tuple[str, ...] = ()
+    invalidations: tuple[Invalidation, ...] = ()
+    # (consumed event, compensation event) for every flow step the service performs on an event.
+    compensations: tuple[tuple[str, str], ...] = ()
+    location: Location = Location(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +206,7 @@ class Event:
     examples: tuple[JsonValue, ...]
     publishers: tuple[str, ...]
     deliveries: tuple[Delivery, ...]
+    location: Location = Location(0, 0)
 
     @property
     def consumers(self) -> tuple[str, ...]:
@@ -296,6 +327,36 @@ class Breaker:
 
 
 @dataclass(frozen=True, slots=True)
+class Invalidation:
+    """On event, drop entries of a cache that owner's routes read through: the key is the values of the
+    event's fields keys (joined with '/'); no keys (a cache no route reads through) drops every entry."""
+
+    event: str
+    cache: str
+    owner: str
+    keys: tuple[str, ...]
+    whole: bool
+    # True: the owner drops its entries when it publishes the event (it made the change); else on consuming it.
+    published: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """The key files of one JWT algorithm: what verifiers read, what the issuer signs with, and the gateway's
+    environment variable naming the verifying file."""
+
+    algorithm: str
+    public_file: str
+    private_file: str
+    gateway_env: str
+
+    @property
+    def symmetric(self) -> bool:
+        """True for HS* algorithms: one shared secret in both files."""
+        return self.algorithm.startswith("HS")
+
+
+@dataclass(frozen=True, slots=True)
 class Cache:
     """A cache: what, for how long, and which events invalidate it."""
 
@@ -305,6 +366,9 @@ class Cache:
     ttl_seconds: int | None
     invalidated_by: tuple[str, ...]
     routes: tuple[str, ...]
+    # The service whose routes read through it (its Redis key space), if any.
+    owner: str | None = None
+    location: Location = Location(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +434,19 @@ class Model:
     diagram_edges: tuple[DiagramEdge, ...]
     deployment: tuple[DeploymentPhase, ...]
     policies: JsonValue
+    # Derived once for every target: the correlation header, the JWT signing keys, the routed services.
+    correlation_header: str = "X-Correlation-ID"
+    signing_keys: tuple[SigningKey, ...] = ()
+    routed_services: tuple[str, ...] = ()
+    # Seconds an outgoing HTTP call may take (resilience.timeout).
+    call_timeout: float = 5.0
+    # The service that issues tokens (the gateway's JWT issuer, when it names a service).
+    token_issuer: str | None = None
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key services sign and verify with: the first algorithm the gateway accepts (RS256 without one)."""
+        return self.signing_keys[0]
 
     def service(self, name: str) -> Service:
         """The service called name."""
@@ -379,12 +456,9 @@ class Model:
         """The event called name."""
         return next(e for e in self.events if e.name == name)
 
-    @property
-    def correlation_header(self) -> str:
-        """The header that carries the correlation ID (observability.tracing.correlation_header)."""
-        tracing = self.policies.value.get("observability", {}).get("tracing", {})
-        header = tracing.get("correlation_header") if isinstance(tracing, dict) else None
-        return header if isinstance(header, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", header) else _CORRELATION
+    def schema(self, name: str) -> JsonValue:
+        """The named schema called name."""
+        return next(value for key, value in self.schemas if key == name)
 
     def title_of(self, name: str) -> str:
         """Display title of a service or datastore name, or the name itself."""

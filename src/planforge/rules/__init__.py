@@ -13,10 +13,13 @@ from planforge.diagnostics import Diagnostic
 from planforge.loader import Document
 from planforge.rules import (
     broker,
+    caching,
+    concurrency,
     datastores,
     deliveries,
     flows,
     gateway,
+    keywords,
     names,
     payloads,
     references,
@@ -41,6 +44,9 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     payloads.check,
     text.check,
     resilience.check,
+    caching.check,
+    concurrency.check,
+    keywords.check,
     security.check,
 )
 

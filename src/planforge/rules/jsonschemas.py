@@ -11,14 +11,9 @@ from referencing.jsonschema import DRAFT202012
 from planforge.loader import JsonPath
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.rules.manifest import Manifest
+from planforge.schemawalk import refs_in as walk_refs
 
 __all__ = ["PROBLEM", "bad_refs", "refs_in", "registry", "resolve", "schema_sites"]
-
-
-# Keywords whose values are data, not schemas: a '$ref' key inside them is not a reference.
-_DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})
-# Keywords whose values map arbitrary names to schemas.
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 
 
 def schema_sites(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:
@@ -35,21 +30,7 @@ def schema_sites(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:
 
 def refs_in(schema: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
     """Every '$ref' of a schema, as (path of the $ref value, its value)."""
-    if isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from refs_in(item, (*path, index))
-        return
-    if not isinstance(schema, dict):
-        return
-    for key, value in schema.items():
-        here = (*path, key)
-        if key == "$ref":
-            yield here, value
-        elif key in _SCHEMA_MAPS and isinstance(value, dict):
-            for name, sub in value.items():
-                yield from refs_in(sub, (*here, name))
-        elif key not in _DATA_KEYWORDS:
-            yield from refs_in(value, here)
+    yield from walk_refs(schema, path)
 
 
 def bad_refs(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:

@@ -72,6 +72,7 @@ def create_app(
     app = FastAPI(title=config.title, version=config.version, description=config.summary, lifespan=lifespan)
     app.state.resources = resources
     app.state.metrics = metrics
+    app.state.operations = operations
     app.state.bus = None
     install_problem_handlers(app)
     health = _health_router(resources, metrics)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from planforge.runtime.config import BreakerConfig
-from planforge.runtime.correlation import forward_correlation_id
+from planforge.runtime.correlation import correlation_forwarder
 
 __all__ = ["BreakerTransport", "CircuitBreaker", "CircuitOpenError", "http_client"]
 
@@ -95,11 +95,16 @@ class BreakerTransport(httpx.AsyncBaseTransport):
 
 
 def http_client(
-    config: BreakerConfig, *, timeout: float = 5.0, inner: httpx.AsyncBaseTransport | None = None
+    config: BreakerConfig,
+    *,
+    timeout: float = 5.0,
+    inner: httpx.AsyncBaseTransport | None = None,
+    correlation_header: str = "X-Correlation-ID",
 ) -> httpx.AsyncClient:
-    """An httpx client for calls to other services: breaker, timeout and the correlation ID forwarded."""
+    """An httpx client for calls to other services: breaker, timeout and the correlation ID forwarded in the
+    manifest's correlation header."""
     return httpx.AsyncClient(
         transport=BreakerTransport(config, inner),
         timeout=timeout,
-        event_hooks={"request": [forward_correlation_id]},
+        event_hooks={"request": [correlation_forwarder(correlation_header)]},
     )

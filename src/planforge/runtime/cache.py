@@ -30,6 +30,13 @@ class CacheAside:
         """The Redis key of an entry."""
         return self.prefix + key
 
+    @staticmethod
+    def entry_key(*values: object) -> str:
+        """The key of a cached route's entry: its path parameters' values, in path order, joined with '/'.
+
+        Events that invalidate the cache name the entry with the same values, so read through with this key."""
+        return "/".join(str(value) for value in values)
+
     async def read_through(
         self, key: str, model: type[M], load: Callable[[], Awaitable[M | None]], *, ttl: int | None = None
     ) -> M | None:
@@ -50,7 +57,8 @@ class CacheAside:
         """Put value in the cache (errors are logged, not raised: the cache is an optimisation)."""
         seconds = ttl if ttl is not None else self.config.ttl_seconds
         try:
-            await self.redis.set(self.key(key), value.model_dump_json(), ex=seconds)
+            # Unset members stay unset when read back (an answer from the cache equals one from load()).
+            await self.redis.set(self.key(key), value.model_dump_json(exclude_unset=True), ex=seconds)
         except RedisError as exc:
             _log.warning("cache write failed", extra={"cache": self.config.name, "error": str(exc)})
 
@@ -61,6 +69,25 @@ class CacheAside:
         except RedisError as exc:
             _log.warning("cache invalidation failed", extra={"cache": self.config.name, "error": str(exc)})
 
+    async def invalidate_all(self) -> None:
+        """Drop every entry of the cache (in this key space)."""
+        try:
+            batch: list[bytes] = []
+            async for key in self.redis.scan_iter(match=_glob_escaped(self.prefix) + "*", count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self.redis.delete(*batch)
+                    batch.clear()
+            if batch:
+                await self.redis.delete(*batch)
+        except RedisError as exc:
+            _log.warning("cache invalidation failed", extra={"cache": self.config.name, "error": str(exc)})
+
     def invalidated_by(self, event: str) -> bool:
         """True when the manifest says event invalidates this cache."""
         return event in self.config.invalidated_by
+
+
+def _glob_escaped(text: str) -> str:
+    """text matched literally by a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "\\*?[]" else c for c in text)

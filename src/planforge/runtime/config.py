@@ -56,6 +56,8 @@ class ServiceConfig:
     caches: tuple[CacheConfig, ...] = ()
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     correlation_header: str = "X-Correlation-ID"
+    # Seconds an outgoing HTTP call may take (the manifest's resilience.timeout).
+    call_timeout: float = 5.0
 
     def uses(self, kind: str) -> bool:
         """True when the service uses a datastore of that kind."""

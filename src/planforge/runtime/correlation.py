@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CorrelationMiddleware", "correlation_scope", "current_correlation_id", "forward_correlation_id"]
+__all__ = [
+    "CorrelationMiddleware",
+    "correlation_forwarder",
+    "correlation_scope",
+    "current_correlation_id",
+    "forward_correlation_id",
+]
 
 _current: ContextVar[str | None] = ContextVar("planforge_correlation_id", default=None)
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -33,11 +39,18 @@ def correlation_scope(correlation_id: str | None) -> Iterator[None]:
         _current.reset(token)
 
 
-async def forward_correlation_id(request: httpx.Request) -> None:
-    """An httpx request hook: hand the current correlation ID on to the called service."""
-    value = _current.get()
-    if value is not None and _HEADER not in request.headers:
-        request.headers[_HEADER] = value
+def correlation_forwarder(header: str = _HEADER) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook that hands the current correlation ID on to the called service, in header."""
+
+    async def forward(request: httpx.Request) -> None:
+        value = _current.get()
+        if value is not None and header not in request.headers:
+            request.headers[header] = value
+
+    return forward
+
+
+forward_correlation_id = correlation_forwarder()
 
 
 class CorrelationMiddleware:

@@ -5,7 +5,7 @@ ServiceBus when the service uses RabbitMQ. Each consumed event is handled by ``h
 ``<package>.impl.on_<event>``, imported lazily like route handlers. A missing or unimplemented handler fails
 the delivery, so the message is retried with the manifest's backoff and then dead-lettered: nothing is lost,
 and it can be replayed from the dead letter queue once the handler exists. Before the handler runs, the
-wiring drops the cache entries the event invalidates (key: the event data field named in Invalidation).
+wiring drops the cache entries the event invalidates (key: the event data fields named in Invalidation).
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ PREFETCH = 5
 
 @dataclass(frozen=True, slots=True)
 class Invalidation:
-    """A cache entry an event invalidates: the cache, and the event data field that is the entry's key."""
+    """Cache entries an event invalidates: in the key space of owner (None: this service), the entry whose key
+    is the values of the event's fields (joined as CacheAside.entry_key joins them); no fields: every entry."""
 
     cache: str
-    field: str
+    fields: tuple[str, ...] = ()
+    owner: str | None = None
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,8 @@ class ServiceEvents:
     catalog: EventCatalog
     publishes: tuple[str, ...]
     consumers: tuple[ConsumerConfig, ...] = ()
+    # (event, invalidation): entries of the service's own caches it drops when it publishes the event.
+    invalidates: tuple[tuple[str, Invalidation], ...] = ()
 
 
 class UndeclaredEventError(ValueError):
@@ -142,9 +147,7 @@ class ServiceBus:
         async def handle(event: Envelope, ctx: EventContext) -> None:
             ctx.resources = self.resources
             for invalidation in consumed.invalidates:
-                key = event.data.get(invalidation.field) if isinstance(event.data, dict) else None
-                if key is not None:
-                    await self.resources.cache(invalidation.cache).invalidate(str(key))
+                await self._invalidate(invalidation, event.data)
             found = self.operations.find(consumed.module)
             if found is None:
                 raise NotImplementedError(f"the consumer of {consumed.event} is not implemented: write {name}")
@@ -154,6 +157,15 @@ class ServiceBus:
             await self.resources.audit.append(record, ctx.session)
 
         return handle
+
+    async def _invalidate(self, invalidation: Invalidation, data: Any) -> None:
+        cache = self.resources.cache(invalidation.cache, owner=invalidation.owner)
+        if invalidation.whole:
+            await cache.invalidate_all()
+            return
+        values = [data.get(name) for name in invalidation.fields] if isinstance(data, dict) else [None]
+        if all(value is not None for value in values):
+            await cache.invalidate(cache.entry_key(*values))
 
     def declared(self, event_type: str) -> None:
         """Raise UndeclaredEventError unless the service publishes event_type."""
@@ -165,12 +177,16 @@ class ServiceBus:
         else straight to the broker with confirms."""
         self.declared(event_type)
         if session is not None:
-            return await self._staged(session, event_type, data)
-        if self.resources.config.owns_database:
+            envelope = await self._staged(session, event_type, data)
+        elif self.resources.config.owns_database:
             async with self.resources.session() as own, own.begin():
-                return await self._staged(own, event_type, data)
-        envelope = await self.bus.publish(event_type, data)
-        await self.resources.audit.append(AuditRecord.now("published", event_type, "confirmed"))
+                envelope = await self._staged(own, event_type, data)
+        else:
+            envelope = await self.bus.publish(event_type, data)
+            await self.resources.audit.append(AuditRecord.now("published", event_type, "confirmed"))
+        for event, invalidation in self.events.invalidates:
+            if event == event_type:
+                await self._invalidate(invalidation, data)
         return envelope
 
     async def _staged(self, session: AsyncSession, event_type: str, data: Any) -> Envelope:

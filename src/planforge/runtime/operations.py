@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +25,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.auth import BEARER
+from planforge.runtime.bodies import RequestBodies
 from planforge.runtime.cache import CacheAside
 from planforge.runtime.config import Settings
 from planforge.runtime.correlation import current_correlation_id
+from planforge.runtime.etags import ResourceLocks, etag_of, if_match_names
 from planforge.runtime.problems import Problem
 from planforge.runtime.resources import Resources
 
@@ -109,11 +112,14 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 class Operations:
-    """Finds and calls the handlers of one service package."""
+    """Finds and calls the handlers of one service package; checks request bodies against their schemas and
+    gives ETag routes their ETag and If-Match check."""
 
-    def __init__(self, package: str | None) -> None:
+    def __init__(self, package: str | None, bodies: RequestBodies | None = None) -> None:
         self.package = package or ""
         self.implementations = f"{self.package}.impl" if self.package else "impl"
+        self.bodies = bodies
+        self.locks = ResourceLocks()
 
     def handler_name(self, module: str) -> str:
         """The dotted name of the function that implements an operation."""
@@ -139,20 +145,70 @@ class Operations:
         name = self.handler_name(module)
         return Problem(501, f"The operation is not implemented yet: write async def handle in {name}.", handler=name)
 
-    async def call(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Any:
-        """Run the operation's handler and turn its result into a response."""
-        ctx.request.scope["planforge.operation"] = module  # for the audit log
+    async def _run(self, ctx: Context, module: str, arguments: Mapping[str, Any]) -> Any:
         handle = self.find(module)
         if handle is None:
             raise self._not_implemented(module)
         try:
-            result = await handle(ctx, **arguments)
+            return await handle(ctx, **arguments)
         except NotImplementedError:
             raise self._not_implemented(module) from None
-        return _response(result, status)
+
+    async def call(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Any:
+        """Run the operation's handler and turn its result into a response."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
+        return _response(await self._run(ctx, module, arguments), status)
+
+    async def read(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Response:
+        """Run a read route's handler; the answer carries the ETag of the version it shows."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
+        answer = _Answer.of(await self._run(ctx, module, arguments), status)
+        return answer.response(etag_of(answer.data))
+
+    async def update(
+        self,
+        ctx: Context,
+        module: str,
+        status: int,
+        read: tuple[str, Mapping[str, Any]],
+        /,
+        **arguments: Any,
+    ) -> Response:
+        """Run a conditional update: If-Match must name the ETag of the current version, as the read route
+        (module read[0] with arguments read[1]) shows it (428 without If-Match, 412 for another version).
+        The answer carries the ETag of the version after the update."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
+        if_match = ctx.request.headers.get("If-Match")
+        if if_match is None:
+            raise Problem(428, "Send If-Match with the ETag of the version you are changing.")
+        reader, read_arguments = read
+        key = (reader, tuple(sorted((k, str(v)) for k, v in read_arguments.items())))
+        async with self.locks.hold(key):
+            current = _Answer.of(await self._run(ctx, reader, read_arguments), 200)
+            etag = etag_of(current.data)
+            if not if_match_names(if_match, etag):
+                raise Problem(412, "If-Match does not name the current version.", headers={"ETag": etag})
+            answer = _Answer.of(await self._run(ctx, module, arguments), status)
+            try:
+                after: str | None = etag_of(_Answer.of(await self._run(ctx, reader, read_arguments), 200).data)
+            except Problem:
+                after = None  # e.g. a DELETE: no current version any more, so no ETag
+        return answer.response(after)
+
+    async def _checked_body(self, request: Request) -> None:
+        route = request.scope.get("route")
+        operation = getattr(route, "operation_id", None)
+        if self.bodies is None or not isinstance(operation, str) or operation not in self.bodies:
+            return
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return  # no body, or not JSON: FastAPI's own parsing answers 422 for it
+        self.bodies.check(operation, body)
 
     async def public(self, request: Request) -> Context:
         """Dependency of public routes."""
+        await self._checked_body(request)
         return Context(request, request.app.state.resources, bus=_bus(request))
 
     async def authenticated(
@@ -163,6 +219,7 @@ class Operations:
         claims = resources.verifier.verify(credentials.credentials if credentials else None)
         subject = claims.get("sub")
         request.scope["planforge.subject"] = subject if isinstance(subject, str) else None  # for the audit log
+        await self._checked_body(request)
         return Context(request, resources, claims, _bus(request))
 
     async def startup(self, resources: Resources) -> None:
@@ -175,6 +232,31 @@ class Operations:
 
 def _bus(request: Request) -> ServiceBus | None:
     return getattr(request.app.state, "bus", None)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A handler's result as the JSON it answers with, its status and headers."""
+
+    data: Any
+    status: int
+    headers: Mapping[str, str]
+    empty: bool
+
+    @classmethod
+    def of(cls, result: Any, status: int) -> _Answer:
+        if isinstance(result, Reply):
+            body = None if result.body is None else jsonable_encoder(result.body, exclude_unset=True)
+            return cls(body, result.status or status, dict(result.headers), result.body is None)
+        if result is None:
+            return cls(None, status, {}, True)
+        return cls(jsonable_encoder(result, exclude_unset=True), status, {}, False)
+
+    def response(self, etag: str | None) -> Response:
+        headers = {**self.headers, **({"ETag": etag} if etag else {})}
+        if self.empty:
+            return Response(status_code=self.status, headers=headers)
+        return JSONResponse(self.data, status_code=self.status, headers=headers)
 
 
 def _response(result: Any, status: int) -> Any:

@@ -71,7 +71,11 @@ class Resources:
         """The client for calls to other services, behind the circuit breaker."""
         self._on_this_loop()
         if self._http is None:
-            self._http = http_client(self.config.breaker)
+            self._http = http_client(
+                self.config.breaker,
+                timeout=self.config.call_timeout,
+                correlation_header=self.config.correlation_header,
+            )
         return self._http
 
     @property
@@ -83,12 +87,13 @@ class Resources:
             return RedisAuditLog(self.redis, self.settings.redis_key_prefix + self.config.name + ":")
         return LoggerAuditLog()
 
-    def cache(self, name: str) -> CacheAside:
-        """The cache-aside helper for a cache the manifest declares."""
+    def cache(self, name: str, *, owner: str | None = None) -> CacheAside:
+        """The cache-aside helper for a cache the manifest declares, in this service's key space (or owner's:
+        the service whose routes read through it, when this one invalidates its entries on an event)."""
         config = next((c for c in self.config.caches if c.name == name), None)
         if config is None:
             raise KeyError(f"the manifest declares no cache {name!r}")
-        return CacheAside(self.redis, config, self.settings.redis_key_prefix + self.config.name)
+        return CacheAside(self.redis, config, self.settings.redis_key_prefix + (owner or self.config.name))
 
     def _checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {}

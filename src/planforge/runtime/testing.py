@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,10 +34,20 @@ def _keys(algorithm: str) -> tuple[str, str]:
     return private.decode(), public.decode()
 
 
+@cache
+def _run_folder() -> Path:
+    """A temporary folder for this test run's SQLite files, removed when the run ends."""
+    folder = Path(tempfile.mkdtemp(prefix="planforge-tests-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def settings_for_tests(config: ServiceConfig, **overrides: Any) -> Settings:
     """Settings from the environment, with a fresh key pair (or secret) for the service's JWT algorithm.
 
-    Events are off (no broker connection) unless EVENTS is set or events=True is passed."""
+    Events are off (no broker connection) unless EVENTS is set or events=True is passed. Without DATABASE_URL,
+    the service's SQLite database is a new file in a temporary folder of the run (never the working folder, and
+    never shared by two services or two features with the same package name)."""
     algorithm = next((a for a in config.jwt_algorithms if a.lower() != "none"), "RS256")
     signing, verifying = _keys(algorithm)
     if algorithm.startswith("HS"):
@@ -41,6 +55,9 @@ def settings_for_tests(config: ServiceConfig, **overrides: Any) -> Settings:
     else:
         keys = {"jwt_private_key": signing, "jwt_public_key": verifying}
     defaults: dict[str, Any] = {} if "EVENTS" in os.environ else {"events": False}
+    if "DATABASE_URL" not in os.environ:
+        database = _run_folder() / f"{config.package}-{uuid.uuid4().hex[:12]}.db"
+        defaults["database_url"] = f"sqlite+aiosqlite:///{database}"
     return Settings(**{**defaults, **keys, **overrides})
 
 

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from planforge.conventions import jwt_key_files
+
 __all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys"]
 
 # The key set of a rotating folder: the verifying keys (public JWKs, or the shared secret for HS*) with kids.
@@ -28,14 +30,6 @@ class JwtKeys:
     def symmetric(self) -> bool:
         """True for HS* algorithms: one shared secret in both files."""
         return self.algorithm.startswith("HS")
-
-
-def jwt_key_files(algorithm: str) -> tuple[str, str]:
-    """File names of the (public, private) keys of an algorithm; HS* algorithms have one secret file."""
-    stem = f"jwt-{algorithm.lower()}"
-    if algorithm.startswith("HS"):
-        return f"{stem}.secret", f"{stem}.secret"
-    return f"{stem}.pem", f"{stem}.key"
 
 
 def ensure_jwt_keys(folder: Path | str, algorithm: str) -> JwtKeys:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from planforge.conventions import STACK_FORMAT
+
 __all__ = [
     "DEFAULT_AMQP_URL",
     "DEFAULT_POSTGRES_URL",
@@ -27,7 +29,6 @@ __all__ = [
     "load_spec",
 ]
 
-STACK_FORMAT = 2
 STACK_FILE = "deploy/stack.json"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -8,13 +8,13 @@ envelope with the event's data schema; named schemas the events refer to under `
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from planforge.model import Event, Model, Queue
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
+from planforge.schemawalk import point_refs, referenced
 from planforge.targets import Output
 from planforge.topology import VHOST, dead_letter_queue, retry_delays_ms
 
@@ -24,9 +24,6 @@ PATH = "asyncapi.yaml"
 _AMQP = "0.3.0"
 _MESSAGES = "#/components/messages/"
 _SCHEMAS = "#/components/schemas/"
-# Values that are data, not schemas: a "$ref" inside them is left alone.
-_DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 
 
 def render(model: Model) -> Output:
@@ -198,49 +195,10 @@ def _example(event: Event, slug: str, index: int) -> dict[str, Any]:
 def _schemas(model: Model) -> dict[str, Any]:
     """The named schemas the events' data refer to, directly or through each other, with refs resolved."""
     known = {"Problem": PROBLEM, **{name: schema.value for name, schema in model.schemas}}
-    pending = sorted({ref for e in model.events for ref in _refs(e.data.value)})
-    found: dict[str, Any] = {}
-    while pending:
-        name = pending.pop()
-        if name in found or name not in known:
-            continue
-        found[name] = _resolved(known[name])
-        pending.extend(_refs(known[name]))
-    return dict(sorted(found.items()))
-
-
-def _refs(schema: Any) -> set[str]:
-    """The bare schema names a schema refers to."""
-    names: set[str] = set()
-
-    def visit(node: Any) -> Any:
-        if isinstance(node, str):
-            names.add(node)
-        return node
-
-    _rewrite_refs(schema, visit)
-    return names
+    names = referenced(known, [e.data.value for e in model.events])
+    return {name: _resolved(known[name]) for name in sorted(names)}
 
 
 def _resolved(schema: Any) -> Any:
     """A copy of a schema with each bare '$ref: Name' pointing into components/schemas."""
-    return _rewrite_refs(schema, lambda ref: _SCHEMAS + ref if isinstance(ref, str) and "/" not in ref else ref)
-
-
-def _rewrite_refs(node: Any, change: Callable[[Any], Any]) -> Any:
-    """A copy of node with change applied to every '$ref' value, skipping values that are data."""
-    if isinstance(node, list):
-        return [_rewrite_refs(item, change) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result = {}
-    for key, value in node.items():
-        if key == "$ref":
-            result[key] = change(value)
-        elif key in _SCHEMA_MAPS and isinstance(value, dict):
-            result[key] = {name: _rewrite_refs(sub, change) for name, sub in value.items()}
-        elif key in _DATA_KEYWORDS:
-            result[key] = value
-        else:
-            result[key] = _rewrite_refs(value, change)
-    return result
+    return point_refs(schema, _SCHEMAS)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from planforge.conventions import DEFAULT_LISTEN_PORT, STACK_FORMAT, jwt_key_files, key_file_env
 from planforge.model import Model, Service
-from planforge.stack.keys import jwt_key_files
-from planforge.stack.spec import STACK_FORMAT
 from planforge.targets import Output
-from planforge.targets.gateway import DEFAULT_LISTEN_PORT, key_file_env
 from planforge.templating import render_template
 
 __all__ = ["COMPOSE", "STACK", "Container", "Phase", "database_name", "phases", "render", "stack_data"]
@@ -162,16 +160,12 @@ def _kinds(model: Model) -> set[str]:
 
 def _routed(model: Model) -> tuple[Service, ...]:
     assert model.gateway is not None
-    return tuple(model.service(name) for name in sorted({r.service for r in model.gateway.routes}))
+    return tuple(model.service(name) for name in model.routed_services)
 
 
 def _jwt(model: Model) -> tuple[str, str | None]:
-    """The algorithm services sign and verify with (their first, as the runtime picks it) and the issuing service."""
-    gateway = model.gateway
-    algorithm = next((a for a in (gateway.jwt_algorithms if gateway else ()) if a.lower() != "none"), "RS256")
-    names = {s.name for s in model.services}
-    issuer = gateway.jwt_issuer if gateway and gateway.jwt_issuer in names else None
-    return algorithm, issuer
+    """The algorithm services sign and verify with, and the issuing service (facts of the model)."""
+    return model.signing_key.algorithm, model.token_issuer
 
 
 def _algorithms(model: Model) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from planforge.conventions import DEFAULT_LISTEN_PORT, key_file_env
 from planforge.model import Gateway, GatewayRoute, Model, Route
 from planforge.targets import Output
 from planforge.targets.registry import TargetError
@@ -36,7 +37,6 @@ __all__ = [
     "render",
 ]
 
-DEFAULT_LISTEN_PORT = 8080
 # nginx's stub_status, for prometheus-nginx-exporter: never on the public port.
 DEFAULT_STATUS_LISTEN = "127.0.0.1:8081"
 STATUS_PATH = "/stub_status"
@@ -151,14 +151,6 @@ def render(model: Model) -> Output:
     return Output(owned={path: render_template(_TEMPLATES[path], **context) for path in paths})
 
 
-def key_file_env(algorithm: str) -> str:
-    """The environment variable that names the key file for an algorithm: GATEWAY_JWT_RS256_KEY_FILE.
-
-    jwt.js builds the same name from the algorithm, so it needs no per-feature table.
-    """
-    return f"GATEWAY_JWT_{algorithm}_KEY_FILE"
-
-
 def key_file(algorithm: str) -> str:
     """The default key file of an algorithm, relative to nginx.conf: keys/jwt-rs256.pem, keys/jwt-hs256.secret."""
     return f"keys/jwt-{algorithm.lower()}.{'secret' if algorithm.startswith('HS') else 'pem'}"
@@ -210,7 +202,7 @@ def _literal(value: str) -> str:
 
 def _upstreams(model: Model, gateway: Gateway) -> tuple[Upstream, ...]:
     """One upstream per routed service, named after its package (nginx names allow no '-')."""
-    routed = [model.service(name) for name in sorted({route.service for route in gateway.routes})]
+    routed = [model.service(name) for name in model.routed_services]
     return tuple(Upstream(_safe(s.package), s.name, f"127.0.0.1:{s.port}") for s in routed)
 
 

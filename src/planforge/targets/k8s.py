@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from planforge.conventions import jwt_key_files
 from planforge.derive import DATASTORE_PORTS, KUBERNETES_VERSION, NetworkEdge, kubernetes_tracks, network_edges
 from planforge.model import Model, Service
 from planforge.targets import Output
@@ -107,7 +108,7 @@ def allowed_edges(model: Model) -> tuple[NetworkEdge, ...]:
 
 
 def _routed(model: Model) -> tuple[str, ...]:
-    return tuple(sorted({r.service for r in model.gateway.routes})) if model.gateway else ()
+    return model.routed_services
 
 
 def _callees(service: Service) -> tuple[str, ...]:
@@ -581,17 +582,12 @@ def _kustomization(model: Model, resources: list[str]) -> dict[str, Any]:
 
 
 def _jwt(model: Model) -> tuple[str, str | None]:
-    """The algorithm services sign and verify with (the first the gateway accepts) and the issuing service."""
-    gateway = model.gateway
-    algorithm = next((a for a in (gateway.jwt_algorithms if gateway else ()) if a.lower() != "none"), "RS256")
-    names = {s.name for s in model.services}
-    issuer = gateway.jwt_issuer if gateway and gateway.jwt_issuer in names else None
-    return algorithm, issuer
+    """The algorithm services sign and verify with, and the issuing service (facts of the model)."""
+    return model.signing_key.algorithm, model.token_issuer
 
 
 def _key_files(algorithm: str) -> tuple[str, str]:
-    stem = f"jwt-{algorithm.lower()}"
-    return (f"{stem}.secret", f"{stem}.secret") if algorithm.startswith("HS") else (f"{stem}.pem", f"{stem}.key")
+    return jwt_key_files(algorithm)
 
 
 class _Dumper(yaml.SafeDumper):

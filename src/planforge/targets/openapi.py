@@ -7,6 +7,7 @@ written). The services target serves the same operations and status codes.
 
 from __future__ import annotations
 
+import copy
 from http import HTTPStatus
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from planforge.model import Model, Parameter, Route, Service
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
+from planforge.schemawalk import point_refs
 from planforge.targets import Output
 
 __all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "render", "statuses"]
@@ -21,7 +23,15 @@ __all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "render", "statuses"]
 API_VERSION = "1.0.0"
 SECURITY_SCHEME = "bearerAuth"
 PROBLEM_JSON = "application/problem+json"
-_DATA_KEYWORDS = frozenset({"const", "default", "enum", "example", "examples"})
+_COMPONENTS = "#/components/schemas/"
+_ETAG = {"description": "The version of the resource this answer shows.", "schema": {"type": "string"}}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": True,
+    "description": "The ETag of the version being changed: 412 when it is not the current one, 428 when missing.",
+    "schema": {"type": "string"},
+}
 
 
 def render(model: Model) -> Output:
@@ -34,14 +44,8 @@ def render(model: Model) -> Output:
 
 
 def statuses(route: Route) -> list[tuple[str, str | None]]:
-    """(status, schema name or None) of every answer: the manifest's, then 401/422 where due, then default."""
-    declared = {str(r.status): r.schema for r in route.responses}
-    if not route.public:
-        declared.setdefault("401", "Problem")
-    if route.request or route.parameters:
-        declared.setdefault("422", "Problem")
-    answers = sorted(declared.items())
-    return [*answers, ("default", "Problem")]
+    """(status, schema name or None) of every answer of a route, as the model derived them."""
+    return list(route.answers)
 
 
 def document(model: Model, service: Service) -> dict[str, Any]:
@@ -67,11 +71,16 @@ def document(model: Model, service: Service) -> dict[str, Any]:
 
 def _operation(route: Route) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": route.id, "summary": route.summary or route.id}
-    if route.parameters:
-        operation["parameters"] = [_parameter(p) for p in route.parameters]
+    parameters = [_parameter(p) for p in route.parameters]
+    if route.etag == "update":
+        parameters.append(copy.deepcopy(_IF_MATCH))
+    if parameters:
+        operation["parameters"] = parameters
     if route.request:
         operation["requestBody"] = {"required": True, "content": _content(route.request, "application/json")}
     operation["responses"] = {status: _answer(status, schema) for status, schema in statuses(route)}
+    if route.etag:
+        operation["responses"][str(route.success.status)]["headers"] = {"ETag": copy.deepcopy(_ETAG)}
     if not route.public:
         operation["security"] = [{SECURITY_SCHEME: []}]
     return operation
@@ -99,55 +108,14 @@ def _content(schema: str, media_type: str) -> dict[str, Any]:
 
 def component_refs(schema: Any) -> Any:
     """A manifest JSON Schema with its bare-name $refs ('Address') pointing into components."""
-    if isinstance(schema, list):
-        return [component_refs(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "$ref" and isinstance(value, str):
-            result[key] = f"#/components/schemas/{value}"
-        elif key in _DATA_KEYWORDS:
-            result[key] = value
-        else:
-            result[key] = component_refs(value)
-    return result
+    return point_refs(schema, _COMPONENTS)
 
 
 def schemas_of(model: Model, service: Service) -> dict[str, Any]:
     """The named schemas a service's routes need (transitively), in manifest order, Problem included."""
     known = {"Problem": PROBLEM, **{name: schema.value for name, schema in model.schemas}}
-    wanted = {"Problem"}
-    pending = [name for r in service.routes for name in _route_schemas(r)]
-    while pending:
-        name = pending.pop()
-        if name in wanted or name not in known:
-            continue
-        wanted.add(name)
-        pending.extend(_refs(known[name]))
-    return {name: schema for name, schema in known.items() if name in wanted}
+    return {name: known[name] for name in service.schemas if name in known}
 
 
 def _components(model: Model, service: Service) -> dict[str, Any]:
     return {name: component_refs(schema) for name, schema in schemas_of(model, service).items()}
-
-
-def _route_schemas(route: Route) -> list[str]:
-    names = [r.schema for r in route.responses if r.schema]
-    if route.request:
-        names.append(route.request)
-    for parameter in route.parameters:
-        names.extend(_refs(parameter.schema.value))
-    return names
-
-
-def _refs(schema: Any) -> list[str]:
-    if isinstance(schema, list):
-        return [ref for item in schema for ref in _refs(item)]
-    if not isinstance(schema, dict):
-        return []
-    found = [schema["$ref"]] if isinstance(schema.get("$ref"), str) else []
-    for key, value in schema.items():
-        if key not in _DATA_KEYWORDS and key != "$ref":
-            found.extend(_refs(value))
-    return found

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from planforge.derive import KUBERNETES_VERSION, kubernetes_tracks, network_edges
 from planforge.model import Event, Model
 from planforge.targets import Output
+from planforge.targets.registry import header_for
 from planforge.templating import render_template, to_json
 
-__all__ = ["render"]
+__all__ = ["NEEDS", "render"]
+
+# The plan shows the gateway's configuration as it is written.
+NEEDS = ("gateway",)
 
 _FORMAT_NAMES = {"uuid": "uuid", "date-time": "ISO-8601", "date": "ISO-8601 date", "email": "email"}
 _SCENARIO_TITLES = {
@@ -21,8 +26,8 @@ _SCENARIO_TITLES = {
 }
 
 
-def render(model: Model) -> Output:
-    """INTEGRATION_PLAN.md for the feature."""
+def render(model: Model, files: Mapping[str, str]) -> Output:
+    """INTEGRATION_PLAN.md for the feature (files: the owned files of the targets before it)."""
     text = render_template(
         "plan/INTEGRATION_PLAN.md.j2",
         model=model,
@@ -30,7 +35,7 @@ def render(model: Model) -> Output:
         envelope=to_json(_envelope(model)),
         event_fields={e.name: _fields(e) for e in model.events},
         routes_yaml=_routes_yaml(model),
-        gateway_files=_gateway_files(model),
+        gateway_files=_gateway_files(model, files),
         broker_yaml=_broker_yaml(model),
         scenario_titles=_SCENARIO_TITLES,
         actor_titles={"client": "Client", "gateway": "API Gateway"} | {s.name: s.title for s in model.services},
@@ -102,13 +107,15 @@ def _routes_yaml(model: Model) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _gateway_files(model: Model) -> dict[str, str]:
-    """The generated gateway configuration, shown in the plan exactly as it is written."""
+def _gateway_files(model: Model, files: Mapping[str, str]) -> dict[str, str]:
+    """The generated gateway configuration, shown in the plan exactly as it is written (after its header)."""
     if model.gateway is None:
         return {}
-    from planforge.targets import gateway
-
-    return {path: text for path, text in gateway.render(model).owned.items() if path.endswith(".conf")}
+    shown = {}
+    for path, text in files.items():
+        if path.startswith("gateway/") and path.endswith(".conf"):
+            shown[path] = text.removeprefix(header_for(path, model.manifest, owned=True))
+    return shown
 
 
 def _broker_yaml(model: Model) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 from planforge.cache import cached_text
 from planforge.model import Model, Service
-from planforge.targets.openapi import component_refs, schemas_of
+from planforge.problem import PROBLEM_SCHEMA
+from planforge.schemawalk import point_refs
 from planforge.targets.registry import TargetError
 
 __all__ = ["Models", "python_models"]
@@ -32,8 +33,11 @@ def _marker(name: str) -> str:
 
 def python_models(model: Model, service: Service, title: str, width: int) -> Models:
     """Pydantic v2 models for the schemas the service's routes use (title: safe for a docstring)."""
+    known = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
     schemas = {
-        name: component_refs(s) | {"description": _marker(name)} for name, s in schemas_of(model, service).items()
+        name: point_refs(known[name], "#/components/schemas/") | {"description": _marker(name)}
+        for name in service.schemas
+        if name in known
     }
     document = {
         "openapi": "3.1.0",

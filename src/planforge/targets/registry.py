@@ -15,13 +15,13 @@ __all__ = ["TARGETS", "TargetError", "header_for", "render_targets"]
 # targets' files (NEEDS = names of targets listed before it) has render(model, files) -> Output instead, and gets
 # the owned files rendered so far, as they will be written.
 TARGETS: tuple[str, ...] = (
-    "plan",
     "openapi",
     "services",
     "migrations",
     "broker",
     "asyncapi",
     "gateway",
+    "plan",
     "deploy",
     "k8s",
     "e2e",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from planforge.model import Event, Model, Service
+from planforge.model import Invalidation as ModelInvalidation
+from planforge.schemawalk import referenced
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.templating import render_template
 from planforge.topology import service_topology
@@ -41,39 +43,34 @@ def consumer_module(event: str) -> str:
 def service_events(model: Model, service: Service) -> list[Event]:
     """The events the service's catalog holds: published, consumed and compensation events, sorted by name."""
     names = set(service.publishes) | {c.event for c in service.consumes}
-    names |= {target for _, target in _compensations(model, service)}
+    names |= {target for _, target in service.compensations}
     return [e for e in sorted(model.events, key=lambda e: e.name) if e.name in names]
 
 
-def _compensations(model: Model, service: Service) -> list[tuple[str, str]]:
-    """(consumed event, compensation event) for every flow step the service performs on an event."""
-    found = {
-        (step.on, step.compensation_event)
-        for flow in model.flows
-        for step in flow.steps
-        if step.by == service.name and step.on and step.compensation_event
-    }
-    return sorted((on, target) for on, target in found if on is not None and target is not None)
-
-
-def _invalidations(model: Model, service: Service, event: Event) -> list[Seq | str]:
-    """Invalidation(cache, field) for each cache the event invalidates that one of the service's routes reads
-    through; the key is the event data field named like that route's first path parameter."""
-    properties = event.data.value.get("properties", {}) if isinstance(event.data.value, dict) else {}
+def _invalidations(service: Service, event: Event) -> list[Seq | str]:
+    """Invalidation(...) for each cache entry set the model says the service drops when event arrives."""
     result: list[Seq | str] = []
-    for cache in sorted(model.caches, key=lambda c: c.name):
-        if event.name not in cache.invalidated_by:
+    for found in service.invalidations:
+        if found.event != event.name or found.published:
             continue
-        route = next((r for r in service.routes if f"{service.name}.{r.id}" in cache.routes), None)
-        key = next((p.name for p in route.parameters if p.location == "path"), None) if route else None
-        if key is not None and key in properties:
-            result.append(Seq("Invalidation", (f"cache={py_str(cache.name)}", f"field={py_str(key)}")))
+        result.append(_invalidation(found, service))
     return result
+
+
+def _invalidation(found: ModelInvalidation, service: Service) -> Seq:
+    items: list[Seq | str] = [f"cache={py_str(found.cache)}"]
+    if found.whole:
+        items.append("whole=True")
+    else:
+        items.append(kw("fields", tuple_of([py_str(f) for f in found.keys])))
+    if found.owner != service.name:
+        items.append(f"owner={py_str(found.owner)}")
+    return Seq("Invalidation", tuple(items))
 
 
 def _consumers(model: Model, service: Service) -> list[Seq | str]:
     """ConsumerConfig(...) for each queue the service consumes, in queue order."""
-    compensations = _compensations(model, service)
+    compensations = service.compensations
     queues = sorted({c.queue for c in service.consumes})
     result: list[Seq | str] = []
     for queue in queues:
@@ -89,7 +86,7 @@ def _consumers(model: Model, service: Service) -> list[Seq | str]:
 
 def _consumed(model: Model, service: Service, name: str) -> Seq:
     items: list[Seq | str] = [f"event={py_str(name)}", f"module={py_str(consumer_module(name))}"]
-    invalidations = _invalidations(model, service, model.event(name))
+    invalidations = _invalidations(service, model.event(name))
     if invalidations:
         items.append(kw("invalidates", tuple_of(invalidations)))
     return Seq("ConsumedEvent", tuple(items))
@@ -98,19 +95,7 @@ def _consumed(model: Model, service: Service, name: str) -> Seq:
 def _referenced(model: Model, events: list[Event]) -> dict[str, Any]:
     """The manifest's named schemas that the events' schemas refer to (bare $ref: Name), transitively."""
     named = {name: value.value for name, value in model.schemas}
-    found: dict[str, Any] = {}
-    pending = [e.data.value for e in events]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref in named and ref not in found:
-                found[ref] = named[ref]
-                pending.append(named[ref])
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return dict(sorted(found.items()))
+    return {name: named[name] for name in sorted(referenced(named, [e.data.value for e in events]))}
 
 
 def _spec(event: Event) -> Seq:
@@ -129,7 +114,12 @@ def events_module(model: Model, service: Service, title: str) -> str:
     consumers = _consumers(model, service)
     runtime = {"from planforge.runtime.events import ServiceEvents"}
     runtime |= {"from planforge.runtime.events import ConsumedEvent, ConsumerConfig"} if consumers else set()
-    if "Invalidation(" in "".join(code(c) for c in consumers):
+    on_publish = [
+        Seq("", (py_str(i.event), _invalidation(i, service)), is_tuple=True)
+        for i in service.invalidations
+        if i.published
+    ]
+    if "Invalidation(" in "".join(code(c) for c in [*consumers, *on_publish]):
         runtime.add("from planforge.runtime.events import Invalidation")
     runtime.add("from planforge.runtime.messaging import EventCatalog, EventSpec")
     service_items: tuple[Seq | str, ...] = (
@@ -137,6 +127,7 @@ def events_module(model: Model, service: Service, title: str) -> str:
         "catalog=CATALOG",
         kw("publishes", tuple_of([py_str(e) for e in service.publishes])),
         kw("consumers", tuple_of(consumers)),
+        *([kw("invalidates", tuple_of(list(on_publish)))] if on_publish else []),
     )
     return render_template(
         "services/events.py.j2",

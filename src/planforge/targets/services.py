@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
+from planforge.problem import PROBLEM_SCHEMA
+from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
-from planforge.targets.openapi import statuses
-from planforge.targets.pylayout import WIDTH, Seq, code, import_block, kw, py_str, tuple_of
+from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import Models, python_models
 from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
 from planforge.templating import render_template
@@ -46,12 +47,18 @@ def render(model: Model) -> Output:
     for service in model.services:
         root = f"services/{service.package}"
         models = python_models(model, service, _doc(service.title), WIDTH)
-        endpoints = [_endpoint(route, models.classes) for route in service.routes]
+        named = {name: schema.value for name, schema in model.schemas}
+        endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=_doc(service.title)
         )
         owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
         owned[f"{root}/models.py"] = models.source
+        bodies = _bodies(model, service)
+        if bodies is not None:
+            owned[f"{root}/contract.py"] = render_template(
+                "services/contract.py.j2", title=_doc(service.title), bodies=bodies
+            )
         owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
         user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
@@ -82,6 +89,7 @@ class Argument:
     annotation: str
     marker: Seq
     optional: bool
+    parameter: str = ""
 
 
 @dataclass
@@ -112,15 +120,15 @@ def handler_module(route: Route) -> str:
     return route.id + "_" if keyword.iskeyword(route.id) or keyword.issoftkeyword(route.id) else route.id
 
 
-def _endpoint(route: Route, classes: dict[str, str]) -> Endpoint:
+def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> Endpoint:
     taken = set(_RESERVED)
     stdlib: set[str] = set()
-    arguments = [_argument(p, identifier(p.name, taken), stdlib) for p in route.parameters]
+    arguments = [_argument(p, identifier(p.name, taken), stdlib, named) for p in route.parameters]
     arguments.sort(key=lambda a: a.optional)
     success = route.success
     returns = f"models.{classes[success.schema]}" if success.schema else "None"
     responses = []
-    for status, schema in statuses(route):
+    for status, schema in route.answers:
         if status == str(success.status):
             continue
         key = '"default"' if status == "default" else status
@@ -134,25 +142,29 @@ def _endpoint(route: Route, classes: dict[str, str]) -> Endpoint:
     return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
 
 
-def _argument(parameter: Parameter, name: str, stdlib: set[str]) -> Argument:
-    schema = parameter.schema.value
-    annotation = _annotation(schema, stdlib, parameter.location == "query")
+def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str, Any]) -> Argument:
+    """The endpoint argument of a parameter, typed and constrained by its schema ('$ref's followed)."""
+    schema = resolve(parameter.schema.value, named)
+    annotation = _annotation(schema, stdlib, parameter.location == "query", named)
     marker_items: list[Seq | str] = [f"alias={py_str(parameter.name)}"]
     for key, argument in _CONSTRAINTS.items():
         value = schema.get(key)
         if isinstance(value, bool) or value is None:
             continue
-        if isinstance(value, int | float) or (key == "pattern" and isinstance(value, str)):
-            marker_items.append(f"{argument}={py_str(value) if isinstance(value, str) else value!r}")
+        if isinstance(value, str) and key == "pattern":
+            marker_items.append(f"{argument}={py_str(value)}")
+        elif isinstance(value, int | float):
+            marker_items.append(f"{argument}={value!r}")
     if parameter.description:
         marker_items.append(f"description={py_str(parameter.description)}")
     marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
     optional = not parameter.required
-    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional)
+    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional, parameter.name)
 
 
-def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
+def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
     """The Python type of a parameter schema (what its value is parsed into)."""
+    schema = resolve(schema, named)
     if not isinstance(schema, dict):
         return "str"
     enum = schema.get("enum")
@@ -161,7 +173,7 @@ def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
         return f"Literal[{', '.join(py_str(v) if isinstance(v, str) else str(v) for v in enum)}]"
     kind = schema.get("type")
     if kind == "array" and query:
-        return f"list[{_annotation(schema.get('items', {}), stdlib, False)}]"
+        return f"list[{_annotation(schema.get('items', {}), stdlib, False, named)}]"
     if kind == "string" and schema.get("format") in _FORMATS:
         name, line = _FORMATS[schema["format"]]
         stdlib.add(line)
@@ -195,13 +207,33 @@ def _decorator(endpoint: Endpoint) -> str:
     return code(Seq(f"@router.{route.method.lower()}", tuple(items)))
 
 
-def _function(endpoint: Endpoint) -> dict[str, str]:
+def _function(endpoint: Endpoint, endpoints: dict[str, Endpoint]) -> dict[str, str]:
     route = endpoint.route
     context = "public" if route.public else "authenticated"
     signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
     arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
-    call = Seq("return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments))
+    head: list[Seq | str] = ["ctx", py_str(endpoint.module), str(endpoint.status)]
+    method = "call"
+    if route.etag == "read":
+        method = "read"
+    elif route.etag == "update" and route.etag_read in endpoints:
+        method = "update"
+        head.append(_read_call(endpoint, endpoints[route.etag_read]))
+    call = Seq(f"return await operations.{method}", (*head, *arguments))
     return {"decorator": _decorator(endpoint), "signature": code(signature), "call": code(call, 4)}
+
+
+def _read_call(update: Endpoint, reader: Endpoint) -> Seq:
+    """("<read module>", {read argument: value}): the read route's call for the resource an update changes
+    (the i-th path parameter of one is the i-th of the other; the read's optional query parameters are None)."""
+    by_name = {a.parameter: a.name for a in update.arguments}
+    update_path = [by_name[p.name] for p in update.route.path_parameters]
+    read_path = [p.name for p in reader.route.path_parameters]
+    values: list[Seq | str] = []
+    for argument in reader.arguments:
+        value = update_path[read_path.index(argument.parameter)] if argument.parameter in read_path else "None"
+        values.append(f"{py_str(argument.name)}: {value}")
+    return Seq("", (py_str(reader.module), Seq("", tuple(values), "{}")), is_tuple=True)
 
 
 def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Models) -> str:
@@ -221,6 +253,8 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
     )
     local = {"from . import models"} if uses_models else set()
     local |= {"from .events import EVENTS"} if has_events(service) else set()
+    has_bodies = any(e.body for e in endpoints)
+    local |= {"from .contract import BODIES"} if has_bodies else set()
     imports = import_block(stdlib, fastapi | runtime | config_imports, local)
     return render_template(
         "services/app.py.j2",
@@ -228,9 +262,23 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
         title=_doc(service.title),
         imports=imports,
         config=config,
-        functions=[_function(e) for e in endpoints],
+        functions=[_function(e, {e.route.id: e for e in endpoints}) for e in endpoints],
+        operations="operations = Operations(__package__, BODIES)"
+        if has_bodies
+        else "operations = Operations(__package__)",
         events=has_events(service),
     )
+
+
+def _bodies(model: Model, service: Service) -> str | None:
+    """BODIES = RequestBodies(...): each operation's request schema name, and the named schemas they need."""
+    requests = {route.id: route.request for route in service.routes if route.request}
+    if not requests:
+        return None
+    named = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
+    needed = referenced(named, [{"$ref": name} for name in requests.values()])
+    schemas = {name: named[name] for name in needed}
+    return code(Seq("BODIES = RequestBodies", (literal(requests), literal(schemas))))
 
 
 # --- Configuration ---------------------------------------------------------------------------
@@ -255,7 +303,7 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
             ),
         )
         for c in model.caches
-        if any(route.startswith(service.name + ".") for route in c.routes) or c.name in _cache_users(model, service)
+        if c.name in service.caches or any(route.startswith(service.name + ".") for route in c.routes)
     ]
     imports |= {"from planforge.runtime import DatastoreConfig"} if datastores else set()
     imports |= {"from planforge.runtime import CacheConfig"} if caches else set()
@@ -286,25 +334,14 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
                 ),
             ),
         ),
-        f"correlation_header={py_str(_correlation_header(model))}",
+        f"correlation_header={py_str(model.correlation_header)}",
+        f"call_timeout={model.call_timeout!r}",
     ]
     return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
 
 
-def _cache_users(model: Model, service: Service) -> set[str]:
-    """Caches a service keeps up to date: those its routes read through, or that events it handles invalidate."""
-    consumed = {c.event for c in service.consumes}
-    return {c.name for c in model.caches if consumed & set(c.invalidated_by)}
-
-
 def _pii(model: Model) -> list[str]:
     return sorted({name for event in model.events for name in event.pii})
-
-
-def _correlation_header(model: Model) -> str:
-    tracing = model.policies.value.get("observability", {}).get("tracing", {})
-    header = tracing.get("correlation_header") if isinstance(tracing, dict) else None
-    return header if isinstance(header, str) and re.fullmatch(r"[A-Za-z0-9-]+", header) else "X-Correlation-ID"
 
 
 # --- User-owned stubs ----------------------------------------------------------------------------
@@ -342,7 +379,8 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
 
 def _contract_tests(model: Model, service: Service) -> str:
     """tests/test_<package>_contract.py: the app in-process against openapi/<service>.yaml."""
-    requests = [(route, _concrete_path(route)) for route in service.routes]
+    named = {name: schema.value for name, schema in model.schemas}
+    requests = [(route, _concrete_path(route, named)) for route in service.routes]
     secured = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if not r.public]
     with_body = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if r.request]
     constants = []
@@ -362,16 +400,41 @@ def _contract_tests(model: Model, service: Service) -> str:
         constants="\n".join(constants),
         has_secured=bool(secured),
         has_body=bool(with_body),
+        checks=_checks(service),
     )
 
 
-def _concrete_path(route: Route) -> str:
+# What schemathesis's positive data acceptance check allows by default.
+_ACCEPTED = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
+
+
+# What its missing required header check allows by default.
+_MISSING_HEADER = ("400", "401", "403", "406", "415", "422")
+
+
+def _checks(service: Service) -> str:
+    """CHECKS = {...}: schemathesis's check settings; ETag updates may answer 412 to valid data (another
+    version) and 428 to a missing If-Match."""
+    if not any(r.etag == "update" for r in service.routes):
+        return assignment("CHECKS", {"positive_data_acceptance": {"expected-statuses": list(_ACCEPTED)}})
+    checks = {
+        "positive_data_acceptance": {"expected-statuses": sorted({*_ACCEPTED, "412"})},
+        "missing_required_header": {"expected-statuses": sorted({*_MISSING_HEADER, "428"})},
+    }
+    return assignment("CHECKS", checks)
+
+
+def _concrete_path(route: Route, named: dict[str, Any]) -> str:
     """The route's path with a value for each parameter that its schema accepts."""
     path = route.path
     for parameter in route.parameters:
         if parameter.location == "path":
-            path = path.replace("{" + parameter.name + "}", _sample(parameter.schema.value))
-    query = {p.name: _sample(p.schema.value) for p in route.parameters if p.location == "query" and p.required}
+            path = path.replace("{" + parameter.name + "}", _sample(resolve(parameter.schema.value, named)))
+    query = {
+        p.name: _sample(resolve(p.schema.value, named))
+        for p in route.parameters
+        if p.location == "query" and p.required
+    }
     if query:
         path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return path

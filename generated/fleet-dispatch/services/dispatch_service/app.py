@@ -4,7 +4,7 @@
 The handlers live in impl/<operation>.py, which planforge never overwrites.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -39,20 +40,11 @@ CONFIG = ServiceConfig(
     jwt_leeway=30,
     pii_fields=("driverPhone",),
     caches=(
-        CacheConfig(
-            name="job-views",
-            ttl_seconds=15,
-            invalidated_by=("job.assigned", "vehicle.moved"),
-        ),
+        CacheConfig(name="job-views", ttl_seconds=15, invalidated_by=("job.assigned",)),
         CacheConfig(
             name="vehicle-positions",
             ttl_seconds=5,
             invalidated_by=("vehicle.moved", "vehicle.offline"),
-        ),
-        CacheConfig(
-            name="timelines",
-            ttl_seconds=10,
-            invalidated_by=("job.booked", "job.assigned", "vehicle.moved"),
         ),
     ),
     breaker=BreakerConfig(
@@ -62,9 +54,10 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Dispatch-Trace",
+    call_timeout=1.5,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 
@@ -98,14 +91,14 @@ async def op_list_jobs(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
     status: Annotated[
-        str | None,
+        Literal["BOOKED", "ASSIGNED", "DELIVERED", "FAILED"] | None,
         Query(alias="status", description="Only jobs in this status"),
     ] = None,
     region: Annotated[
         str | None,
         Query(
             alias="region",
-            pattern='"^[A-Z]{2}-[0-9]{3}$"',
+            pattern="^[A-Z]{2}-[0-9]{3}$",
             description="Region code such as NL-020",
         ),
     ] = None,
@@ -138,7 +131,7 @@ async def op_get_job(
     *,
     job_id: Annotated[UUID, Path(alias="jobId")],
 ) -> Any:
-    return await operations.call(ctx, "get_job", 200, job_id=job_id)
+    return await operations.read(ctx, "get_job", 200, job_id=job_id)
 
 
 @router.patch(
@@ -154,6 +147,7 @@ async def op_get_job(
         409: PROBLEM,
         412: PROBLEM,
         422: PROBLEM,
+        428: PROBLEM,
         "default": PROBLEM,
     },
 )
@@ -163,7 +157,14 @@ async def op_update_job(
     job_id: Annotated[UUID, Path(alias="jobId")],
     body: models.JobUpdate,
 ) -> Any:
-    return await operations.call(ctx, "update_job", 200, job_id=job_id, body=body)
+    return await operations.update(
+        ctx,
+        "update_job",
+        200,
+        ("get_job", {"job_id": job_id}),
+        job_id=job_id,
+        body=body,
+    )
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

@@ -546,10 +546,27 @@ EVENTS = ServiceEvents(
                 ConsumedEvent(
                     event="vehicle.moved",
                     module="on_vehicle_moved",
-                    invalidates=(Invalidation(cache="job-views", field="jobId"),),
+                    invalidates=(
+                        Invalidation(
+                            cache="vehicle-positions",
+                            fields=("vehicleId",),
+                            owner="vehicle-service",
+                        ),
+                    ),
                 ),
-                ConsumedEvent(event="vehicle.offline", module="on_vehicle_offline"),
+                ConsumedEvent(
+                    event="vehicle.offline",
+                    module="on_vehicle_offline",
+                    invalidates=(
+                        Invalidation(
+                            cache="vehicle-positions",
+                            fields=("vehicleId",),
+                            owner="vehicle-service",
+                        ),
+                    ),
+                ),
             ),
         ),
     ),
+    invalidates=(("job.assigned", Invalidation(cache="job-views", fields=("jobId",))),),
 )

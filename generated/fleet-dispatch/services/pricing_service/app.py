@@ -19,6 +19,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 
 CONFIG = ServiceConfig(
     name="pricing-service",
@@ -39,9 +40,10 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Dispatch-Trace",
+    call_timeout=1.5,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

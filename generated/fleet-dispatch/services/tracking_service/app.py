@@ -39,11 +39,7 @@ CONFIG = ServiceConfig(
     jwt_leeway=30,
     pii_fields=("driverPhone",),
     caches=(
-        CacheConfig(
-            name="job-views",
-            ttl_seconds=15,
-            invalidated_by=("job.assigned", "vehicle.moved"),
-        ),
+        CacheConfig(name="job-views", ttl_seconds=15, invalidated_by=("job.assigned",)),
         CacheConfig(
             name="vehicle-positions",
             ttl_seconds=5,
@@ -52,7 +48,7 @@ CONFIG = ServiceConfig(
         CacheConfig(
             name="timelines",
             ttl_seconds=10,
-            invalidated_by=("job.booked", "job.assigned", "vehicle.moved"),
+            invalidated_by=("job.booked", "job.assigned"),
         ),
     ),
     breaker=BreakerConfig(
@@ -62,6 +58,7 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Dispatch-Trace",
+    call_timeout=1.5,
 )
 
 operations = Operations(__package__)

@@ -478,12 +478,19 @@ EVENTS = ServiceEvents(
                 ConsumedEvent(
                     event="job.assigned",
                     module="on_job_assigned",
-                    invalidates=(Invalidation(cache="timelines", field="jobId"),),
+                    invalidates=(
+                        Invalidation(
+                            cache="job-views",
+                            fields=("jobId",),
+                            owner="dispatch-service",
+                        ),
+                        Invalidation(cache="timelines", fields=("jobId",)),
+                    ),
                 ),
                 ConsumedEvent(
                     event="job.booked",
                     module="on_job_booked",
-                    invalidates=(Invalidation(cache="timelines", field="jobId"),),
+                    invalidates=(Invalidation(cache="timelines", fields=("jobId",)),),
                 ),
             ),
         ),
@@ -493,9 +500,25 @@ EVENTS = ServiceEvents(
                 ConsumedEvent(
                     event="vehicle.moved",
                     module="on_vehicle_moved",
-                    invalidates=(Invalidation(cache="timelines", field="jobId"),),
+                    invalidates=(
+                        Invalidation(
+                            cache="vehicle-positions",
+                            fields=("vehicleId",),
+                            owner="vehicle-service",
+                        ),
+                    ),
                 ),
-                ConsumedEvent(event="vehicle.offline", module="on_vehicle_offline"),
+                ConsumedEvent(
+                    event="vehicle.offline",
+                    module="on_vehicle_offline",
+                    invalidates=(
+                        Invalidation(
+                            cache="vehicle-positions",
+                            fields=("vehicleId",),
+                            owner="vehicle-service",
+                        ),
+                    ),
+                ),
             ),
         ),
     ),

@@ -20,6 +20,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -38,11 +39,7 @@ CONFIG = ServiceConfig(
     jwt_leeway=30,
     pii_fields=("driverPhone",),
     caches=(
-        CacheConfig(
-            name="job-views",
-            ttl_seconds=15,
-            invalidated_by=("job.assigned", "vehicle.moved"),
-        ),
+        CacheConfig(name="job-views", ttl_seconds=15, invalidated_by=("job.assigned",)),
         CacheConfig(
             name="vehicle-positions",
             ttl_seconds=5,
@@ -51,7 +48,7 @@ CONFIG = ServiceConfig(
         CacheConfig(
             name="timelines",
             ttl_seconds=10,
-            invalidated_by=("job.booked", "job.assigned", "vehicle.moved"),
+            invalidated_by=("job.booked", "job.assigned"),
         ),
     ),
     breaker=BreakerConfig(
@@ -61,9 +58,10 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Dispatch-Trace",
+    call_timeout=1.5,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 
@@ -81,11 +79,7 @@ async def op_list_vehicles(
     *,
     region: Annotated[
         str,
-        Query(
-            alias="region",
-            pattern='"^[A-Z]{2}-[0-9]{3}$"',
-            description="Region code",
-        ),
+        Query(alias="region", pattern="^[A-Z]{2}-[0-9]{3}$", description="Region code"),
     ],
     state: Annotated[
         Literal["FREE", "BUSY", "OFFLINE"] | None,
@@ -107,7 +101,7 @@ async def op_list_vehicles(
 async def op_get_vehicle(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    vehicle_id: Annotated[str, Path(alias="vehicleId", pattern='"^V[0-9]{4}$"')],
+    vehicle_id: Annotated[str, Path(alias="vehicleId", pattern="^V[0-9]{4}$")],
 ) -> Any:
     return await operations.call(ctx, "get_vehicle", 200, vehicle_id=vehicle_id)
 
@@ -119,18 +113,12 @@ async def op_get_vehicle(
     status_code=200,
     response_model=models.Vehicle,
     response_model_exclude_unset=True,
-    responses={
-        401: PROBLEM,
-        404: PROBLEM,
-        412: PROBLEM,
-        422: PROBLEM,
-        "default": PROBLEM,
-    },
+    responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM, "default": PROBLEM},
 )
 async def op_report_position(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    vehicle_id: Annotated[str, Path(alias="vehicleId", pattern='"^V[0-9]{4}$"')],
+    vehicle_id: Annotated[str, Path(alias="vehicleId", pattern="^V[0-9]{4}$")],
     body: models.Position,
 ) -> Any:
     return await operations.call(

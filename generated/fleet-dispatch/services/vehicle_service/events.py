@@ -7,7 +7,12 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge.runtime.events import (
+    ConsumedEvent,
+    ConsumerConfig,
+    Invalidation,
+    ServiceEvents,
+)
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
 # What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
@@ -547,10 +552,35 @@ EVENTS = ServiceEvents(
         ConsumerConfig(
             queue="vehicle-queue",
             events=(
-                ConsumedEvent(event="job.assigned", module="on_job_assigned"),
+                ConsumedEvent(
+                    event="job.assigned",
+                    module="on_job_assigned",
+                    invalidates=(
+                        Invalidation(
+                            cache="job-views",
+                            fields=("jobId",),
+                            owner="dispatch-service",
+                        ),
+                        Invalidation(
+                            cache="timelines",
+                            fields=("jobId",),
+                            owner="tracking-service",
+                        ),
+                    ),
+                ),
                 ConsumedEvent(event="job.failed", module="on_job_failed"),
             ),
             compensations=(("job.assigned", "vehicle.offline"),),
+        ),
+    ),
+    invalidates=(
+        (
+            "vehicle.moved",
+            Invalidation(cache="vehicle-positions", fields=("vehicleId",)),
+        ),
+        (
+            "vehicle.offline",
+            Invalidation(cache="vehicle-positions", fields=("vehicleId",)),
         ),
     ),
 )

@@ -19,6 +19,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 
 CONFIG = ServiceConfig(
     name="identity-service",
@@ -39,9 +40,10 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

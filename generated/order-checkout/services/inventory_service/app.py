@@ -37,13 +37,7 @@ CONFIG = ServiceConfig(
     jwt_audience="storefront",
     jwt_leeway=30,
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
-    ),
+    caches=(CacheConfig(name="stock-levels", ttl_seconds=10, invalidated_by=()),),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,
@@ -51,6 +45,7 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
 operations = Operations(__package__)

@@ -7,7 +7,6 @@ The handlers live in impl/<operation>.py, which planforge never overwrites.
 from fastapi import APIRouter, FastAPI
 from planforge.runtime import (
     BreakerConfig,
-    CacheConfig,
     DatastoreConfig,
     Operations,
     ServiceConfig,
@@ -28,13 +27,7 @@ CONFIG = ServiceConfig(
     jwt_audience="storefront",
     jwt_leeway=30,
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="order-summary",
-            ttl_seconds=30,
-            invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
-        ),
-    ),
+    caches=(),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,
@@ -42,6 +35,7 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
 operations = Operations(__package__)

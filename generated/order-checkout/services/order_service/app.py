@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -44,11 +45,6 @@ CONFIG = ServiceConfig(
             ttl_seconds=30,
             invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
         ),
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
     ),
     breaker=BreakerConfig(
         failure_rate=0.25,
@@ -57,9 +53,10 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 

@@ -594,9 +594,15 @@ EVENTS = ServiceEvents(
                 ConsumedEvent(
                     event="stock.reserved",
                     module="on_stock_reserved",
-                    invalidates=(Invalidation(cache="order-summary", field="orderId"),),
+                    invalidates=(
+                        Invalidation(cache="order-summary", fields=("orderId",)),
+                    ),
                 ),
             ),
         ),
+    ),
+    invalidates=(
+        ("order.confirmed", Invalidation(cache="order-summary", fields=("orderId",))),
+        ("order.cancelled", Invalidation(cache="order-summary", fields=("orderId",))),
     ),
 )

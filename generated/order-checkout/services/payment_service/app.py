@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from planforge.runtime import (
     PROBLEM,
     BreakerConfig,
-    CacheConfig,
     Context,
     DatastoreConfig,
     Operations,
@@ -37,18 +36,7 @@ CONFIG = ServiceConfig(
     jwt_audience="storefront",
     jwt_leeway=30,
     pii_fields=("cardLast4", "customerEmail"),
-    caches=(
-        CacheConfig(
-            name="order-summary",
-            ttl_seconds=30,
-            invalidated_by=("stock.reserved", "order.confirmed", "order.cancelled"),
-        ),
-        CacheConfig(
-            name="stock-levels",
-            ttl_seconds=10,
-            invalidated_by=("stock.reserved", "stock.released"),
-        ),
-    ),
+    caches=(),
     breaker=BreakerConfig(
         failure_rate=0.25,
         window=30.0,
@@ -56,6 +44,7 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    call_timeout=2.0,
 )
 
 operations = Operations(__package__)

@@ -51,6 +51,7 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Correlation-ID",
+    call_timeout=5.0,
 )
 
 operations = Operations(__package__)

@@ -7,7 +7,12 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge.runtime.events import (
+    ConsumedEvent,
+    ConsumerConfig,
+    Invalidation,
+    ServiceEvents,
+)
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
 # What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
@@ -377,7 +382,17 @@ EVENTS = ServiceEvents(
             queue="notification-queue",
             events=(
                 ConsumedEvent(event="user.created", module="on_user_created"),
-                ConsumedEvent(event="user.updated", module="on_user_updated"),
+                ConsumedEvent(
+                    event="user.updated",
+                    module="on_user_updated",
+                    invalidates=(
+                        Invalidation(
+                            cache="user-profile",
+                            fields=("userId",),
+                            owner="user-service",
+                        ),
+                    ),
+                ),
             ),
         ),
     ),

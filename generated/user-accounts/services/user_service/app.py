@@ -21,6 +21,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 from .events import EVENTS
 
 CONFIG = ServiceConfig(
@@ -62,9 +63,10 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Correlation-ID",
+    call_timeout=5.0,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 
@@ -99,7 +101,7 @@ async def op_get_user(
     *,
     user_id: Annotated[UUID, Path(alias="userId")],
 ) -> Any:
-    return await operations.call(ctx, "get_user", 200, user_id=user_id)
+    return await operations.read(ctx, "get_user", 200, user_id=user_id)
 
 
 @router.put(
@@ -115,6 +117,7 @@ async def op_get_user(
         409: PROBLEM,
         412: PROBLEM,
         422: PROBLEM,
+        428: PROBLEM,
         "default": PROBLEM,
     },
 )
@@ -124,7 +127,14 @@ async def op_update_user(
     user_id: Annotated[UUID, Path(alias="userId")],
     body: models.UserUpdate,
 ) -> Any:
-    return await operations.call(ctx, "update_user", 200, user_id=user_id, body=body)
+    return await operations.update(
+        ctx,
+        "update_user",
+        200,
+        ("get_user", {"user_id": user_id}),
+        user_id=user_id,
+        body=body,
+    )
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

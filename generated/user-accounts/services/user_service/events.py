@@ -7,7 +7,12 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge.runtime.events import (
+    ConsumedEvent,
+    ConsumerConfig,
+    Invalidation,
+    ServiceEvents,
+)
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
 # What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
@@ -554,11 +559,16 @@ EVENTS = ServiceEvents(
             queue="user-service-queue",
             events=(
                 ConsumedEvent(event="auth.created", module="on_auth_created"),
-                ConsumedEvent(event="auth.revoked", module="on_auth_revoked"),
+                ConsumedEvent(
+                    event="auth.revoked",
+                    module="on_auth_revoked",
+                    invalidates=(Invalidation(cache="auth-tokens", whole=True),),
+                ),
                 ConsumedEvent(event="notification.sent", module="on_notification_sent"),
                 ConsumedEvent(
                     event="permission.changed",
                     module="on_permission_changed",
+                    invalidates=(Invalidation(cache="permissions", whole=True),),
                 ),
                 ConsumedEvent(
                     event="user.authenticated",
@@ -566,5 +576,8 @@ EVENTS = ServiceEvents(
                 ),
             ),
         ),
+    ),
+    invalidates=(
+        ("user.updated", Invalidation(cache="user-profile", fields=("userId",))),
     ),
 )

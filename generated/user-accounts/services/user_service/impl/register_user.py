@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from .. import models
-from .tables import etag, users
+from .tables import users
 
 
 async def handle(
@@ -48,4 +48,4 @@ async def handle(
             await ctx.stage(session, "user.created", created)
     except IntegrityError:
         raise Problem(409, "A user with this email address exists already.") from None
-    return Reply(body=user, status=201, headers={"ETag": etag(user)})
+    return Reply(body=user, status=201)

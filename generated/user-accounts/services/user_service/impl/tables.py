@@ -41,8 +41,3 @@ def to_user(row: Any) -> models.User:
     if row.last_login_at is not None:  # left unset otherwise: the schema has no null
         user.lastLoginAt = _aware(row.last_login_at)
     return user
-
-
-def etag(user: models.User) -> str:
-    """The ETag of a user's current version."""
-    return f'"{user.id}-{user.version}"'

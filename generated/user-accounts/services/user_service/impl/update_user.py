@@ -7,13 +7,13 @@ from planforge.runtime import Context, Problem, Reply
 from sqlalchemy import select, update
 
 from .. import models
-from .tables import etag, to_user, users
+from .tables import to_user, users
 
 
 async def handle(
     ctx: Context, *, user_id: UUID, body: models.UserUpdate
 ) -> models.User | Reply:
-    """Change the display name if If-Match names the current version (else 412).
+    """Change the display name (the runtime has checked If-Match against the current version).
 
     user.updated is staged in the update's transaction; the cached profile is dropped.
     """
@@ -25,8 +25,6 @@ async def handle(
         if row is None:
             raise Problem(404, "No user has this id.")
         current = to_user(row)
-        if ctx.request.headers.get("If-Match") != etag(current):
-            raise Problem(412, f"Send If-Match: {etag(current)} (the current version).")
         version = current.version + 1
         change = {"display_name": body.displayName, "version": version}
         await session.execute(
@@ -44,4 +42,4 @@ async def handle(
         update={"displayName": body.displayName, "version": version}
     )
     await ctx.cache("user-profile").invalidate(str(user_id))
-    return Reply(body=user, headers={"ETag": etag(user)})
+    return user

@@ -18,6 +18,7 @@ from planforge.runtime import (
 )
 
 from . import models
+from .contract import BODIES
 
 CONFIG = ServiceConfig(
     name="ledger-service",
@@ -38,9 +39,10 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Correlation-ID",
+    call_timeout=5.0,
 )
 
-operations = Operations(__package__)
+operations = Operations(__package__, BODIES)
 router = APIRouter()
 
 
