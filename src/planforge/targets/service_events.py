@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from planforge.escape import py_doc
 from planforge.model import Event, Model, Service
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.templating import render_template
@@ -167,14 +168,10 @@ def consumer_stubs(service: Service) -> list[ConsumerStub]:
             module=module,
             event=consumption.event,
             queue=consumption.queue,
-            does=_doc(consumption.does or f"Handle {consumption.event}"),
+            does=py_doc(consumption.does or f"Handle {consumption.event}"),
         )
         stubs.append(ConsumerStub(module, source))
     return stubs
-
-
-def _doc(text: str) -> str:
-    return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
 def events_contract_tests(model: Model, title: str) -> str | None:

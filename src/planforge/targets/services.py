@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from planforge.escape import py_doc
 from planforge.model import Model, Parameter, Route, Service
 from planforge.targets import Output
 from planforge.targets.openapi import statuses
@@ -45,30 +46,25 @@ def render(model: Model) -> Output:
     user: dict[str, str] = {}
     for service in model.services:
         root = f"services/{service.package}"
-        models = python_models(model, service, _doc(service.title), WIDTH)
+        models = python_models(model, service, py_doc(service.title), WIDTH)
         endpoints = [_endpoint(route, models.classes) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
-            "services/__init__.py.j2", service=service, title=_doc(service.title)
+            "services/__init__.py.j2", service=service, title=py_doc(service.title)
         )
         owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
         owned[f"{root}/models.py"] = models.source
         owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
-        user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
+        user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=py_doc(service.title))
         for endpoint in endpoints:
             user[f"{root}/impl/{endpoint.module}.py"] = _stub(service, endpoint)
         if has_events(service):
-            owned[f"{root}/events.py"] = events_module(model, service, _doc(service.title))
+            owned[f"{root}/events.py"] = events_module(model, service, py_doc(service.title))
             user |= {f"{root}/impl/{stub.module}.py": stub.source for stub in consumer_stubs(service)}
-    contract = events_contract_tests(model, _doc(model.name))
+    contract = events_contract_tests(model, py_doc(model.name))
     if contract is not None:
         owned["tests/test_events_contract.py"] = contract
     return Output(owned=owned, user=user)
-
-
-def _doc(text: str) -> str:
-    """Text that is safe inside a one-line triple-quoted docstring."""
-    return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
 # --- Endpoints -----------------------------------------------------------------------------------
@@ -224,7 +220,7 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
     return render_template(
         "services/app.py.j2",
         service=service,
-        title=_doc(service.title),
+        title=py_doc(service.title),
         imports=imports,
         config=config,
         functions=[_function(e) for e in endpoints],
@@ -327,9 +323,9 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
     return render_template(
         "services/impl/handler.py.j2",
         route=route,
-        summary=_doc(route.summary or route.id),
+        summary=py_doc(route.summary or route.id),
         method=route.method,
-        path=_doc(route.path),
+        path=py_doc(route.path),
         imports=imports,
         signature=code(signature),
     )
@@ -354,7 +350,7 @@ def _contract_tests(model: Model, service: Service) -> str:
     return render_template(
         "services/tests/test_contract.py.j2",
         service=service,
-        title=_doc(service.title),
+        title=py_doc(service.title),
         contract_path=f"openapi/{service.name}.yaml",
         contract=py_str(f"openapi/{service.name}.yaml"),
         constants="\n".join(constants),
