@@ -16,11 +16,15 @@ import json
 import re
 import shlex
 import unicodedata
+from typing import Any
+
+import yaml
 
 __all__ = [
     "FILTERS",
     "comment",
     "js_str",
+    "json_document",
     "json_str",
     "md_cell",
     "md_code",
@@ -31,6 +35,7 @@ __all__ = [
     "py_doc",
     "py_str",
     "sh_word",
+    "yaml_document",
     "yaml_str",
 ]
 
@@ -55,10 +60,10 @@ def comment(text: object) -> str:
 
 
 def _unicode_escapes(literal: str) -> str:
-    """A JSON-style literal with every invisible or line-breaking code point as a \\u escape."""
+    """JSON text with every invisible or line-breaking code point as a \\u escape (its own newlines kept)."""
     out = []
     for char in literal:
-        if _invisible(char) or char in _LINE_BREAKS:
+        if char != "\n" and (_invisible(char) or char in _LINE_BREAKS):
             code = ord(char)
             out.append(f"\\u{code:04x}" if code <= 0xFFFF else "\\u{:04x}\\u{:04x}".format(*_surrogates(code)))
         else:
@@ -74,6 +79,11 @@ def _surrogates(code: int) -> tuple[int, int]:
 def json_str(value: object) -> str:
     """A JSON value on one line (a string literal for text), invisible and line-breaking characters escaped."""
     return _unicode_escapes(json.dumps(value, ensure_ascii=False))
+
+
+def json_document(value: Any, indent: int | None = 2, *, sort_keys: bool = False) -> str:
+    """A JSON document of plain data, non-ASCII kept readable but line-breaking characters escaped."""
+    return _unicode_escapes(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys))
 
 
 def js_str(value: object) -> str:
@@ -142,7 +152,7 @@ def md_cell(text: object) -> str:
 
 def md_code(text: object) -> str:
     """A Markdown code span showing text exactly: its fence is longer than any backtick run inside it."""
-    line = one_line(text)
+    line = one_line(text) or " "
     longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if line.startswith("`") or line.endswith("`") or line.startswith(" ") else ""
@@ -155,6 +165,26 @@ _MERMAID_PLAIN = frozenset(" .,_/:")
 def mermaid_label(text: object) -> str:
     """Text for a quoted Mermaid label: everything but letters, digits and plain punctuation as a #code; entity."""
     return "".join(c if c.isalnum() or c in _MERMAID_PLAIN else f"#{ord(c)};" for c in one_line(text))
+
+
+class _DocumentDumper(yaml.SafeDumper):
+    """The safe dumper; text of several lines as a literal block only when no other line break is in it."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(c in value for c in "\r\x85\u2028\u2029") or any(_invisible(c) and c != "\n" for c in value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_DocumentDumper.add_representer(str, _text)
+
+
+def yaml_document(data: Any, width: int = 120) -> str:
+    """A YAML document of plain data, keys in their order; line-breaking characters in text always escaped."""
+    return yaml.dump(data, Dumper=_DocumentDumper, sort_keys=False, allow_unicode=True, width=width)
 
 
 FILTERS = {

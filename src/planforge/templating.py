@@ -7,7 +7,6 @@ never compiled as template source, and written through the escaping filter of it
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from functools import cache
@@ -16,7 +15,7 @@ from typing import Any
 import jinja2
 
 from planforge.cache import cache_dir
-from planforge.escape import FILTERS
+from planforge.escape import FILTERS, json_document
 from planforge.resources import templates_dir
 
 __all__ = ["environment", "render_template"]
@@ -32,7 +31,7 @@ def code_block(content: str, language: str = "") -> str:
 
 def to_json(value: Any, indent: int = 2) -> str:
     """Deterministic JSON for documents and code blocks."""
-    return json.dumps(value, indent=indent, ensure_ascii=False)
+    return json_document(value, indent)
 
 
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}

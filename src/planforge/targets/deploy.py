@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from planforge.escape import json_document
 from planforge.model import Model, Service
 from planforge.stack.keys import jwt_key_files
 from planforge.stack.spec import STACK_FORMAT
@@ -85,7 +86,7 @@ def render(model: Model) -> Output:
     kinds = _kinds(model)
     paths = [p for p, needs in _TEMPLATES.items() if needs is None or needs in kinds]
     owned = {path: render_template(f"{path}.j2", **context) for path in paths}
-    owned[STACK] = json.dumps(stack_data(model), indent=2, ensure_ascii=False) + "\n"
+    owned[STACK] = json_document(stack_data(model)) + "\n"
     if "rabbitmq" in kinds:
         owned["deploy/rabbitmq/access.json"] = json.dumps(_rabbitmq_access(), indent=2) + "\n"
     # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
