@@ -30,7 +30,8 @@ from .injection import manifests, shapes
 
 NODE_MODULES = REPO / "node_modules" / "acorn"
 NGINX = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.access(p, os.X_OK)), None)
-FUZZ_EXAMPLES = int(os.environ.get("PLANFORGE_FUZZ_EXAMPLES", "6"))
+FUZZ_EXAMPLES = int(os.environ.get("PLANFORGE_FUZZ_EXAMPLES", "4"))
+FIXED = "PLANFORGE_FUZZ_EXAMPLES" not in os.environ  # CI runs the same bounded examples every time
 
 pytestmark = pytest.mark.skipif(not NODE_MODULES.exists(), reason="npm install first: acorn parses the JavaScript")
 
@@ -136,7 +137,7 @@ def check_structure(example: str, pool: list[str], *, fuzzing: bool = False) -> 
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=FIXED)
 @given(pool=st.lists(HOSTILE, min_size=1, max_size=5))
 def test_hostile_text_changes_no_structure(example: str, pool: list[str]) -> None:
     """Random hostile text in every free-text field: every file parses, with the structure of neutral text."""
