@@ -180,6 +180,23 @@ def _services(data: dict[str, Any], gateway: Gateway | None) -> tuple[Service, .
     return tuple(result)
 
 
+# The widest integer any datastore takes (PostgreSQL bigint, Redis): an integer parameter without bounds of its
+# own gets these, so out-of-range input is refused with a 4xx by the API, never a 5xx from a datastore.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def bounded(schema: Any) -> Any:
+    """A parameter schema; an integer one with the int64 range as minimum/maximum where it sets none."""
+    if not isinstance(schema, dict) or schema.get("type") != "integer":
+        return schema
+    bounds = {}
+    if "minimum" not in schema and "exclusiveMinimum" not in schema:
+        bounds["minimum"] = INT64_RANGE[0]
+    if "maximum" not in schema and "exclusiveMaximum" not in schema:
+        bounds["maximum"] = INT64_RANGE[1]
+    return {**schema, **bounds}
+
+
 def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
     params = dict(raw.get("parameters", {}))
     for name in re.findall(r"\{([A-Za-z][A-Za-z0-9_]*)\}", raw["path"]):
@@ -188,7 +205,7 @@ def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
         Parameter(
             name,
             p["in"],
-            JsonValue.of(p.get("schema", {"type": "string"})),
+            JsonValue.of(bounded(p.get("schema", {"type": "string"}))),
             p["in"] == "path" or bool(p.get("required", False)),
             p.get("description", ""),
         )

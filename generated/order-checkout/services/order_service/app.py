@@ -95,7 +95,12 @@ async def op_list_orders(
     ] = None,
     offset: Annotated[
         int | None,
-        Query(alias="offset", ge=0, description="Items to skip (default 0)"),
+        Query(
+            alias="offset",
+            ge=0,
+            le=9223372036854775807,
+            description="Items to skip (default 0)",
+        ),
     ] = None,
 ) -> Any:
     return await operations.call(ctx, "list_orders", 200, limit=limit, offset=offset)
