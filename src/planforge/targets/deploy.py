@@ -36,7 +36,8 @@ _IMAGES = {
 }
 _KEYS_DIR = "/run/planforge/jwt"
 _GATEWAY_DIR = "/etc/planforge/gateway"
-_POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"
+# a compose default, overridden by .env (bandit B105)
+_POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"  # nosec B105
 _AMQP_URL = "amqp://guest:guest@{host}:5672/"
 _INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys")
 # Each file and the kind of infrastructure it needs (None: always); its template is templates/<path>.j2.
@@ -298,7 +299,8 @@ def _service(
         name=service.name,
         comment=f"{phase}: {service.name} ({service.package}).",
         build_args=_build_args(service),
-        command=("uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)),
+        # inside its container (bandit B104)
+        command=("uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)),  # nosec B104
         environment=_environment(model, names, service),
         volumes=(f"jwt-keys:{_KEYS_DIR}:ro",),
         depends_on=(
@@ -346,7 +348,8 @@ def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> 
         name=names["gateway"],
         comment="API Gateway: nginx with njs and the generated gateway/ folder.",
         image=_IMAGES["gateway"],
-        command=("nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"),
+        # in the container (bandit B108)
+        command=("nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"),  # nosec B108
         environment=env,
         volumes=(
             f"../gateway:{_GATEWAY_DIR}:ro",
@@ -369,7 +372,8 @@ def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> 
 def _rabbitmq_access() -> dict[str, list[dict[str, str]]]:
     """Definitions imported before the topology: the vhost and user RabbitMQ does not seed when importing at boot."""
     return {
-        "users": [{"name": "guest", "password": "guest", "tags": "administrator"}],
+        # local image default (bandit B105)
+        "users": [{"name": "guest", "password": "guest", "tags": "administrator"}],  # nosec B105
         "vhosts": [{"name": "/"}],
         "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
     }
