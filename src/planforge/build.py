@@ -9,6 +9,7 @@ from planforge.amqp import binding_matches
 from planforge.derive import deployment_order, diagram, matrix
 from planforge.loader import Document
 from planforge.model import (
+    Access,
     Binding,
     Breaker,
     Cache,
@@ -227,7 +228,14 @@ def _route(service: str, raw: dict[str, Any], gateway: Gateway | None) -> Route:
         cache=raw.get("cache"),
         concurrency=raw.get("concurrency"),
         gateway_path=_public_path(service, raw["path"], raw["method"], gateway),
+        access=_access(raw.get("access")),
     )
+
+
+def _access(raw: dict[str, Any] | None) -> Access | None:
+    if raw is None:
+        return None
+    return Access(raw.get("owner"), tuple(raw.get("scopes", ())), tuple(raw.get("roles", ())))
 
 
 def _public_path(service: str, path: str, method: str, gateway: Gateway | None) -> str | None:

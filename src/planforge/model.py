@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Access",
     "Binding",
     "Breaker",
     "Cache",
@@ -76,6 +77,23 @@ class Parameter:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call a route besides holding a valid token (the manifest's `access`), checked by the service."""
+
+    owner: str | None = None
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """'owner (userId), scopes orders:read' for documents."""
+        parts = [f"owner ({self.owner})"] if self.owner else []
+        parts += [f"scopes {' '.join(self.scopes)}"] if self.scopes else []
+        parts += [f"roles {' '.join(self.roles)}"] if self.roles else []
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     """One status code of a route and the schema of its body (None: no body)."""
 
@@ -99,6 +117,7 @@ class Route:
     cache: str | None
     concurrency: str | None
     gateway_path: str | None
+    access: Access | None = None
 
     @property
     def success(self) -> Response:

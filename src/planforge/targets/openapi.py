@@ -33,10 +33,12 @@ def render(model: Model) -> Output:
 
 
 def statuses(route: Route) -> list[tuple[str, str | None]]:
-    """(status, schema name or None) of every answer: the manifest's, then 401/422 where due, then default."""
+    """(status, schema name or None) of every answer: the manifest's, then 401/403/422 where due, then default."""
     declared = {str(r.status): r.schema for r in route.responses}
     if not route.public:
         declared.setdefault("401", "Problem")
+    if route.access is not None:
+        declared.setdefault("403", "Problem")
     if route.request or route.parameters:
         declared.setdefault("422", "Problem")
     answers = sorted(declared.items())
@@ -72,7 +74,10 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": _content(route.request, "application/json")}
     operation["responses"] = {status: _answer(status, schema) for status, schema in statuses(route)}
     if not route.public:
-        operation["security"] = [{SECURITY_SCHEME: []}]
+        needs = [*route.access.scopes, *route.access.roles] if route.access else []
+        operation["security"] = [{SECURITY_SCHEME: needs}]
+    if route.access is not None:
+        operation["x-planforge-access"] = route.access.summary
     return operation
 
 

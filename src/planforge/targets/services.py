@@ -165,14 +165,27 @@ def _annotation(schema: Any, stdlib: set[str], query: bool) -> str:
     return _PY_TYPES.get(kind, "str") if isinstance(kind, str) else "str"
 
 
-def _signature(endpoint: Endpoint, context: str) -> list[Seq | str]:
-    items: list[Seq | str] = [f"ctx: Annotated[Context, Depends(operations.{context})]"]
+def _signature(endpoint: Endpoint, context: Seq | str) -> list[Seq | str]:
+    items: list[Seq | str] = [Seq("ctx: Annotated", ("Context", Seq("Depends", (context,))), "[]")]
     for argument in endpoint.arguments:
         default = " = None" if argument.optional else ""
         items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
     if endpoint.body:
         items.append(f"body: {endpoint.body}")
     return items
+
+
+def _context(route: Route) -> Seq | str:
+    """The dependency that makes the handler's Context: public, authenticated, or authorized by the route's access."""
+    if route.public:
+        return "operations.public"
+    access = route.access
+    if access is None:
+        return "operations.authenticated"
+    rule: list[Seq | str] = [f"owner={py_str(access.owner)}"] if access.owner else []
+    rule += [kw("scopes", tuple_of([py_str(s) for s in access.scopes]))] if access.scopes else []
+    rule += [kw("roles", tuple_of([py_str(r) for r in access.roles]))] if access.roles else []
+    return Seq("operations.authorized", tuple(rule))
 
 
 def _decorator(endpoint: Endpoint) -> str:
@@ -192,7 +205,7 @@ def _decorator(endpoint: Endpoint) -> str:
 
 def _function(endpoint: Endpoint) -> dict[str, str]:
     route = endpoint.route
-    context = "public" if route.public else "authenticated"
+    context = _context(route)
     signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
     arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
     call = Seq("return await operations.call", ("ctx", py_str(endpoint.module), str(endpoint.status), *arguments))
