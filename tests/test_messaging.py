@@ -422,6 +422,36 @@ async def test_the_outbox_relays_committed_events_only_and_once(sql: AsyncEngine
 
 
 @pytest.mark.asyncio
+async def test_the_relay_deletes_published_rows_after_the_retention(sql: AsyncEngine, broker: Broker) -> None:
+    """Published outbox rows (events may carry personal data) go after the retention; unpublished ones stay."""
+    await declared(broker, make_topology(()))
+    sessions = async_sessionmaker(sql)
+    async with sessions() as session, session.begin():
+        await add_event(session, CATALOG.envelope("thing.made", {"n": 1}), EXCHANGE, "thing.made")
+        await add_event(session, CATALOG.envelope("thing.made", {"n": 2}), EXCHANGE, "nobody.listens")
+    publisher = Publisher(broker.url, backoff=FAST)
+    keeping = OutboxRelay(sessions, publisher, poll_interval=0.05, retention=3600)
+    pruning = OutboxRelay(sessions, publisher, poll_interval=0.05, retention=0.3)
+    try:
+        assert await keeping.relay_once() == 1
+        assert await keeping.prune_once() == 0 and await count(sql, outbox) == 2
+        pruning.start()
+        await eventually(lambda: _rows_left(sql, 1), what="the published row deleted")
+        await pruning.stop()
+    finally:
+        await pruning.stop()
+        await publisher.close()
+    async with sql.connect() as connection:
+        [left] = (await connection.execute(select(outbox))).all()
+    assert left.published_at is None  # the unroutable row is kept and retried
+    await broker.take(QUEUE, 1)
+
+
+async def _rows_left(engine: AsyncEngine, number: int) -> bool:
+    return await count(engine, outbox) == number
+
+
+@pytest.mark.asyncio
 async def test_events_stored_during_a_broker_outage_all_arrive_once_after_it(
     pg: AsyncEngine, broker: Broker, proxy: TcpProxy
 ) -> None:

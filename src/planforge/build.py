@@ -77,6 +77,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         diagram_edges=edges,
         deployment=deployment_order(services, datastores, gateway, "observability" in data),
         policies=JsonValue.of(_policies(data)),
+        outbox_retention=seconds(data.get("broker", {}).get("outbox_retention", "7d")),
     )
 
 

@@ -379,6 +379,8 @@ class Model:
     diagram_edges: tuple[DiagramEdge, ...]
     deployment: tuple[DeploymentPhase, ...]
     policies: JsonValue
+    # Seconds a published outbox row is kept before the relay deletes it (broker.outbox_retention).
+    outbox_retention: float = 7 * 86400.0
 
     def service(self, name: str) -> Service:
         """The service called name."""

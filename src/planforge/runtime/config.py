@@ -54,6 +54,8 @@ class ServiceConfig:
     caches: tuple[CacheConfig, ...] = ()
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     correlation_header: str = "X-Correlation-ID"
+    # Published outbox rows older than this are deleted by the relay (the manifest's broker.outbox_retention).
+    outbox_retention_seconds: float = 7 * 86400.0
 
     def uses(self, kind: str) -> bool:
         """True when the service uses a datastore of that kind."""

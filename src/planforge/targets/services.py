@@ -295,6 +295,8 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
         ),
         f"correlation_header={py_str(_correlation_header(model))}",
     ]
+    if service.owns and has_events(service):  # its outbox: published rows are deleted after the retention
+        items.append(f"outbox_retention_seconds={model.outbox_retention!r}")
     return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
 
 

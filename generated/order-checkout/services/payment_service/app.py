@@ -55,6 +55,7 @@ CONFIG = ServiceConfig(
         minimum_calls=20,
     ),
     correlation_header="X-Request-ID",
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__)

@@ -43,6 +43,7 @@ CONFIG = ServiceConfig(
         minimum_calls=10,
     ),
     correlation_header="X-Correlation-ID",
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__)

@@ -52,6 +52,7 @@ class EventBus:
         on_outcome: Outcome | None = None,
         redis_prefix: str = "",
         pii_fields: frozenset[str] = frozenset(),
+        outbox_retention: float = 7 * 86400.0,
     ) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
@@ -61,7 +62,11 @@ class EventBus:
         self.redis_prefix = redis_prefix
         self.backoff = backoff or Backoff()
         self.publisher = Publisher(amqp_url, backoff=self.backoff)
-        self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
+        self.relay = (
+            OutboxRelay(sessions, self.publisher, poll_interval=poll_interval, retention=outbox_retention)
+            if sessions
+            else None
+        )
         self.consumers: list[Consumer] = []
         self.on_outcome = on_outcome
         self.pii_fields = frozenset(pii_fields)
@@ -84,6 +89,7 @@ class EventBus:
             redis=redis,
             redis_prefix=prefix,
             pii_fields=pii,
+            outbox_retention=resources.config.outbox_retention_seconds,
         )
 
     def idempotency(self) -> IdempotencyStore:
