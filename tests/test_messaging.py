@@ -295,12 +295,15 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 @pytest.mark.asyncio
 async def test_an_invalid_payload_fails_loudly_in_the_producer(tmp_path: Path) -> None:
     bus = EventBus(amqp_url("no-such-vhost"), make_topology(()), CATALOG)
-    with pytest.raises(EventValidationError, match=r"event 'thing.made' is invalid at data.n: -1 is less than"):
+    with pytest.raises(
+        EventValidationError, match=r"event 'thing.made' is invalid at data.n: is less than the minimum of 0$"
+    ):
         await bus.publish("thing.made", {"n": -1})
     with pytest.raises(EventValidationError) as missing:
         CATALOG.envelope("thing.made", {"tag": "x"})
     assert (missing.value.event_type, missing.value.field) == ("thing.made", "n")
-    with pytest.raises(EventValidationError, match=r"data.tag: '' should be non-empty"):  # through the $ref
+    # through the $ref
+    with pytest.raises(EventValidationError, match=r"data.tag: is shorter than the minimum length of 1$"):
         CATALOG.envelope("thing.made", {"n": 1, "tag": ""})
     with pytest.raises(UnknownEventError):
         await bus.publish("thing.lost", {})

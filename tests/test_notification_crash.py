@@ -29,7 +29,7 @@ from planforge.loader import load_manifest
 
 from .conftest import REPO
 from .datastores import fresh_redis_prefix
-from .rabbit import amqp_url, fresh_vhost
+from .rabbit import amqp_url, fresh_vhost, rabbitmqctl
 
 pytestmark = [pytest.mark.services]
 
@@ -93,17 +93,12 @@ def _user_created() -> tuple[dict[str, object], str, str]:
     return envelope, event["exchange"], event.get("routing_key", "user.created")
 
 
-async def _queue_ready(url: str, timeout: float = 120) -> None:
+def _consuming(vhost: str, timeout: float = 120) -> None:
+    """Wait until the service consumes its queue (its topology, bindings included, is declared by then)."""
     deadline = time.monotonic() + timeout
-    async with await aio_pika.connect(url) as connection:
-        while True:
-            channel = await connection.channel()
-            try:
-                await channel.declare_queue(QUEUE, passive=True)
-                return
-            except aio_pika.exceptions.ChannelClosed:
-                assert time.monotonic() < deadline, "the service never declared its queue"
-                await asyncio.sleep(0.2)
+    while QUEUE not in rabbitmqctl("list_consumers", "-p", vhost, "queue_name"):
+        assert time.monotonic() < deadline, "the service never consumed its queue"
+        time.sleep(0.2)
 
 
 async def _publish(url: str, envelope: dict[str, object], exchange: str, key: str) -> None:
@@ -111,7 +106,8 @@ async def _publish(url: str, envelope: dict[str, object], exchange: str, key: st
         channel = await connection.channel(publisher_confirms=True)
         target = await channel.get_exchange(exchange, ensure=False)
         body = json.dumps(envelope).encode()
-        await target.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), key)
+        message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        await target.publish(message, key, mandatory=True)
 
 
 async def _records(prefix: str, user_id: str) -> list[bytes]:
@@ -131,7 +127,7 @@ def test_a_killed_consumer_records_the_welcome_exactly_once(isolated: tuple[str,
     user_id = str(envelope["data"]["userId"])  # type: ignore[index]
     first = _start(vhost, prefix, tmp_path, kill=True)
     try:
-        asyncio.run(_queue_ready(url))
+        _consuming(vhost)
         asyncio.run(_publish(url, envelope, exchange, key))
         assert first.wait(timeout=120) == -signal.SIGKILL
     finally:
