@@ -22,6 +22,7 @@ from planforge.rules import (
     references,
     resilience,
     routes,
+    security,
     text,
 )
 from planforge.rules.manifest import Manifest
@@ -40,6 +41,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     payloads.check,
     text.check,
     resilience.check,
+    security.check,
 )
 
 
