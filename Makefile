@@ -22,6 +22,7 @@ example: install  ## install, then generate every example into generated/
 	@for m in $(EXAMPLES); do $(BIN)/planforge generate $$m || exit $$?; done
 
 regen: example  ## regenerate the committed goldens, the expected output of clean cases and the manifest reference
+	$(BIN)/python -c "from planforge.rules.imported import write_snapshot; write_snapshot()"
 	$(BIN)/planforge schema --markdown > docs/manifest.md
 	$(BIN)/python scripts/regen-cases
 

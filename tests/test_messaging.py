@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import shutil
 import time
 import uuid
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from planforge.model import Binding, Queue
 from planforge.runtime import DatastoreConfig, Resources, ServiceConfig, Settings
+from planforge.runtime.logs import JsonFormatter
 from planforge.runtime.messaging import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
@@ -293,12 +295,15 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 @pytest.mark.asyncio
 async def test_an_invalid_payload_fails_loudly_in_the_producer(tmp_path: Path) -> None:
     bus = EventBus(amqp_url("no-such-vhost"), make_topology(()), CATALOG)
-    with pytest.raises(EventValidationError, match=r"event 'thing.made' is invalid at data.n: -1 is less than"):
+    with pytest.raises(
+        EventValidationError, match=r"event 'thing.made' is invalid at data.n: is less than the minimum of 0$"
+    ):
         await bus.publish("thing.made", {"n": -1})
     with pytest.raises(EventValidationError) as missing:
         CATALOG.envelope("thing.made", {"tag": "x"})
     assert (missing.value.event_type, missing.value.field) == ("thing.made", "n")
-    with pytest.raises(EventValidationError, match=r"data.tag: '' should be non-empty"):  # through the $ref
+    # through the $ref
+    with pytest.raises(EventValidationError, match=r"data.tag: is shorter than the minimum length of 1$"):
         CATALOG.envelope("thing.made", {"n": 1, "tag": ""})
     with pytest.raises(UnknownEventError):
         await bus.publish("thing.lost", {})
@@ -428,6 +433,36 @@ async def test_the_outbox_relays_committed_events_only_and_once(sql: AsyncEngine
     assert all(row.published_at is not None and row.attempts == 1 for row in rows[:3])
     assert (rows[3].published_at, rows[3].attempts) == (None, 1)
     assert rows[3].last_error.startswith("UnroutableError: no queue is bound to 'events' for 'nobody.listens'")
+
+
+@pytest.mark.asyncio
+async def test_the_relay_deletes_published_rows_after_the_retention(sql: AsyncEngine, broker: Broker) -> None:
+    """Published outbox rows (events may carry personal data) go after the retention; unpublished ones stay."""
+    await declared(broker, make_topology(()))
+    sessions = async_sessionmaker(sql)
+    async with sessions() as session, session.begin():
+        await add_event(session, CATALOG.envelope("thing.made", {"n": 1}), EXCHANGE, "thing.made")
+        await add_event(session, CATALOG.envelope("thing.made", {"n": 2}), EXCHANGE, "nobody.listens")
+    publisher = Publisher(broker.url, backoff=FAST)
+    keeping = OutboxRelay(sessions, publisher, poll_interval=0.05, retention=3600)
+    pruning = OutboxRelay(sessions, publisher, poll_interval=0.05, retention=0.3)
+    try:
+        assert await keeping.relay_once() == 1
+        assert await keeping.prune_once() == 0 and await count(sql, outbox) == 2
+        pruning.start()
+        await eventually(lambda: _rows_left(sql, 1), what="the published row deleted")
+        await pruning.stop()
+    finally:
+        await pruning.stop()
+        await publisher.close()
+    async with sql.connect() as connection:
+        [left] = (await connection.execute(select(outbox))).all()
+    assert left.published_at is None  # the unroutable row is kept and retried
+    await broker.take(QUEUE, 1)
+
+
+async def _rows_left(engine: AsyncEngine, number: int) -> bool:
+    return await count(engine, outbox) == number
 
 
 @pytest.mark.asyncio
@@ -646,7 +681,9 @@ async def test_poison_goes_straight_to_the_dead_letter_queue_with_its_reason(bro
         b"not json at all": "EnvelopeError: body is not JSON",
         b'{"hello": "world"}': "EnvelopeError: envelope field 'eventId' is missing",
         json.dumps(unknown).encode(): "UnknownEventError: unknown event type 'thing.failed'",
-        json.dumps(invalid).encode(): "EventValidationError: event 'thing.made' is invalid at data.n: -1 is less",
+        json.dumps(
+            invalid
+        ).encode(): "EventValidationError: event 'thing.made' is invalid at data.n: is less than the minimum of 0",
     }
     consumer = make_consumer(
         broker, MemoryIdempotency(), handler, max_retries=1, compensation=Compensation("thing.failed")
@@ -663,6 +700,167 @@ async def test_poison_goes_straight_to_the_dead_letter_queue_with_its_reason(bro
     assert all(m.headers[POISON_HEADER] is True and m.headers[ATTEMPTS_HEADER] == 1 for m in dead)
     assert json.loads(compensating.body)["data"]["failedEventId"] == invalid["eventId"]
     assert await broker.depth(f"{QUEUE}.retry.1") == 0
+
+
+# --- no personal data in logs or dead-letter headers -------------------------------------------------------------
+
+PII_FIELDS = frozenset({"email", "passwordHash"})
+PII_CATALOG = EventCatalog(
+    [
+        EventSpec(
+            "user.made",
+            EXCHANGE,
+            "thing.made",
+            {
+                "type": "object",
+                "required": ["email", "passwordHash", "fail"],
+                "properties": {
+                    "email": {"type": "string", "format": "email"},
+                    "passwordHash": {"type": "string", "minLength": 8},
+                    "fail": {"enum": ["database", "handler"]},
+                },
+            },
+        )
+    ]
+)
+PII_SAMPLES = ("pii.alice@example.com", "pii.bob@@example.com", "pii.carol@example.com", "$argon2id$pii-hash-1")
+users_metadata = MetaData()
+users = Table("pii_users", users_metadata, Column("email", String(200), unique=True), Column("hash", String(200)))
+
+
+class LogLines(logging.Handler):
+    """Every log record as the services write it (JsonFormatter, PII fields masked)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.setFormatter(JsonFormatter(PII_FIELDS))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def log_lines() -> Iterator[LogLines]:
+    """Every test of this module: its log lines hold no PII sample value."""
+    handler = LogLines()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    leaked = [(value, line) for line in handler.lines for value in PII_SAMPLES if value in line]
+    assert not leaked, f"personal data in log lines: {leaked[:3]}"
+
+
+@pytest.mark.asyncio
+async def test_failing_consumers_leak_no_personal_data_into_logs_or_dead_letters(
+    broker: Broker, postgres_url: str, log_lines: LogLines
+) -> None:
+    """A database error (bound parameters, DETAIL), a schema error on an email and a handler's own message."""
+    await declared(broker, make_topology((50,)))
+    config = ServiceConfig(
+        name="user-service",
+        title="Users",
+        package="user_service",
+        datastores=(DatastoreConfig("user-db", "postgres", owned=True),),
+        pii_fields=tuple(PII_FIELDS),
+    )
+    resources = Resources(config, Settings(database_url=postgres_url.replace("postgresql+asyncpg", "postgresql")))
+    async with resources.engine.begin() as connection:
+        await connection.run_sync(users_metadata.drop_all)
+        await connection.run_sync(users_metadata.create_all)
+        await connection.execute(insert(users).values(email="pii.alice@example.com", hash="taken"))
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        data = envelope.data
+        if data["fail"] == "database":  # the email is taken: a unique violation quoting it
+            async with resources.engine.begin() as connection:
+                await connection.execute(insert(users).values(email=data["email"], hash=data["passwordHash"]))
+        raise RuntimeError(f"cannot welcome {data['email']} with {data['passwordHash']}")
+
+    events = [
+        PII_CATALOG.envelope("user.made", {"email": email, "passwordHash": "$argon2id$pii-hash-1", "fail": fail})
+        for email, fail in (("pii.alice@example.com", "database"), ("pii.carol@example.com", "handler"))
+    ]
+    invalid = events[1].as_json() | {
+        "eventId": str(uuid.uuid4()),
+        "data": {"email": "pii.bob@@example.com", "passwordHash": "$argon2id$pii-hash-1", "fail": "handler"},
+    }
+    publisher = Publisher(broker.url, backoff=FAST)
+    consumer = Consumer(
+        QUEUE,
+        {"user.made": handler},
+        catalog=PII_CATALOG,
+        store=MemoryIdempotency(),
+        publisher=publisher,
+        max_retries=1,
+        pii_fields=PII_FIELDS,
+    )
+    try:
+        async with consuming(consumer, broker.url):
+            for body in [e.body() for e in events] + [json.dumps(invalid).encode()]:
+                await broker.publish(body)
+            dead = await broker.take(f"{QUEUE}.dlq", 3, timeout=10)
+    finally:
+        await resources.close()
+    headers = [json.dumps({k: str(v) for k, v in (m.headers or {}).items()}) for m in dead]
+    leaked = [(value, text) for text in headers + log_lines.lines for value in PII_SAMPLES if value in text]
+    assert not leaked, f"personal data in dead-letter headers or logs: {leaked[:3]}"
+    reasons = sorted(str((m.headers or {})[ERROR_HEADER]) for m in dead)
+    assert reasons[0].startswith(
+        "EventValidationError: event 'user.made' is invalid at data.email: is not a valid email"
+    )
+    assert reasons[1].startswith("IntegrityError: database error (") and "pii_users" in reasons[1], reasons[1]
+    assert reasons[2] == "RuntimeError: cannot welcome *** with ***"
+
+
+@pytest.mark.asyncio
+async def test_metric_labels_take_only_the_catalogs_event_names(broker: Broker) -> None:
+    """A poison message's AMQP type or eventType never becomes a label: anyone who can publish could grow them."""
+    await declared(broker, make_topology((5000,)))
+    outcomes: list[tuple[str, str, str]] = []
+    consumer = make_consumer(
+        broker, MemoryIdempotency(), _ignore, max_retries=1, on_outcome=lambda *o: outcomes.append(o)
+    )
+    envelope = CATALOG.envelope("thing.made", {"n": 1}).as_json()
+    exchange = await broker.channel.get_exchange(EXCHANGE, ensure=False)
+    async with consuming(consumer, broker.url):
+        for index in range(3):
+            forged = envelope | {"eventId": str(uuid.uuid4()), "eventType": f"forged.type.{index}"}
+            for body in (b"not json", json.dumps(forged).encode()):
+                await exchange.publish(aio_pika.Message(body, type=f"attacker-{index}"), "thing.made")
+        await broker.take(f"{QUEUE}.dlq", 6, timeout=10)
+    assert {event for _, event, _ in outcomes} == {"unknown"}, outcomes
+    assert len(outcomes) == 6
+
+
+def test_the_event_email_check_is_the_api_email_check() -> None:
+    """Event data and API bodies (pydantic EmailStr) accept and refuse the same addresses."""
+    from pydantic import BaseModel, EmailStr, ValidationError
+
+    class Body(BaseModel):
+        email: EmailStr
+
+    catalog = EventCatalog([EventSpec("e.x", EXCHANGE, "e.x", {"properties": {"email": {"format": "email"}}})])
+    for address in ("a@@b.com", "a@b", "a b@c.com", "@b.com", "a@b.com", "first.last@example.co.uk", "a@[1.2.3.4]"):
+        try:
+            Body(email=address)
+            api = True
+        except ValidationError:
+            api = False
+        try:
+            catalog.validate("e.x", {"email": address})
+            event = True
+        except EventValidationError:
+            event = False
+        assert api == event, (address, api, event)
+    with pytest.raises(EventValidationError):
+        catalog.validate("e.x", {"email": "a@@b.com"})
 
 
 STORES = ["postgres", "sqlite", "redis", "memory"]

@@ -21,6 +21,7 @@ from planforge.facts import correlation_header, etag_read_route
 from planforge.loader import Document, JsonPath
 from planforge.model import (
     DEFAULT_JWT_LEEWAY,
+    Access,
     Binding,
     Breaker,
     Cache,
@@ -98,6 +99,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         routed_services=tuple(sorted({r.service for r in gateway.routes})) if gateway else (),
         call_timeout=seconds(data.get("resilience", {}).get("timeout", "5s")),
         token_issuer=gateway.jwt_issuer if gateway and gateway.jwt_issuer in services_raw else None,
+        outbox_retention=seconds(data.get("broker", {}).get("outbox_retention", "7d")),
     )
 
 
@@ -233,6 +235,23 @@ def _services(
     return tuple(result)
 
 
+# The widest integer any datastore takes (PostgreSQL bigint, Redis): an integer parameter without bounds of its
+# own gets these, so out-of-range input is refused with a 4xx by the API, never a 5xx from a datastore.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def bounded(schema: Any) -> Any:
+    """A parameter schema; an integer one with the int64 range as minimum/maximum where it sets none."""
+    if not isinstance(schema, dict) or schema.get("type") != "integer":
+        return schema
+    bounds = {}
+    if "minimum" not in schema and "exclusiveMinimum" not in schema:
+        bounds["minimum"] = INT64_RANGE[0]
+    if "maximum" not in schema and "exclusiveMaximum" not in schema:
+        bounds["maximum"] = INT64_RANGE[1]
+    return {**schema, **bounds}
+
+
 def _invalidates(cache: Cache, consumes: tuple[Consumption, ...], raw: dict[str, Any], data: dict[str, Any]) -> bool:
     """True when the service drops entries of cache on an event it consumes (it needs a redis for that)."""
     redis = {n for n, d in data.get("datastores", {}).items() if d.get("kind") == "redis"}
@@ -250,7 +269,7 @@ def _route(
         Parameter(
             name,
             p["in"],
-            JsonValue.of(p.get("schema", {"type": "string"})),
+            JsonValue.of(bounded(p.get("schema", {"type": "string"}))),
             p["in"] == "path" or bool(p.get("required", False)),
             p.get("description", ""),
         )
@@ -277,7 +296,14 @@ def _route(
         etag_read=read,
         answers=statuses(raw, responses, bool(parameters), etag),
         location=location,
+        access=_access(raw.get("access")),
     )
+
+
+def _access(raw: dict[str, Any] | None) -> Access | None:
+    if raw is None:
+        return None
+    return Access(raw.get("owner"), tuple(raw.get("scopes", ())), tuple(raw.get("roles", ())))
 
 
 def _etag(raw: dict[str, Any], index: int, siblings: list[Any]) -> tuple[str | None, str | None]:

@@ -162,11 +162,13 @@ def _callees_first(members: list[Service]) -> list[Service]:
 def statuses(
     raw: dict[str, Any], responses: tuple[Response, ...], has_parameters: bool, etag: str | None
 ) -> tuple[tuple[str, str | None], ...]:
-    """(status, schema name or None) of every answer of a route: the manifest's, then 401 (not public), 412 and
-    428 (conditional update), 422 (anything to validate) where due, then the problem+json default."""
+    """(status, schema name or None) of every answer of a route: the manifest's, then 401 (not public), 403 (access
+    rules), 412 and 428 (conditional update), 422 (anything to validate) where due, then the problem+json default."""
     declared: dict[str, str | None] = {str(r.status): r.schema for r in responses}
     if not raw.get("public", False):
         declared.setdefault("401", "Problem")
+    if raw.get("access") is not None:
+        declared.setdefault("403", "Problem")
     if etag == "update":
         declared.setdefault("412", "Problem")
         declared.setdefault("428", "Problem")

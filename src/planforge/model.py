@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_JWT_LEEWAY",
+    "Access",
     "Binding",
     "Breaker",
     "Cache",
@@ -92,6 +93,23 @@ class Parameter:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call a route besides holding a valid token (the manifest's `access`), checked by the service."""
+
+    owner: str | None = None
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """'owner (userId), scopes orders:read' for documents."""
+        parts = [f"owner ({self.owner})"] if self.owner else []
+        parts += [f"scopes {' '.join(self.scopes)}"] if self.scopes else []
+        parts += [f"roles {' '.join(self.roles)}"] if self.roles else []
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     """One status code of a route and the schema of its body (None: no body)."""
 
@@ -122,6 +140,7 @@ class Route:
     # (status, schema name or None) of every answer: the manifest's, 401/412/422/428 where due, then default.
     answers: tuple[tuple[str, str | None], ...] = ()
     location: Location = Location(0, 0)
+    access: Access | None = None
 
     @property
     def path_parameters(self) -> tuple[Parameter, ...]:
@@ -447,6 +466,9 @@ class Model:
     def signing_key(self) -> SigningKey:
         """The key services sign and verify with: the first algorithm the gateway accepts (RS256 without one)."""
         return self.signing_keys[0]
+
+    # Seconds a published outbox row is kept before the relay deletes it (broker.outbox_retention).
+    outbox_retention: float = 7 * 86400.0
 
     def service(self, name: str) -> Service:
         """The service called name."""

@@ -1,12 +1,12 @@
 """The one Jinja2 environment every target renders with: strict, deterministic, formatting only.
 
 Templates come from planforge's own templates folder; manifest text is only ever passed in as data,
-never compiled as template source.
+never compiled as template source, and written through the escaping filter of its output language
+(planforge.escape).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from functools import cache
@@ -15,21 +15,10 @@ from typing import Any
 import jinja2
 
 from planforge.cache import cache_dir
+from planforge.escape import FILTERS, json_document
 from planforge.resources import templates_dir
 
 __all__ = ["environment", "render_template"]
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#])")
-
-
-def md(text: object) -> str:
-    """Free text as inert Markdown: markup characters escaped, so it shows as written."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text).replace("&", "&amp;"))
-
-
-def cell(text: object) -> str:
-    """Free text for a Markdown table cell."""
-    return md(text).replace("\n", " ")
 
 
 def code_block(content: str, language: str = "") -> str:
@@ -42,12 +31,7 @@ def code_block(content: str, language: str = "") -> str:
 
 def to_json(value: Any, indent: int = 2) -> str:
     """Deterministic JSON for documents and code blocks."""
-    return json.dumps(value, indent=indent, ensure_ascii=False)
-
-
-def py_str(value: str) -> str:
-    """A Python string literal that holds value exactly (JSON strings are valid Python literals)."""
-    return json.dumps(value, ensure_ascii=False)
+    return json_document(value, indent)
 
 
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
@@ -83,7 +67,8 @@ def predicate(text: str) -> str:
 @cache
 def environment() -> jinja2.Environment:
     """The shared environment: StrictUndefined, trailing newline kept, block whitespace trimmed."""
-    env = jinja2.Environment(
+    # output is code and config, not HTML; planforge.escape escapes (bandit B701)
+    env = jinja2.Environment(  # nosec B701
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
@@ -92,9 +77,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(
-        human=human, predicate=predicate, md=md, cell=cell, code_block=code_block, to_json=to_json, py_str=py_str
-    )
+    env.filters.update(FILTERS)
+    env.filters.update(human=human, predicate=predicate, code_block=code_block, to_json=to_json)
     return env
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from planforge.diagnostics import Diagnostic
 from planforge.loader import Document
 from planforge.rules import (
+    access,
     broker,
     caching,
     concurrency,
@@ -41,6 +42,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     datastores.check,
     names.check,
     routes.check,
+    access.check,
     payloads.check,
     text.check,
     resilience.check,

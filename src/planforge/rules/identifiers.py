@@ -6,6 +6,8 @@ import builtins
 import keyword
 import sys
 
+from planforge.rules.imported import imported_modules
+
 __all__ = ["class_problem", "handler_problem", "package_problem", "parameter_problem"]
 
 _BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
@@ -16,11 +18,8 @@ _SERVICE_MODULE_NAMES = frozenset({
     "typing", "uuid", "fastapi", "pydantic", "starlette", "httpx", "aio_pika", "redis", "asyncpg",
     "app", "router", "settings", "logger", "lifespan",
 })
-# Third-party packages generated code imports, and folders of the generated project.
-_THIRD_PARTY = frozenset({
-    "fastapi", "pydantic", "starlette", "uvicorn", "httpx", "aio_pika", "aiormq", "pika", "redis", "asyncpg",
-    "sqlalchemy", "psycopg", "pytest", "jinja2", "yaml", "jsonschema", "anyio", "planforge", "tests", "conftest",
-})
+# Folders of the generated project that share the import path with the service packages.
+_PROJECT_FOLDERS = frozenset({"tests", "conftest", "services"})
 # Classes generated models and service modules import.
 _IMPORTED_CLASSES = frozenset({
     "Any", "Optional", "Union", "Literal", "Annotated", "List", "Dict", "Enum", "UUID", "Decimal",
@@ -47,8 +46,10 @@ def package_problem(package: str) -> str | None:
         return "a Python keyword"
     if package in sys.stdlib_module_names:
         return "a standard library module it would hide"
-    if package in _THIRD_PARTY:
-        return "a package generated code imports"
+    if package in _PROJECT_FOLDERS:
+        return "a folder of the generated project"
+    if package in imported_modules():
+        return "a module the generated services or their tests import"
     return None
 
 

@@ -1,4 +1,4 @@
-"""PF701-PF704, PF710: names that become Python identifiers, files and ports must be valid and distinct."""
+"""PF701-PF704, PF710, PF713: names that become identifiers, databases, files and ports are safe and distinct."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from planforge.rules.manifest import Manifest
 __all__ = ["check"]
 
 _RESERVED_NODES = {"CLIENT": "the client", "GATEWAY": "the API gateway"}
+# Databases every PostgreSQL server has: a datastore of that name would use (and its tests drop) them.
+_SERVER_DATABASES = frozenset({"postgres", "template0", "template1"})
 
 
 def check(m: Manifest) -> Iterator[Diagnostic]:
@@ -22,6 +24,7 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
     for service in m.services:
         yield from _duplicate_routes(m, service)
     yield from _unsafe_names(m)
+    yield from _reserved_databases(m)
     yield from _collisions(m)
     yield from _ports(m)
 
@@ -73,6 +76,19 @@ def _unsafe_names(m: Manifest) -> Iterator[Diagnostic]:
             )
     for service, index, route in m.service_routes():
         yield from _unsafe_route_names(m, ("services", service, "routes", index), route)
+
+
+def _reserved_databases(m: Manifest) -> Iterator[Diagnostic]:
+    for name, spec in m.datastores.items():
+        database = python_name(name)  # what targets.deploy.database_name makes of it
+        if spec.get("kind") == "postgres" and database in _SERVER_DATABASES:
+            yield m.error(
+                "PF713",
+                ("datastores", name),
+                f"datastore '{name}' becomes database '{database}', which every PostgreSQL server already has",
+                f"rename it, e.g. '{name}-db'",
+                key=True,
+            )
 
 
 def _unsafe_route_names(m: Manifest, path: JsonPath, route: dict[str, Any]) -> Iterator[Diagnostic]:

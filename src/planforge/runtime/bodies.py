@@ -9,7 +9,7 @@ where and which keyword, never the value (it may be a password).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +26,8 @@ _MAX_ERRORS = 20
 class RequestBodies:
     """The request schema of each operation (by operation id), with the named schemas they refer to."""
 
-    def __init__(self, requests: Mapping[str, str], schemas: Mapping[str, Any]) -> None:
+    def __init__(self, requests: Mapping[str, str] | Iterable[tuple[str, str]], schemas: Mapping[str, Any]) -> None:
+        requests = dict(requests)
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT202012))
             for name, schema in schemas.items()

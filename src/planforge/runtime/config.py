@@ -58,6 +58,8 @@ class ServiceConfig:
     correlation_header: str = "X-Correlation-ID"
     # Seconds an outgoing HTTP call may take (the manifest's resilience.timeout).
     call_timeout: float = 5.0
+    # Published outbox rows older than this are deleted by the relay (the manifest's broker.outbox_retention).
+    outbox_retention_seconds: float = 7 * 86400.0
 
     def uses(self, kind: str) -> bool:
         """True when the service uses a datastore of that kind."""

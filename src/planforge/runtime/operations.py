@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from planforge.runtime.access import Access
 from planforge.runtime.auth import BEARER
 from planforge.runtime.bodies import RequestBodies
 from planforge.runtime.cache import CacheAside
@@ -221,6 +222,21 @@ class Operations:
         request.scope["planforge.subject"] = subject if isinstance(subject, str) else None  # for the audit log
         await self._checked_body(request)
         return Context(request, resources, claims, _bus(request))
+
+    def authorized(
+        self, owner: str | None = None, scopes: tuple[str, ...] = (), roles: tuple[str, ...] = ()
+    ) -> Callable[..., Awaitable[Context]]:
+        """Dependency of routes with `access`: a verified bearer JWT (else 401) that the rule allows (else 403)."""
+        access = Access(owner, tuple(scopes), tuple(roles))
+
+        async def dependency(
+            request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+        ) -> Context:
+            context = await self.authenticated(request, credentials)
+            access.check(context.claims or {}, request.path_params)
+            return context
+
+        return dependency
 
     async def startup(self, resources: Resources) -> None:
         """Call `async def startup(resources)` of the impl package, if a person wrote one (e.g. to create tables)."""

@@ -48,7 +48,9 @@ class Resources:
         """The SQLAlchemy async engine (DATABASE_URL, or a local SQLite file)."""
         self._on_this_loop()
         if self._engine is None:
-            self._engine = create_async_engine(self.settings.sql_url(self.config), pool_pre_ping=True)
+            self._engine = create_async_engine(
+                self.settings.sql_url(self.config), pool_pre_ping=True, hide_parameters=True
+            )
         return self._engine
 
     def session(self) -> AsyncSession:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import yaml
-
+from planforge.escape import yaml_document
 from planforge.model import Event, Model, Queue
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.schemawalk import point_refs, referenced
@@ -28,19 +27,8 @@ _SCHEMAS = "#/components/schemas/"
 
 def render(model: Model) -> Output:
     """asyncapi.yaml for the feature."""
-    text = yaml.dump(document(model), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    text = yaml_document(document(model), width=120)
     return Output(owned={PATH: text})
-
-
-class _Dumper(yaml.SafeDumper):
-    """The safe dumper, writing text of several lines as a literal block so it reads as written."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _text)
 
 
 def document(model: Model) -> dict[str, Any]:

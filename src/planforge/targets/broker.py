@@ -9,9 +9,9 @@ policies (all behaviour is in declare arguments), and no version or timestamp, s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from planforge.escape import json_document
 from planforge.model import Model
 from planforge.targets import Output
 from planforge.topology import VHOST, BindingSpec, ExchangeSpec, QueueSpec, topology
@@ -23,7 +23,7 @@ PATH = "broker/definitions.json"
 
 def render(model: Model) -> Output:
     """broker/definitions.json for the feature."""
-    text = json.dumps(definitions(model), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json_document(definitions(model), sort_keys=True) + "\n"
     return Output(owned={PATH: text})
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from planforge.conventions import DEFAULT_LISTEN_PORT, STACK_FORMAT, jwt_key_files, key_file_env
+from planforge.escape import json_document
 from planforge.model import Model, Service
 from planforge.targets import Output
 from planforge.templating import render_template
@@ -37,7 +38,8 @@ _GATEWAY_DIR = "/etc/planforge/gateway"
 # X-Forwarded-For the services trust (uvicorn's FORWARDED_ALLOW_IPS). Both can be changed in .env.
 _SUBNET = "${PLANFORGE_SUBNET:-172.30.89.0/24}"
 _GATEWAY_ADDRESS = "${GATEWAY_ADDRESS:-172.30.89.250}"
-_POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"
+# a compose default, overridden by .env (bandit B105)
+_POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"  # nosec B105
 _AMQP_URL = "amqp://guest:guest@{host}:5672/"
 _INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys")
 # Each file and the kind of infrastructure it needs (None: always); its template is templates/<path>.j2.
@@ -88,7 +90,7 @@ def render(model: Model) -> Output:
     kinds = _kinds(model)
     paths = [p for p, needs in _TEMPLATES.items() if needs is None or needs in kinds]
     owned = {path: render_template(f"{path}.j2", **context) for path in paths}
-    owned[STACK] = json.dumps(stack_data(model), indent=2, ensure_ascii=False) + "\n"
+    owned[STACK] = json_document(stack_data(model)) + "\n"
     if "rabbitmq" in kinds:
         owned["deploy/rabbitmq/access.json"] = json.dumps(_rabbitmq_access(), indent=2) + "\n"
     # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
@@ -314,7 +316,8 @@ def _service(
         name=service.name,
         comment=f"{phase}: {service.name} ({service.package}).",
         build_args=_build_args(service),
-        command=("uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)),
+        # inside its container (bandit B104)
+        command=("uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)),  # nosec B104
         environment=_environment(model, names, service),
         volumes=(f"jwt-keys:{_KEYS_DIR}:ro",),
         depends_on=(
@@ -366,7 +369,8 @@ def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> 
         name=names["gateway"],
         comment="API Gateway: nginx with njs and the generated gateway/ folder.",
         image=_IMAGES["gateway"],
-        command=("nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"),
+        # in the container (bandit B108)
+        command=("nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"),  # nosec B108
         environment=env,
         volumes=(
             f"../gateway:{_GATEWAY_DIR}:ro",
@@ -399,7 +403,8 @@ def _key_file_note(variables: tuple[str, ...]) -> str:
 def _rabbitmq_access() -> dict[str, list[dict[str, str]]]:
     """Definitions imported before the topology: the vhost and user RabbitMQ does not seed when importing at boot."""
     return {
-        "users": [{"name": "guest", "password": "guest", "tags": "administrator"}],
+        # local image default (bandit B105)
+        "users": [{"name": "guest", "password": "guest", "tags": "administrator"}],  # nosec B105
         "vhosts": [{"name": "/"}],
         "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
     }

@@ -9,9 +9,9 @@ tests read. The shared logic is ``planforge.runtime.e2e``; the modules are lists
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from planforge.escape import json_document
 from planforge.model import Model, Route
 from planforge.targets import Output
 from planforge.templating import render_template
@@ -31,7 +31,7 @@ def render(model: Model) -> Output:
         return Output()
     owned = {
         f"{E2E_DIR}/conftest.py": render_template("e2e/conftest.py.j2", model=model),
-        f"{E2E_DIR}/feature.json": json.dumps(feature_data(model), indent=2, ensure_ascii=False) + "\n",
+        f"{E2E_DIR}/feature.json": json_document(feature_data(model)) + "\n",
     }
     for flow in model.flows:
         if flow.steps:

@@ -11,8 +11,7 @@ import copy
 from http import HTTPStatus
 from typing import Any
 
-import yaml
-
+from planforge.escape import yaml_document
 from planforge.model import Model, Parameter, Route, Service
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.schemawalk import point_refs
@@ -38,7 +37,7 @@ def render(model: Model) -> Output:
     """One OpenAPI document per service (one without routes still serves a contract: no operations)."""
     files = {}
     for service in model.services:
-        text = yaml.safe_dump(document(model, service), sort_keys=False, allow_unicode=True, width=1000)
+        text = yaml_document(document(model, service), width=1000)
         files[f"openapi/{service.name}.yaml"] = text
     return Output(owned=files)
 
@@ -82,7 +81,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.etag:
         operation["responses"][str(route.success.status)]["headers"] = {"ETag": copy.deepcopy(_ETAG)}
     if not route.public:
-        operation["security"] = [{SECURITY_SCHEME: []}]
+        needs = [*route.access.scopes, *route.access.roles] if route.access else []
+        operation["security"] = [{SECURITY_SCHEME: needs}]
+    if route.access is not None:
+        operation["x-planforge-access"] = route.access.summary
     return operation
 
 

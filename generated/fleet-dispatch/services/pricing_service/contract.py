@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"quote_job": "QuoteRequest"},
+    [["quote_job", "QuoteRequest"]],
     {
         "Parcel": {
             "type": "object",

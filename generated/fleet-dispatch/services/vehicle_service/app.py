@@ -59,6 +59,7 @@ CONFIG = ServiceConfig(
     ),
     correlation_header="X-Dispatch-Trace",
     call_timeout=1.5,
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__, BODIES)

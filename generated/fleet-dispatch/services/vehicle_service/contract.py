@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"report_position": "Position"},
+    [["report_position", "Position"]],
     {
         "Position": {
             "type": "object",

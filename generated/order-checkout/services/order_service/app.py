@@ -54,6 +54,7 @@ CONFIG = ServiceConfig(
     ),
     correlation_header="X-Request-ID",
     call_timeout=2.0,
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__, BODIES)
@@ -95,7 +96,12 @@ async def op_list_orders(
     ] = None,
     offset: Annotated[
         int | None,
-        Query(alias="offset", ge=0, description="Items to skip (default 0)"),
+        Query(
+            alias="offset",
+            ge=0,
+            le=9223372036854775807,
+            description="Items to skip (default 0)",
+        ),
     ] = None,
 ) -> Any:
     return await operations.call(ctx, "list_orders", 200, limit=limit, offset=offset)

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"place_order": "PlaceOrder"},
+    [["place_order", "PlaceOrder"]],
     {
         "OrderLine": {
             "type": "object",

@@ -45,6 +45,7 @@ CONFIG = ServiceConfig(
     ),
     correlation_header="X-Request-ID",
     call_timeout=2.0,
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__)

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"login": "LoginRequest"},
+    [["login", "LoginRequest"]],
     {
         "LoginRequest": {
             "type": "object",

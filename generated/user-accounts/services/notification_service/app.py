@@ -77,7 +77,7 @@ async def op_list_notifications(
     ] = None,
     offset: Annotated[
         int | None,
-        Query(alias="offset", ge=0, description="Items to skip (default 0)"),
+        Query(alias="offset", ge=0, le=10000, description="Items to skip (default 0)"),
     ] = None,
 ) -> Any:
     return await operations.call(

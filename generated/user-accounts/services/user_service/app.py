@@ -64,6 +64,7 @@ CONFIG = ServiceConfig(
     ),
     correlation_header="X-Correlation-ID",
     call_timeout=5.0,
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__, BODIES)
@@ -90,14 +91,20 @@ async def op_register_user(
 @router.get(
     "/users/{userId}",
     operation_id="get_user",
-    summary="Read a user profile.",
+    summary="Read a user profile (the user's own only).",
     status_code=200,
     response_model=models.User,
     response_model_exclude_unset=True,
-    responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM, "default": PROBLEM},
+    responses={
+        401: PROBLEM,
+        403: PROBLEM,
+        404: PROBLEM,
+        422: PROBLEM,
+        "default": PROBLEM,
+    },
 )
 async def op_get_user(
-    ctx: Annotated[Context, Depends(operations.authenticated)],
+    ctx: Annotated[Context, Depends(operations.authorized(owner="userId"))],
     *,
     user_id: Annotated[UUID, Path(alias="userId")],
 ) -> Any:
@@ -107,12 +114,13 @@ async def op_get_user(
 @router.put(
     "/users/{userId}",
     operation_id="update_user",
-    summary="Update a user profile (needs If-Match with the current ETag).",
+    summary="Update a user profile (the user's own only; needs If-Match with the current ETag).",
     status_code=200,
     response_model=models.User,
     response_model_exclude_unset=True,
     responses={
         401: PROBLEM,
+        403: PROBLEM,
         404: PROBLEM,
         409: PROBLEM,
         412: PROBLEM,
@@ -122,7 +130,7 @@ async def op_get_user(
     },
 )
 async def op_update_user(
-    ctx: Annotated[Context, Depends(operations.authenticated)],
+    ctx: Annotated[Context, Depends(operations.authorized(owner="userId"))],
     *,
     user_id: Annotated[UUID, Path(alias="userId")],
     body: models.UserUpdate,

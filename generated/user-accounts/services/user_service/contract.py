@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"register_user": "RegistrationRequest", "update_user": "UserUpdate"},
+    [["register_user", "RegistrationRequest"], ["update_user", "UserUpdate"]],
     {
         "RegistrationRequest": {
             "type": "object",

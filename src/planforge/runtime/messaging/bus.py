@@ -51,6 +51,8 @@ class EventBus:
         poll_interval: float = 1.0,
         on_outcome: Outcome | None = None,
         redis_prefix: str = "",
+        pii_fields: frozenset[str] = frozenset(),
+        outbox_retention: float = 7 * 86400.0,
     ) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
@@ -60,9 +62,14 @@ class EventBus:
         self.redis_prefix = redis_prefix
         self.backoff = backoff or Backoff()
         self.publisher = Publisher(amqp_url, backoff=self.backoff)
-        self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
+        self.relay = (
+            OutboxRelay(sessions, self.publisher, poll_interval=poll_interval, retention=outbox_retention)
+            if sessions
+            else None
+        )
         self.consumers: list[Consumer] = []
         self.on_outcome = on_outcome
+        self.pii_fields = frozenset(pii_fields)
         # False when migrations own the tables (generated services); a bus used on its own creates them.
         self.manage_tables = True
         self._tasks: list[asyncio.Task[None]] = []
@@ -75,7 +82,17 @@ class EventBus:
         sessions = resources.session if resources.config.owns_database else None
         redis = resources.redis if resources.config.uses("redis") else None
         prefix = resources.settings.redis_key_prefix
-        return cls(resources.settings.amqp_url, topology, catalog, sessions=sessions, redis=redis, redis_prefix=prefix)
+        pii = frozenset(resources.config.pii_fields)
+        return cls(
+            resources.settings.amqp_url,
+            topology,
+            catalog,
+            sessions=sessions,
+            redis=redis,
+            redis_prefix=prefix,
+            pii_fields=pii,
+            outbox_retention=resources.config.outbox_retention_seconds,
+        )
 
     def idempotency(self) -> IdempotencyStore:
         """processed_events in the database, else Redis keys, else an in-memory LRU."""
@@ -110,6 +127,7 @@ class EventBus:
             prefetch=prefetch,
             on_staged=self.relay.wake_after_commit if self.relay else None,
             on_outcome=self.on_outcome,
+            pii_fields=self.pii_fields,
         )
         self.consumers.append(consumer)
         return consumer

@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from planforge.runtime.correlation import correlation_scope
 from planforge.runtime.messaging.backoff import TRANSIENT, Backoff
 from planforge.runtime.messaging.context import EventContext
-from planforge.runtime.messaging.deadletter import attempt_number, dead_letter, failure_reason, original_routing_key
+from planforge.runtime.messaging.deadletter import (
+    attempt_number,
+    dead_letter,
+    failure_reason,
+    original_routing_key,
+    pii_values,
+)
 from planforge.runtime.messaging.envelope import (
     Envelope,
     EnvelopeError,
@@ -81,6 +87,7 @@ class Consumer:
         on_staged: Callable[[AsyncSession], None] | None = None,
         grace: float = 10.0,
         on_outcome: Outcome | None = None,
+        pii_fields: frozenset[str] = frozenset(),
     ) -> None:
         for event_type in [*handlers, *([compensation.event_type] if compensation else [])]:
             catalog.spec(event_type)  # an unknown event fails at start-up, not on the first message
@@ -95,6 +102,7 @@ class Consumer:
         self.on_staged = on_staged
         self.grace = grace
         self.on_outcome = on_outcome
+        self.pii_fields = frozenset(pii_fields)
         self.ready = asyncio.Event()
         self._handling: set[asyncio.Task[Any]] = set()
 
@@ -118,15 +126,20 @@ class Consumer:
         self._observe(envelope.event_type, "duplicate" if duplicate else "ok")
 
     def _observe(self, event_type: str, outcome: str) -> None:
+        """Tell the outcome; the event label is one of the catalog's event names or 'unknown', never message text."""
         if self.on_outcome is not None:
-            self.on_outcome(self.queue, event_type, outcome)
+            self.on_outcome(self.queue, event_type if event_type in self.catalog else "unknown", outcome)
+
+    def _reason(self, error: BaseException, envelope: Envelope | None) -> str:
+        """failure_reason with the event's PII values masked."""
+        return failure_reason(error, pii_values(envelope.data, self.pii_fields) if envelope else ())
 
     async def _accepted(self, message: AbstractIncomingMessage, attempt: int) -> Envelope | None:
         """The message's valid envelope, or None after dead-lettering it as poison."""
         try:
             envelope = self.catalog.read(message.body)
         except EnvelopeError as exc:
-            await self._give_up(message, None, failure_reason(exc), attempt, poison=True)
+            await self._give_up(message, None, self._reason(exc, None), attempt, poison=True)
             return None
         try:
             if envelope.event_type not in self.handlers:
@@ -134,7 +147,7 @@ class Consumer:
             self.catalog.validate(envelope.event_type, envelope.data)
         except (EnvelopeError, EventValidationError) as exc:
             failed = envelope if isinstance(exc, EventValidationError) else None
-            await self._give_up(message, failed, failure_reason(exc), attempt, poison=True)
+            await self._give_up(message, failed, self._reason(exc, envelope), attempt, poison=True)
             return None
         return envelope
 
@@ -153,7 +166,7 @@ class Consumer:
     async def _failed(
         self, message: AbstractIncomingMessage, envelope: Envelope, attempt: int, error: Exception
     ) -> None:
-        reason = failure_reason(error)
+        reason = self._reason(error, envelope)
         if attempt <= self.max_retries:
             _log.warning("event %s failed on %s (attempt %d): %s", envelope.event_id, self.queue, attempt, reason)
             await _settle(message.reject(requeue=False), "reject")
@@ -166,7 +179,7 @@ class Consumer:
     ) -> None:
         """Dead-letter the message with the reason, compensate, then ack it; if that fails, leave it to the broker."""
         _log.error("message %s dead-lettered from %s: %s", message.message_id, self.queue, reason)
-        self._observe(failed.event_type if failed else message.type or "unknown", "poison" if poison else "dead_letter")
+        self._observe(failed.event_type if failed else "unknown", "poison" if poison else "dead_letter")
         letter = dead_letter(message, self.queue, reason, attempt, poison)
         try:
             await self.publisher.send(
@@ -195,7 +208,9 @@ class Consumer:
             spec = self.catalog.spec(event_type)
             await self.publisher.publish(envelope, spec.exchange, spec.routing_key)
         except Exception as exc:  # the dead letter is kept; compensation can be replayed from it
-            _log.error("compensation %s for event %s failed: %s", event_type, failed.event_id, failure_reason(exc))
+            _log.error(
+                "compensation %s for event %s failed: %s", event_type, failed.event_id, self._reason(exc, failed)
+            )
 
     async def run(self, url: str, backoff: Backoff | None = None) -> None:
         """Consume until cancelled, reconnecting with backoff whenever the connection is lost."""

@@ -6,11 +6,13 @@ publishes the message itself to the queue's dead letter exchange with the reason
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+
+from planforge.runtime.logs import MASK, safe_message
 
 __all__ = [
     "ATTEMPTS_HEADER",
@@ -21,6 +23,7 @@ __all__ = [
     "dead_letter",
     "failure_reason",
     "original_routing_key",
+    "pii_values",
 ]
 
 ERROR_HEADER = "x-planforge-error"
@@ -30,10 +33,31 @@ QUEUE_HEADER = "x-planforge-queue"
 _MAX_REASON = 1000
 
 
-def failure_reason(error: BaseException) -> str:
-    """The reason kept with a dead letter: the exception's type and message, cut to a sane length."""
-    text = f"{type(error).__name__}: {error}".rstrip(": ")
+def failure_reason(error: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The reason kept with a dead letter and logged: the exception's type and message, cut to a sane length.
+
+    It never holds data: a database error is told by its classes, SQLSTATE and constraint only (its text quotes
+    bound parameters and the offending values), and every secret (the event's PII values) is masked.
+    """
+    text = f"{type(error).__name__}: {safe_message(error)}".rstrip(": ")
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+
+
+def pii_values(data: Any, fields: frozenset[str]) -> list[str]:
+    """The string values of members named in fields, at any depth of data (what a reason must not show)."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in fields and isinstance(value, str | int | float) and not isinstance(value, bool):
+                found.append(str(value))
+            else:
+                found.extend(pii_values(value, fields))
+    elif isinstance(data, list):
+        for item in data:
+            found.extend(pii_values(item, fields))
+    return found
 
 
 def _deaths(message: AbstractIncomingMessage) -> list[Mapping[str, Any]]:

@@ -20,6 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from planforge.runtime.correlation import current_correlation_id
+from planforge.runtime.formats import FORMAT_CHECKER
 
 __all__ = [
     "Envelope",
@@ -122,7 +123,7 @@ class EventCatalog:
         self.spec(event_type)
         error = best_match(self._validators[event_type].iter_errors(data))
         if error is not None:
-            raise EventValidationError(event_type, _field(error), error.message)
+            raise EventValidationError(event_type, _field(error), _reason(error))
 
     def envelope(
         self, event_type: str, data: Any, correlation_id: str | None = None, event_id: str | None = None
@@ -158,7 +159,36 @@ class EventCatalog:
 def _validator(schema: Mapping[str, Any], registry: Registry[Any]) -> Draft202012Validator:
     """A validator for one event's data; the schema itself is checked first so a bad one fails at start-up."""
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(schema, registry=registry, format_checker=FORMAT_CHECKER)
+
+
+# What each keyword's failure means, told from the schema alone: the failing value is never quoted, since it
+# may be personal data (an email) that would otherwise reach logs and dead-letter headers.
+_REASONS = {
+    "type": "is not of type {value}",
+    "format": "is not a valid {value}",
+    "required": "is required",
+    "enum": "is not one of the allowed values",
+    "const": "is not the required value",
+    "pattern": "does not match the pattern {value}",
+    "minimum": "is less than the minimum of {value}",
+    "maximum": "is more than the maximum of {value}",
+    "exclusiveMinimum": "is not more than {value}",
+    "exclusiveMaximum": "is not less than {value}",
+    "minLength": "is shorter than the minimum length of {value}",
+    "maxLength": "is longer than the maximum length of {value}",
+    "minItems": "has fewer than {value} items",
+    "maxItems": "has more than {value} items",
+    "additionalProperties": "has a property the schema does not allow",
+    "uniqueItems": "has repeated items",
+}
+
+
+def _reason(error: ValidationError) -> str:
+    """Why the value fails, without the value."""
+    template = _REASONS.get(str(error.validator), "fails the schema's '{keyword}' rule")
+    value = error.validator_value if isinstance(error.validator_value, str | int | float) else ""
+    return template.format(value=value, keyword=error.validator)
 
 
 def _field(error: ValidationError) -> str:

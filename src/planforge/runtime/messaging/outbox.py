@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,8 +64,13 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 1.0,
         backoff: Backoff | None = None,
+        retention: float = 7 * 86400.0,
     ) -> None:
         self.sessions = sessions
+        self.retention = retention
+        # Pruning runs at most this often: a tenth of the retention, between the poll interval and ten minutes.
+        self.prune_interval = max(poll_interval, min(retention / 10, 600.0))
+        self._next_prune = 0.0
         self.publisher = publisher
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -107,6 +113,7 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 published = await self.relay_once()
+                await self._prune_when_due()
             except Exception as exc:  # broker or database down: keep the rows, wait, try again
                 failures += 1
                 delay = self.backoff.delay(failures)
@@ -117,6 +124,19 @@ class OutboxRelay:
             failures = 0
             if published < self.batch_size:
                 await self._idle(self.poll_interval)
+
+    async def prune_once(self) -> int:
+        """Delete the rows published longer than the retention ago; how many."""
+        async with self.sessions() as session, session.begin():
+            return await delete_published(session, datetime.now(UTC) - timedelta(seconds=self.retention))
+
+    async def _prune_when_due(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.prune_interval
+        deleted = await self.prune_once()
+        if deleted:
+            _log.info("deleted %d published outbox rows older than %.0fs", deleted, self.retention)
 
     async def relay_once(self) -> int:
         """Publish one batch of due rows; how many were confirmed. Raises when the broker cannot be reached."""

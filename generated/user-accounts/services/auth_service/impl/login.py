@@ -36,7 +36,8 @@ async def handle(
     await ctx.publish("user.authenticated", _authenticated(ctx, str(row.user_id)))
     return models.TokenResponse(
         access_token=ctx.issue_token(str(row.user_id), email=str(body.email)),
-        token_type="Bearer",
+        # the OAuth token type, not a password (bandit B106)
+        token_type="Bearer",  # nosec B106
         expires_in=ctx.settings.jwt_ttl_seconds,
     )
 

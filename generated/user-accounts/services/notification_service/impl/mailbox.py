@@ -40,10 +40,22 @@ async def send_email(event: Envelope, ctx: EventContext, template: str) -> None:
     await ctx.emit("notification.sent", sent)
 
 
+# One atomic step (a Lua script runs alone on the Redis server): the once-only marker and the history entry are
+# written together or not at all, so a crash can never leave the marker without the record.
+_RECORD_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 async def _record(resources: Resources, notification: models.Notification) -> None:
-    """LPUSH the notification unless this ID was recorded already."""
+    """LPUSH the notification unless this ID was recorded already, in one atomic step."""
     prefix = resources.settings.redis_key_prefix
     marker = f"{prefix}notification-service:recorded:{notification.id}"
-    if await resources.redis.set(marker, "1", nx=True, ex=7 * 24 * 3600):
-        key = history_key(prefix, notification.userId)
-        await resources.redis.lpush(key, notification.model_dump_json())
+    key = history_key(prefix, notification.userId)
+    await resources.redis.eval(
+        _RECORD_ONCE, 2, marker, key, notification.model_dump_json(), str(7 * 24 * 3600)
+    )

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"put_ledger": "LedgerInput"},
+    [["put_ledger", "LedgerInput"]],
     {
         "LedgerInput": {
             "type": "object",

@@ -45,6 +45,7 @@ CONFIG = ServiceConfig(
     ),
     correlation_header="X-Correlation-ID",
     call_timeout=5.0,
+    outbox_retention_seconds=604800.0,
 )
 
 operations = Operations(__package__, BODIES)

@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge.runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    {"register": "RegisterRequest"},
+    [["register", "RegisterRequest"]],
     {
         "RegisterRequest": {
             "type": "object",

@@ -1,0 +1,205 @@
+"""One escaping function per output language: how manifest text is written into generated files.
+
+Manifest text is untrusted data. Every value a template or target writes passes through the function of
+the language it lands in, so it can only ever be a string of that language, never its syntax:
+Python string literals and docstrings, YAML and JSON scalars, JavaScript strings, nginx strings, shell
+words, Markdown text, code spans and table cells, Mermaid labels, and comment lines of any language.
+
+Line breaks are the subtle part: YAML 1.1 (PyYAML) also breaks lines at U+0085, U+2028 and U+2029,
+JavaScript at U+2028 and U+2029, so a comment or a scalar that holds one of them raw can end early and
+let the rest of the text become code. Every function here escapes or removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import unicodedata
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "FILTERS",
+    "comment",
+    "js_str",
+    "json_document",
+    "json_str",
+    "md_cell",
+    "md_code",
+    "md_text",
+    "mermaid_label",
+    "nginx_str",
+    "one_line",
+    "py_doc",
+    "py_str",
+    "sh_word",
+    "yaml_document",
+    "yaml_str",
+]
+
+# Characters some parser of the output languages takes as a line break, besides \n and \r.
+_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+
+
+def _invisible(char: str) -> bool:
+    """Control, format, separator (line/paragraph), surrogate and unassigned code points."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def one_line(text: object) -> str:
+    """Text on one line: every line break of any language and every control character become one space."""
+    cleaned = "".join(" " if _invisible(c) or c in _LINE_BREAKS else c for c in str(text))
+    return " ".join(cleaned.split())
+
+
+def comment(text: object) -> str:
+    """Text for the rest of a comment line (#, //, --): never a line break, so it cannot end the comment."""
+    return one_line(text).replace("*/", "* /")
+
+
+def _unicode_escapes(literal: str) -> str:
+    """JSON text with every invisible or line-breaking code point as a \\u escape (its own newlines kept)."""
+    out = []
+    for char in literal:
+        if char != "\n" and (_invisible(char) or char in _LINE_BREAKS):
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else "\\u{:04x}\\u{:04x}".format(*_surrogates(code)))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _surrogates(code: int) -> tuple[int, int]:
+    code -= 0x10000
+    return 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)
+
+
+def json_str(value: object) -> str:
+    """A JSON value on one line (a string literal for text), invisible and line-breaking characters escaped."""
+    return _unicode_escapes(json.dumps(value, ensure_ascii=False))
+
+
+def json_document(value: Any, indent: int | None = 2, *, sort_keys: bool = False) -> str:
+    """A JSON document of plain data, non-ASCII kept readable but line-breaking characters escaped."""
+    return _unicode_escapes(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys))
+
+
+def js_str(value: object) -> str:
+    """A JavaScript string literal of value (a JSON string, with U+2028/U+2029 escaped)."""
+    return json_str(value)
+
+
+def yaml_str(value: object) -> str:
+    """A YAML flow value (a double-quoted scalar for text); U+0085/U+2028/U+2029 escaped, which YAML 1.1 breaks at."""
+    return json_str(value)
+
+
+def _py_escapes(literal: str) -> str:
+    """A Python literal with every invisible or line-breaking code point as a \\u/\\U escape."""
+    out = []
+    for char in literal:
+        if _invisible(char) or char in _LINE_BREAKS:
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def py_str(value: object) -> str:
+    """A Python string literal holding value exactly, quoted as ruff format quotes it."""
+    text = str(value)
+    literal = json.dumps(text, ensure_ascii=False) if text.count('"') <= text.count("'") else repr(text)
+    return _py_escapes(literal)
+
+
+def py_doc(text: object) -> str:
+    """Text for a one-line triple-quoted docstring: one line, backslashes and quotes escaped."""
+    line = one_line(text).replace("\\", "\\\\").replace('"', '\\"')
+    return line
+
+
+def nginx_str(value: object) -> str:
+    """An nginx double-quoted string of value; nginx has no escape for '$', so text holding one is refused."""
+    text = one_line(value)
+    if "$" in text:
+        raise ValueError(f"an nginx string cannot hold '$' literally: {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def sh_word(value: object) -> str:
+    """One shell word that the shell takes literally."""
+    return shlex.quote(str(value))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_~\[\]<>|#])")
+# What starts a block at the beginning of a line: a list item, a heading underline, a numbered item.
+_MD_LINE_START = re.compile(r"^([-+=]|[0-9]+[.)])")
+
+
+def md_text(text: object) -> str:
+    """Free text as inert Markdown on one line: every markup character escaped, so it shows as written."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", one_line(text).replace("&", "&amp;"))
+    return _MD_LINE_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], escaped)
+
+
+def md_cell(text: object) -> str:
+    """Free text for a Markdown table cell."""
+    return md_text(text)
+
+
+def md_code(text: object) -> str:
+    """A Markdown code span showing text exactly: its fence is longer than any backtick run inside it."""
+    line = one_line(text) or " "
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") or line.startswith(" ") else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
+
+
+_MERMAID_PLAIN = frozenset(" .,_/:")
+
+
+def mermaid_label(text: object) -> str:
+    """Text for a quoted Mermaid label: everything but letters, digits and plain punctuation as a #code; entity."""
+    return "".join(c if c.isalnum() or c in _MERMAID_PLAIN else f"#{ord(c)};" for c in one_line(text))
+
+
+class _DocumentDumper(yaml.SafeDumper):
+    """The safe dumper; text of several lines as a literal block only when no other line break is in it."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(c in value for c in "\r\x85\u2028\u2029") or any(_invisible(c) and c != "\n" for c in value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_DocumentDumper.add_representer(str, _text)
+
+
+def yaml_document(data: Any, width: int = 120) -> str:
+    """A YAML document of plain data, keys in their order; line-breaking characters in text always escaped."""
+    return yaml.dump(data, Dumper=_DocumentDumper, sort_keys=False, allow_unicode=True, width=width)
+
+
+FILTERS = {
+    "comment": comment,
+    "one_line": one_line,
+    "js_str": js_str,
+    "json_str": json_str,
+    "md": md_text,
+    "md_text": md_text,
+    "cell": md_cell,
+    "md_code": md_code,
+    "mermaid": mermaid_label,
+    "nginx_str": nginx_str,
+    "py_doc": py_doc,
+    "py_str": py_str,
+    "sh_word": sh_word,
+    "yaml_str": yaml_str,
+}
