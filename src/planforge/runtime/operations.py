@@ -215,12 +215,17 @@ class Operations:
     async def authenticated(
         self, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
     ) -> Context:
-        """Dependency of non-public routes: a verified bearer JWT, else 401."""
+        """Dependency of non-public routes: a verified bearer JWT, else 401; then the body's schema, else 422."""
+        context = self._verified(request, credentials)
+        await self._checked_body(request)
+        return context
+
+    def _verified(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Context:
+        """The caller's context from a verified bearer JWT (401 otherwise); its subject noted for the audit log."""
         resources: Resources = request.app.state.resources
         claims = resources.verifier.verify(credentials.credentials if credentials else None)
         subject = claims.get("sub")
-        request.scope["planforge.subject"] = subject if isinstance(subject, str) else None  # for the audit log
-        await self._checked_body(request)
+        request.scope["planforge.subject"] = subject if isinstance(subject, str) else None
         return Context(request, resources, claims, _bus(request))
 
     def authorized(
@@ -232,8 +237,10 @@ class Operations:
         async def dependency(
             request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
         ) -> Context:
-            context = await self.authenticated(request, credentials)
+            # 401, then 403, then 422: a caller who may not call the route learns nothing about its body.
+            context = self._verified(request, credentials)
             access.check(context.claims or {}, request.path_params)
+            await self._checked_body(request)
             return context
 
         return dependency
