@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from planforge.cache import cache_dir
+from planforge.promql import yaml_str
 from planforge.resources import templates_dir
 
 __all__ = ["environment", "render_template"]
@@ -95,6 +96,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         human=human, predicate=predicate, md=md, cell=cell, code_block=code_block, to_json=to_json, py_str=py_str
     )
+    env.filters.update(yaml_str=yaml_str)
     return env
 
 

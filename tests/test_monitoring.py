@@ -1,0 +1,92 @@
+"""The monitoring target: the generated Prometheus configuration, rules and rule tests, run by the real promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planforge.pipeline import render, validate
+
+from .conftest import EXAMPLES, REPO
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing (Debian package prometheus)")
+HOSTILE = 'Sync {{ .Value }} "quoted" \\ back {{ template "x" }} $labels ü 🙂'
+
+
+def _promtool(*args: str, cwd: Path) -> str:
+    assert PROMTOOL is not None
+    done = subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _write_monitoring(manifest: Path, out: Path) -> Path:
+    document = validate(manifest).document
+    assert document is not None
+    files = render(document, "feature.yaml", ("monitoring",)).output.owned
+    for path, text in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(text)
+    return out / "monitoring"
+
+
+@needs_promtool
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_promtool_checks_config_rules_and_rule_tests(example: str) -> None:
+    """The committed output passes promtool check config, check rules and test rules."""
+    folder = REPO / "generated" / example / "monitoring"
+    assert "SUCCESS" in _promtool("check", "config", "prometheus.yml", cwd=folder)
+    assert "SUCCESS" in _promtool("check", "rules", "rules.yaml", cwd=folder)
+    assert "SUCCESS" in _promtool("test", "rules", "rules.test.yaml", cwd=folder)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_alert_has_cases_below_and_above(example: str) -> None:
+    """Each alerting rule has a case that must not fire and one that must fire only after its `for`."""
+    folder = REPO / "generated" / example / "monitoring"
+    alerts = [r for g in yaml.safe_load((folder / "rules.yaml").read_text())["groups"] for r in g["rules"] if "alert" in r]
+    tests = yaml.safe_load((folder / "rules.test.yaml").read_text())["tests"]
+    assert alerts
+    for alert in alerts:
+        entity = next(v for k, v in alert["labels"].items() if k != "severity")
+        named = [t for t in tests if t["name"].startswith(f"{alert['alert']} {entity} ")]
+        assert {t["name"].rsplit(" ", 2)[1] for t in named} == {"below", "above"}, alert
+        above = next(t for t in named if " above " in t["name"])
+        before, after = above["alert_rule_test"]
+        assert before["exp_alerts"] == [] and after["exp_alerts"], above
+        assert any(a["exp_labels"] == {**a["exp_labels"], **alert["labels"]} for a in after["exp_alerts"])
+
+
+@needs_promtool
+def test_hostile_text_is_quoted_in_rules_and_printed_as_written(tmp_path: Path) -> None:
+    """A flow name full of PromQL, YAML and Go-template syntax is data: the rules load and the alert's summary,
+    as Prometheus expands it, is the text exactly (checked by promtool's exp_annotations)."""
+    source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text()
+    assert "- name: Data Synchronization" in source
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(source.replace("- name: Data Synchronization", f"- name: {yaml.safe_dump(HOSTILE).strip()}"))
+    folder = _write_monitoring(manifest, tmp_path / "out")
+    _promtool("check", "rules", "rules.yaml", cwd=folder)
+    _promtool("test", "rules", "rules.test.yaml", cwd=folder)
+    tests = yaml.safe_load((folder / "rules.test.yaml").read_text())["tests"]
+    summaries = [a["exp_annotations"]["summary"] for t in tests for c in t["alert_rule_test"] for a in c["exp_alerts"]]
+    assert f"Error rate above 5% on integration point {HOSTILE}" in summaries
+
+
+def test_alerts_follow_the_manifest_thresholds(tmp_path: Path) -> None:
+    """Thresholds and durations come from observability.alerts; a missing alert key makes no rule."""
+    source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text()
+    manifest = tmp_path / "feature.yaml"
+    changed = source.replace("unavailable_for: 1m", "unavailable_for: 90s").replace("error_rate_above: 5%", "")
+    manifest.write_text(changed.replace("p95_latency_above: 500ms", "p95_latency_above: 250ms"))
+    folder = _write_monitoring(manifest, tmp_path / "out")
+    rules = [r for g in yaml.safe_load((folder / "rules.yaml").read_text())["groups"] for r in g["rules"]]
+    down = [r for r in rules if r.get("alert") == "ServiceUnavailable"]
+    assert down and all(r["for"] == "90s" for r in down)
+    assert not [r for r in rules if r.get("alert") == "IntegrationErrorRate"]
+    assert all(r["expr"].endswith("> 0.25") for r in rules if r.get("alert") == "SlowResponses")
