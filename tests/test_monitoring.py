@@ -49,7 +49,9 @@ def test_promtool_checks_config_rules_and_rule_tests(example: str) -> None:
 def test_every_alert_has_cases_below_and_above(example: str) -> None:
     """Each alerting rule has a case that must not fire and one that must fire only after its `for`."""
     folder = REPO / "generated" / example / "monitoring"
-    alerts = [r for g in yaml.safe_load((folder / "rules.yaml").read_text())["groups"] for r in g["rules"] if "alert" in r]
+    alerts = [
+        r for g in yaml.safe_load((folder / "rules.yaml").read_text())["groups"] for r in g["rules"] if "alert" in r
+    ]
     tests = yaml.safe_load((folder / "rules.test.yaml").read_text())["tests"]
     assert alerts
     for alert in alerts:

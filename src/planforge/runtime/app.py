@@ -43,7 +43,8 @@ def create_app(
     the app runs; built in the lifespan, so its connections belong to the serving event loop)."""
     settings = settings or Settings()
     resources = Resources(config, settings)
-    metrics = Metrics()
+    metrics = Metrics(caches=tuple(c.name for c in config.caches))
+    resources.on_cache_lookup = metrics.cache_lookup
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

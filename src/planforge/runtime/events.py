@@ -94,6 +94,7 @@ class ServiceBus:
         self.operations = operations
         self.bus = EventBus.for_service(resources, events.topology, events.catalog)
         self.bus.on_outcome = metrics.consumed
+        self.bus.on_depth = metrics.queue_depth
         self.bus.publisher.on_confirmed = metrics.published
         for consumer in events.consumers:
             self._register(consumer)

@@ -12,7 +12,17 @@ from planforge.targets import Output
 __all__ = ["TARGETS", "TargetError", "header_for", "render_targets"]
 
 # Each name is a module planforge.targets.<name> with render(model) -> Output.
-TARGETS: tuple[str, ...] = ("plan", "openapi", "services", "broker", "asyncapi", "gateway", "deploy", "e2e", "monitoring")
+TARGETS: tuple[str, ...] = (
+    "plan",
+    "openapi",
+    "services",
+    "broker",
+    "asyncapi",
+    "gateway",
+    "deploy",
+    "e2e",
+    "monitoring",
+)
 
 _HASH_COMMENT = {".py", ".yaml", ".yml", ".toml", ".conf", ".cfg", ".ini", ".sh", ".txt", ".env"}
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.messaging.backoff import Backoff
-from planforge.runtime.messaging.consumer import Compensation, Consumer, Handler, Outcome
+from planforge.runtime.messaging.consumer import Compensation, Consumer, Depth, Handler, Outcome
 from planforge.runtime.messaging.declare import declare_topology, retries_of
 from planforge.runtime.messaging.envelope import Envelope, EventCatalog
 from planforge.runtime.messaging.idempotency import (
@@ -63,6 +63,7 @@ class EventBus:
         self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
         self.consumers: list[Consumer] = []
         self.on_outcome = on_outcome
+        self.on_depth: Depth | None = None  # told each consumed queue's depth, as the consumers read it
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -108,6 +109,7 @@ class EventBus:
             prefetch=prefetch,
             on_staged=self.relay.wake_after_commit if self.relay else None,
             on_outcome=self.on_outcome,
+            on_depth=self.on_depth,
         )
         self.consumers.append(consumer)
         return consumer
