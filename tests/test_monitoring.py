@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -92,3 +93,35 @@ def test_alerts_follow_the_manifest_thresholds(tmp_path: Path) -> None:
     assert down and all(r["for"] == "90s" for r in down)
     assert not [r for r in rules if r.get("alert") == "IntegrationErrorRate"]
     assert all(r["expr"].endswith("> 0.25") for r in rules if r.get("alert") == "SlowResponses")
+
+
+def _defined_metric_names() -> set[str]:
+    """The sample names the runtime's Metrics can export (counters as *_total, histograms as *_bucket ...)."""
+    from planforge.runtime.metrics import Metrics
+
+    names: set[str] = set()
+    for family in Metrics(caches=("any",)).registry.collect():
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        elif family.type == "histogram":
+            names |= {family.name + suffix for suffix in ("_bucket", "_count", "_sum")}
+        else:
+            names.add(family.name)
+    return names
+
+
+def rule_metric_names(rules_yaml: str) -> set[str]:
+    """Metric names the rules' expressions read (selectors all carry matchers), without recorded series."""
+    rules = [r for g in yaml.safe_load(rules_yaml)["groups"] for r in g["rules"]]
+    recorded = {r["record"] for r in rules if "record" in r}
+    names = {n for r in rules for n in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", r["expr"])}
+    return names - recorded
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_metric_a_rule_reads_is_defined_by_the_runtime(example: str) -> None:
+    """Rules read the runtime's metrics, Prometheus's `up`, RabbitMQ's and the nginx exporter's, nothing else."""
+    used = rule_metric_names((REPO / "generated" / example / "monitoring" / "rules.yaml").read_text())
+    external = {n for n in used if n == "up" or n.startswith(("rabbitmq_", "nginx_"))}
+    assert used - external and external <= {"up", "rabbitmq_queue_messages_ready", "nginx_up"}
+    assert used - external <= _defined_metric_names(), used - external - _defined_metric_names()

@@ -153,11 +153,12 @@ def _consumers(model: Model, event: str) -> tuple[str, ...]:
 
 
 def _error_ratio(point: FlowPoint, job: str) -> Recording:
-    """Failed HTTP answers (5xx) and failed deliveries over all of them, on the integration point's parts."""
+    """Failed HTTP answers (5xx) and failed deliveries over all of them, on the integration point's parts (read
+    from http_requests_total's status, which exists from a route's first request, unlike a counter of errors)."""
     failed, total = [], []
     for service, route in point.routes:
         labels = matchers(job=job, service=service, route=route)
-        failed.append(_sum_rate(f"http_request_errors_total{{{labels}}}"))
+        failed.append(_sum_rate(f'http_requests_total{{{labels},status=~"5.."}}'))
         total.append(_sum_rate(f"http_requests_total{{{labels}}}"))
     for service, queue, event in point.deliveries:
         labels = matchers(job=job, service=service, queue=queue, event=event)

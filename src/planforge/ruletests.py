@@ -136,7 +136,6 @@ def _error_series(
         return {}, [
             (f"http_requests_total{{{matchers(**labels, status='200')}}}", _SCALE - failed),
             (f"http_requests_total{{{matchers(**labels, status='500')}}}", failed),
-            (f"http_request_errors_total{{{matchers(**labels)}}}", failed),
         ]
     service, queue, event = point.deliveries[0]
     labels = base | {"service": service, "queue": queue, "event": event}
