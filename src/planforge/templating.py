@@ -28,6 +28,14 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text).replace("&", "&amp;"))
 
 
+_MERMAID_SPECIAL = re.compile(r"[#;<>%&\"`|\\]")
+
+
+def mermaid(text: object) -> str:
+    """Free text for a mermaid label or message: special characters as mermaid entity codes (#35; for '#')."""
+    return _MERMAID_SPECIAL.sub(lambda m: f"#{ord(m.group())};", str(text))
+
+
 def cell(text: object) -> str:
     """Free text for a Markdown table cell."""
     return md(text).replace("\n", " ")
@@ -96,7 +104,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         human=human, predicate=predicate, md=md, cell=cell, code_block=code_block, to_json=to_json, py_str=py_str
     )
-    env.filters.update(yaml_str=yaml_str)
+    env.filters.update(yaml_str=yaml_str, mermaid=mermaid)
     return env
 
 
