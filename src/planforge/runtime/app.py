@@ -18,6 +18,7 @@ from planforge.runtime.operations import Operations
 from planforge.runtime.problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem, install_problem_handlers, problem_response
 from planforge.runtime.resources import Resources
 from planforge.runtime.routing import MethodMiddleware
+from planforge.runtime.tracing import instrument_app
 
 if TYPE_CHECKING:
     from planforge.runtime.events import ServiceBus, ServiceEvents
@@ -72,6 +73,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(CorrelationMiddleware, header=config.correlation_header)
     app.openapi = _documented(app)  # type: ignore[method-assign]
+    instrument_app(app, config.name)  # outermost: every log line of a request carries its trace ID
     configure_logging(config.pii_fields, settings.log_level)
     return app
 

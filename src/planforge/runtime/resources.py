@@ -14,6 +14,7 @@ from planforge.runtime.auth import TokenIssuer, TokenVerifier
 from planforge.runtime.breaker import http_client
 from planforge.runtime.cache import CacheAside
 from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.tracing import instrument_client
 
 __all__ = ["Resources"]
 
@@ -72,6 +73,7 @@ class Resources:
         self._on_this_loop()
         if self._http is None:
             self._http = http_client(self.config.breaker)
+            instrument_client(self._http)
         return self._http
 
     def cache(self, name: str) -> CacheAside:

@@ -27,7 +27,7 @@ from planforge.runtime.messaging.idempotency import (
 )
 from planforge.runtime.messaging.outbox import OutboxRelay, add_event
 from planforge.runtime.messaging.publisher import Publisher
-from planforge.runtime.messaging.tables import metadata
+from planforge.runtime.messaging.tables import create_missing
 from planforge.topology import Topology
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class EventBus:
         """Create the outbox and processed_events tables when the service has a database (idempotent)."""
         if self.sessions is not None:
             async with self.sessions() as session:
-                await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
+                await (await session.connection()).run_sync(create_missing)
                 await session.commit()
 
     async def ready(self, timeout: float = 10.0) -> None:

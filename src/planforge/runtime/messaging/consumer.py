@@ -35,6 +35,7 @@ from planforge.runtime.messaging.envelope import (
 )
 from planforge.runtime.messaging.idempotency import IdempotencyStore
 from planforge.runtime.messaging.publisher import Publisher
+from planforge.runtime.tracing import consumer_span
 from planforge.topology import dead_letter_exchange
 
 __all__ = ["Compensation", "Consumer", "Handler", "Outcome", "failure_data"]
@@ -114,13 +115,15 @@ class Consumer:
         envelope = await self._accepted(message, attempt)
         if envelope is None:
             return
-        with correlation_scope(envelope.correlation_id):  # handler logs and emitted events carry it
+        # Handler logs and emitted events carry the correlation ID, and continue the publisher's trace.
+        span = consumer_span(self.queue, envelope.event_type, envelope.event_id, message.headers)
+        with correlation_scope(envelope.correlation_id), span:
             try:
                 duplicate = await self._process(envelope, attempt)
             except Exception as exc:  # whatever the handler raised is a failed attempt
                 await self._failed(message, envelope, attempt, exc)
                 return
-        await _settle(message.ack(), "ack")
+            await _settle(message.ack(), "ack")
         self._observe(envelope.event_type, "duplicate" if duplicate else "ok")
 
     def _observe(self, event_type: str, outcome: str) -> None:
