@@ -40,12 +40,18 @@ def render(model: Model) -> Output:
 
 
 def targets_files(
-    model: Model, services: dict[str, str], gateway: str | None = None, rabbitmq: str | None = None
+    model: Model,
+    services: dict[str, str],
+    gateway: str | None = None,
+    rabbitmq: str | None = None,
+    *,
+    with_gateway: bool = True,
 ) -> dict[str, str]:
     """The file_sd targets files: each service's address, the nginx exporter's and RabbitMQ's, if any."""
     service_groups = [{"targets": [services[s.name]], "labels": {"service": s.name}} for s in model.services]
     gateway_address = gateway or f"127.0.0.1:{EXPORTER_PORT}"
-    gateway_groups = [{"targets": [gateway_address], "labels": {"service": "gateway"}}] if model.gateway else []
+    exporter = model.gateway is not None and with_gateway
+    gateway_groups = [{"targets": [gateway_address], "labels": {"service": "gateway"}}] if exporter else []
     broker_groups = [{"targets": [rabbitmq], "labels": {}}] if rabbitmq else []
     return {
         "services.json": _json(service_groups),
