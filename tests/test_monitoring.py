@@ -16,7 +16,7 @@ from .conftest import EXAMPLES, REPO
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing (Debian package prometheus)")
-HOSTILE = 'Sync {{ .Value }} "quoted" \\ back {{ template "x" }} $labels ü 🙂'
+HOSTILE = 'Sync }} { .Value } "quoted" \\ back $labels {$value} ü 🙂 #1; <b>'
 
 
 def _promtool(*args: str, cwd: Path) -> str:
@@ -27,8 +27,10 @@ def _promtool(*args: str, cwd: Path) -> str:
 
 
 def _write_monitoring(manifest: Path, out: Path) -> Path:
-    document = validate(manifest).document
-    assert document is not None
+    validation = validate(manifest)
+    assert validation.ok, [d.message for d in validation.diagnostics]
+    assert validation.document is not None
+    document = validation.document
     files = render(document, "feature.yaml", ("monitoring",)).output.owned
     for path, text in files.items():
         (out / path).parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,8 @@ def test_hostile_text_is_quoted_in_rules_and_printed_as_written(tmp_path: Path) 
     source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text()
     assert "- name: Data Synchronization" in source
     manifest = tmp_path / "feature.yaml"
-    manifest.write_text(source.replace("- name: Data Synchronization", f"- name: {yaml.safe_dump(HOSTILE).strip()}"))
+    quoted = yaml.safe_dump(HOSTILE, default_style='"', allow_unicode=True, width=1000).strip()
+    manifest.write_text(source.replace("Data Synchronization", quoted))
     folder = _write_monitoring(manifest, tmp_path / "out")
     _promtool("check", "rules", "rules.yaml", cwd=folder)
     _promtool("test", "rules", "rules.test.yaml", cwd=folder)

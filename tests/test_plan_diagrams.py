@@ -18,7 +18,7 @@ from .conftest import EXAMPLES, REPO
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = REPO / "tests" / "js" / "render_mermaid.mjs"
 BLOCK = re.compile(r"^```mermaid\n(.*?)^```", re.S | re.M)
-HOSTILE = 'Pay #1; <b>now</b> %% end --> "x" `y` | \\z & ; end'
+HOSTILE = 'Pay #1; <b>now</b> %% end -> "x" `y` | \\z & ; end'
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() or shutil.which("node") is None or not (REPO / "node_modules" / "mermaid").is_dir(),
@@ -71,7 +71,9 @@ def test_hostile_step_text_renders_as_written(tmp_path: Path) -> None:
     assert "does: Creates the user record}" in source
     manifest = tmp_path / "feature.yaml"
     manifest.write_text(source.replace("does: Creates the user record}", f"does: {json.dumps(HOSTILE)}}}"))
-    document = validate(manifest).document
+    validation = validate(manifest)
+    assert validation.ok, [d.message for d in validation.diagnostics]
+    document = validation.document
     assert document is not None
     plan = render(document, "feature.yaml", ("plan",)).output.owned["INTEGRATION_PLAN.md"]
     blocks = [b for b in _blocks(plan) if b.startswith("sequenceDiagram") and "#59;" in b]
