@@ -72,13 +72,12 @@ def test_the_outbox_keeps_the_trace_context_of_the_staging_transaction(tmp_path:
     async def run() -> tuple[str | None, str | None]:
         engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
         await create_tables(engine)
-        async with engine.begin() as connection:
-            async with AsyncSession(bind=connection) as session:
-                await add_event(session, _envelope("e-1"), "events", "user.created")
-                with _tracer.start_as_current_span("request") as span:
-                    await add_event(session, _envelope("e-2"), "events", "user.created")
-                    expected = format(span.get_span_context().span_id, "016x")
-                await session.commit()
+        async with engine.begin() as connection, AsyncSession(bind=connection) as session:
+            await add_event(session, _envelope("e-1"), "events", "user.created")
+            with _tracer.start_as_current_span("request") as span:
+                await add_event(session, _envelope("e-2"), "events", "user.created")
+                expected = format(span.get_span_context().span_id, "016x")
+            await session.commit()
         async with engine.connect() as connection:
             rows = (await connection.execute(select(outbox.c.event_id, outbox.c.trace_context))).all()
         await engine.dispose()
