@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -128,3 +129,34 @@ def test_every_metric_a_rule_reads_is_defined_by_the_runtime(example: str) -> No
     external = {n for n in used if n == "up" or n.startswith(("rabbitmq_", "nginx_"))}
     assert used - external and external <= {"up", "rabbitmq_queue_messages_ready", "nginx_up"}
     assert used - external <= _defined_metric_names(), used - external - _defined_metric_names()
+
+
+@needs_promtool
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_compose_deployment_runs_the_same_config_with_its_own_targets(example: str, tmp_path: Path) -> None:
+    """Compose mounts monitoring/ unchanged with deploy/monitoring/targets/ (compose hosts, RabbitMQ's plugin
+    endpoint) over the local targets, and enables rabbitmq_prometheus."""
+    generated = REPO / "generated" / example
+    compose = yaml.safe_load((generated / "deploy" / "docker-compose.yaml").read_text())["services"]
+    volumes = compose["prometheus"]["volumes"]
+    assert "../monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
+    assert "./monitoring/targets:/etc/prometheus/targets:ro" in volumes
+    broker = next(c for c in compose.values() if "rabbitmq" in str(c.get("image", "")))
+    assert "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro" in broker["volumes"]
+    assert "rabbitmq_prometheus" in (generated / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
+    folder = tmp_path / "monitoring"
+    shutil.copytree(generated / "monitoring", folder)
+    shutil.rmtree(folder / "targets")
+    shutil.copytree(generated / "deploy" / "monitoring" / "targets", folder / "targets")
+    services = json.loads((folder / "targets" / "services.json").read_text())
+    assert all(
+        g["targets"] == [f"{g['labels']['service']}:{p}"] for g, p in zip(services, _ports(example), strict=True)
+    )
+    assert json.loads((folder / "targets" / "rabbitmq.json").read_text())[0]["targets"][0].endswith(":15692")
+    _promtool("check", "config", "prometheus.yml", cwd=folder)
+
+
+def _ports(example: str) -> list[int]:
+    document = validate(REPO / "examples" / example / "feature.yaml").document
+    assert document is not None
+    return [s.port for s in render(document, "feature.yaml", ("plan",)).model.services]
