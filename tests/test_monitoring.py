@@ -142,8 +142,13 @@ def test_the_compose_deployment_runs_the_same_config_with_its_own_targets(exampl
     assert "../monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
     assert "./monitoring/targets:/etc/prometheus/targets:ro" in volumes
     broker = next(c for c in compose.values() if "rabbitmq" in str(c.get("image", "")))
-    assert "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro" in broker["volumes"]
-    assert "rabbitmq_prometheus" in (generated / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
+    assert "./rabbitmq/enabled_plugins.erl:/etc/rabbitmq/enabled_plugins:ro" in broker["volumes"]
+    plugins = generated / "deploy" / "rabbitmq" / "enabled_plugins.erl"
+    if shutil.which("erl"):  # RabbitMQ reads the file with file:consult; the header is an Erlang comment
+        script = f'io:format("~p", [file:consult("{plugins}")]), halt().'
+        read = subprocess.run(["erl", "-noshell", "-eval", script], capture_output=True, text=True, timeout=60)
+        assert read.stdout == "{ok,[[rabbitmq_management,rabbitmq_prometheus]]}", read.stdout + read.stderr
+    assert "rabbitmq_prometheus" in plugins.read_text()
     folder = tmp_path / "monitoring"
     shutil.copytree(generated / "monitoring", folder)
     shutil.rmtree(folder / "targets")

@@ -91,7 +91,7 @@ def render(model: Model) -> Output:
     if "rabbitmq" in kinds:
         owned["deploy/rabbitmq/access.json"] = json.dumps(_rabbitmq_access(), indent=2) + "\n"
         # Erlang terms: the management UI, and rabbitmq_prometheus for queue depths (port 15692).
-        owned["deploy/rabbitmq/enabled_plugins"] = "[rabbitmq_management,rabbitmq_prometheus].\n"
+        owned["deploy/rabbitmq/enabled_plugins.erl"] = "[rabbitmq_management,rabbitmq_prometheus].\n"
     owned |= _monitoring_targets(model, context["names"])  # type: ignore[arg-type]
     # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
     return Output(owned=owned, user={"deploy/.env": render_template("deploy/.env.j2", **context)})
@@ -296,7 +296,7 @@ def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
             "./rabbitmq/rabbitmq.conf:/etc/rabbitmq/conf.d/90-planforge.conf:ro",
             "./rabbitmq/access.json:/etc/rabbitmq/definitions/10-access.json:ro",
             "../broker/definitions.json:/etc/rabbitmq/definitions/20-topology.json:ro",
-            "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro",
+            "./rabbitmq/enabled_plugins.erl:/etc/rabbitmq/enabled_plugins:ro",
         ),
         healthcheck=("CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"),
         start_period="30s",

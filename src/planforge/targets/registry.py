@@ -91,4 +91,6 @@ def header_for(path: str, manifest: str, *, owned: bool) -> str:
         return f"# {text}\n"
     if suffix in (".js", ".ts"):
         return f"// {text}\n"
+    if suffix == ".erl":  # Erlang terms (RabbitMQ's enabled_plugins), read with file:consult
+        return f"%% {text}\n"
     return ""
