@@ -18,6 +18,7 @@ TARGETS: tuple[str, ...] = (
     "plan",
     "openapi",
     "services",
+    "migrations",
     "broker",
     "asyncapi",
     "gateway",
