@@ -47,6 +47,7 @@ from planforge.model import (
     Step,
 )
 from planforge.paths import is_under, template_matches
+from planforge.sequences import sequence
 from planforge.units import percent, seconds
 
 __all__ = ["build_model", "flow_slug", "node_id", "python_name"]
@@ -70,7 +71,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     caches = _caches(data, services_raw, located)
     services = _services(data, gateway, located, schemas, caches)
     datastores = _datastores(data, services_raw)
-    flows = tuple(_flow(raw, i, services, gateway) for i, raw in enumerate(data.get("flows", [])))
+    flows = tuple(_flow(raw, i, services, gateway, datastores) for i, raw in enumerate(data.get("flows", [])))
     services = tuple(replace(s, compensations=compensations(s.name, flows)) for s in services)
     nodes, edges = diagram(services, datastores, events, gateway)
     return Model(
@@ -431,7 +432,13 @@ def _gateway(raw: dict[str, Any] | None) -> Gateway | None:
     )
 
 
-def _flow(raw: dict[str, Any], index: int, services: tuple[Service, ...], gateway: Gateway | None) -> Flow:
+def _flow(
+    raw: dict[str, Any],
+    index: int,
+    services: tuple[Service, ...],
+    gateway: Gateway | None,
+    datastores: tuple[Datastore, ...] = (),
+) -> Flow:
     steps = tuple(
         Step(
             i + 1,
@@ -456,6 +463,7 @@ def _flow(raw: dict[str, Any], index: int, services: tuple[Service, ...], gatewa
     events = tuple(dict.fromkeys([*published, *raw.get("events", [])]))
     response = _flow_response(steps, services, gateway)
     slug = flow_slug(raw["name"], index)
+    participants_of_sequence, lines = sequence(steps, services, datastores, gateway)
     return Flow(
         raw["name"],
         slug,
@@ -467,6 +475,8 @@ def _flow(raw: dict[str, Any], index: int, services: tuple[Service, ...], gatewa
         rest,
         events,
         response,
+        participants_of_sequence,
+        lines,
     )
 
 

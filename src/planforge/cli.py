@@ -182,6 +182,9 @@ def up(
         bool, typer.Option("--free-ports", help="Run services on free ports, not the manifest's.")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds each service has to become ready.")] = 60.0,
+    monitoring: Annotated[
+        bool, typer.Option("--monitoring", help="Also run Prometheus with monitoring/ (and the nginx exporter).")
+    ] = False,
 ) -> None:
     """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
 
@@ -200,6 +203,7 @@ def up(
         db_prefix=db_prefix,
         redis_prefix=redis_prefix,
         free_ports=free_ports,
+        monitoring=monitoring,
         timeout=timeout,
     )
     raise typer.Exit(run(generated, options))

@@ -34,6 +34,7 @@ __all__ = [
     "Response",
     "Retry",
     "Route",
+    "SequenceMessage",
     "Service",
     "SigningKey",
     "Step",
@@ -309,6 +310,20 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class SequenceMessage:
+    """One line of a flow's sequence diagram, between participant ids (DiagramNode ids).
+
+    kind: call (request), reply, event (asynchronous), note (over source), opt (a block titled text
+    that lasts until the next 'end'), end.
+    """
+
+    kind: str
+    source: str
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
     """An integration point: ordered steps, or a synchronisation strategy with its events."""
 
@@ -322,6 +337,9 @@ class Flow:
     rest_contracts: tuple[str, ...]
     event_contracts: tuple[str, ...]
     response: str | None
+    # The sequence diagram derived from the steps: its participants in order of appearance, and its lines.
+    sequence_participants: tuple[DiagramNode, ...] = ()
+    sequence: tuple[SequenceMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from planforge.runtime.operations import Operations
 from planforge.runtime.problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem, install_problem_handlers, problem_response
 from planforge.runtime.resources import Resources
 from planforge.runtime.routing import MethodMiddleware
+from planforge.runtime.tracing import instrument_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +50,8 @@ def create_app(
     the app runs; built in the lifespan, so its connections belong to the serving event loop)."""
     settings = settings or Settings()
     resources = Resources(config, settings)
-    metrics = Metrics()
+    metrics = Metrics(caches=tuple(c.name for c in config.caches))
+    resources.on_cache_lookup = metrics.cache_lookup
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +85,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(CorrelationMiddleware, header=config.correlation_header)
     app.openapi = _documented(app)  # type: ignore[method-assign]
+    instrument_app(app, config.name)  # outermost: every log line of a request carries its trace ID
     configure_logging(config.pii_fields, settings.log_level)
     return app
 

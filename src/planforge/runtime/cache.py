@@ -21,9 +21,12 @@ _log = logging.getLogger("planforge.cache")
 class CacheAside:
     """Reads through Redis: a hit is parsed, a miss is loaded and stored; Redis trouble falls back to loading."""
 
-    def __init__(self, redis: Redis, config: CacheConfig, prefix: str) -> None:
+    def __init__(
+        self, redis: Redis, config: CacheConfig, prefix: str, on_lookup: Callable[[str, bool], None] | None = None
+    ) -> None:
         self.redis = redis
         self.config = config
+        self.on_lookup = on_lookup  # told (cache name, hit) for every read that reached Redis
         self.prefix = f"{prefix}:{config.name}:"
 
     def key(self, key: str) -> str:
@@ -46,6 +49,8 @@ class CacheAside:
         except RedisError as exc:
             _log.warning("cache read failed", extra={"cache": self.config.name, "error": str(exc)})
             return await load()
+        if self.on_lookup is not None:
+            self.on_lookup(self.config.name, cached is not None)
         if cached is not None:
             return model.model_validate_json(cached)
         value = await load()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planforge.runtime.correlation import current_correlation_id
+from planforge.runtime.tracing import current_ids
 
 __all__ = ["MASK", "JsonFormatter", "configure_logging", "mask_pii", "safe_exception", "safe_message"]
 
@@ -74,6 +75,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "correlation_id": current_correlation_id(),
         }
+        ids = current_ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         extra = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
         line.update(mask_pii(extra, self.pii_fields))
         if record.exc_info and record.exc_info[1] is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -19,7 +19,7 @@ _log = logging.getLogger("planforge.access")
 class Metrics:
     """The service's own registry (not the global one, so several apps can live in one process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, caches: tuple[str, ...] = ()) -> None:
         self.registry = CollectorRegistry()
         labels = ("method", "route", "status")
         self.requests = Counter("http_requests_total", "HTTP requests served.", labels, registry=self.registry)
@@ -41,6 +41,30 @@ class Metrics:
         self.events_published = Counter(
             "planforge_events_published", "Events the broker confirmed.", ("event",), registry=self.registry
         )
+
+        self.queue_messages = Gauge(
+            "planforge_queue_messages",
+            "Messages ready in a queue this service consumes, as its consumer last read it.",
+            ("queue",),
+            registry=self.registry,
+        )
+        self.cache_requests = Counter(
+            "planforge_cache_requests",
+            "Cache-aside lookups, by result (hit, miss).",
+            ("cache", "result"),
+            registry=self.registry,
+        )
+        for cache in caches:  # zero from the start, so a hit ratio exists before the first miss
+            for result in ("hit", "miss"):
+                self.cache_requests.labels(cache, result)
+
+    def queue_depth(self, queue: str, count: int) -> None:
+        """Record a consumed queue's depth."""
+        self.queue_messages.labels(queue).set(count)
+
+    def cache_lookup(self, cache: str, hit: bool) -> None:
+        """Record one cache-aside lookup."""
+        self.cache_requests.labels(cache, "hit" if hit else "miss").inc()
 
     def consumed(self, queue: str, event: str, outcome: str) -> None:
         """Record how one event delivery ended."""

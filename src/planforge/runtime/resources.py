@@ -15,6 +15,7 @@ from planforge.runtime.auth import TokenIssuer, TokenVerifier
 from planforge.runtime.breaker import http_client
 from planforge.runtime.cache import CacheAside
 from planforge.runtime.config import ServiceConfig, Settings
+from planforge.runtime.tracing import instrument_client
 
 __all__ = ["Resources"]
 
@@ -32,6 +33,7 @@ class Resources:
         self._redis: Redis | None = None
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_cache_lookup: Callable[[str, bool], None] | None = None  # the app's metrics count hits and misses
 
     def _on_this_loop(self) -> None:
         """Connections belong to one event loop; a test client may run each request on a new one."""
@@ -78,6 +80,7 @@ class Resources:
                 timeout=self.config.call_timeout,
                 correlation_header=self.config.correlation_header,
             )
+            instrument_client(self._http)
         return self._http
 
     @property
@@ -95,7 +98,9 @@ class Resources:
         config = next((c for c in self.config.caches if c.name == name), None)
         if config is None:
             raise KeyError(f"the manifest declares no cache {name!r}")
-        return CacheAside(self.redis, config, self.settings.redis_key_prefix + (owner or self.config.name))
+        return CacheAside(
+            self.redis, config, self.settings.redis_key_prefix + (owner or self.config.name), self.on_cache_lookup
+        )
 
     def _checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {}

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from planforge.stack.infrastructure import create_databases, declare_topology, ensure_vhost, ping_redis
 from planforge.stack.keys import JwtKeys, ensure_jwt_keys, jwt_key_files
+from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
 from planforge.stack.processes import Child, free_port, port_free, probe, signals_deferred, spawn, terminate
 from planforge.stack.spec import (
     SERVICE_SETTINGS,
@@ -51,7 +52,7 @@ class Stack:
         self.ports: dict[str, int] = {}
         self.children: dict[str, Child] = {}
         self.keys: dict[str, JwtKeys] = {}
-        self.status_port: int | None = None
+        self.status_port: int | None = None  # the gateway's stub_status server, when its settings have one
         self._partial_line = False
         if self.options.db_prefix and not SQL_NAME.match(self.options.db_prefix):
             raise StackUsageError(f"--db-prefix {self.options.db_prefix!r}: use lower-case letters, digits and '_'")
@@ -84,6 +85,12 @@ class Stack:
             return None
         return f"http://127.0.0.1:{self.status_port}/stub_status"
 
+    @property
+    def prometheus_url(self) -> str | None:
+        """Prometheus's base URL, when it runs (--monitoring)."""
+        child = self.children.get("prometheus")
+        return child.url if child else None
+
     def database(self, service: ServiceSpec) -> str | None:
         """The name of the service's database on the PostgreSQL server (with --db-prefix)."""
         return self.options.db_prefix + service.database if service.database else None
@@ -103,10 +110,14 @@ class Stack:
             if self.options.gateway and self.spec.upstreams is not None:
                 self._line("API Gateway")
                 self._start_gateway()
+            if self.options.monitoring:
+                self._line("Monitoring")
+                self._start_monitoring()
         except BaseException:
             self.stop()
             raise
         where = self.gateway_url or ", ".join(f"{s.name} {self.service_url(s.name)}" for s in self.selected)
+        where += f"; Prometheus at {self.prometheus_url}" if self.prometheus_url else ""
         self._line(f"ready: {self.spec.name} at {where} (logs in {self.state / 'logs'}; Ctrl-C stops everything)")
 
     def stop(self) -> None:
@@ -282,14 +293,37 @@ class Stack:
         shutil.copytree(self.generated / "gateway", conf)
         runtime.mkdir(parents=True, exist_ok=True)
         (conf / "settings" / "listen.conf").write_text(f"listen {GATEWAY_ADDRESS}:{self.options.port};\n")
-        self.status_port = free_port()
-        (conf / "settings" / "status.conf").write_text(f"listen 127.0.0.1:{self.status_port};\n")
+        if (conf / "settings" / "status.conf").exists():  # stub_status, on its own server (never the public port)
+            self.status_port = free_port()
+            (conf / "settings" / "status.conf").write_text(f"listen 127.0.0.1:{self.status_port};\n")
         blocks = [
             f"upstream {name} {{\n    # {service}\n    server 127.0.0.1:{self.ports[service]};\n    keepalive 16;\n}}\n"
             for name, service in self.spec.upstreams or ()
         ]
         (conf / "settings" / "upstreams.conf").write_text("# Written by `planforge up`.\n\n" + "\n".join(blocks))
         return conf, runtime
+
+    # --- monitoring
+
+    def _start_monitoring(self) -> None:
+        """The nginx exporter (when the gateway serves stub_status), then Prometheus with the generated rules."""
+        exporter = None
+        if self.status_port is not None and "gateway" in self.children:
+            port = free_port()
+            self._progress(f"  starting nginx exporter on :{port} ...")
+            status = f"http://127.0.0.1:{self.status_port}/stub_status"
+            child = self._launch(
+                "nginx-exporter", exporter_command(status, port), dict(os.environ), f"http://127.0.0.1:{port}"
+            )
+            self._await(child, "/metrics")
+            exporter = f"127.0.0.1:{port}"
+        services = {s.name: f"127.0.0.1:{self.ports[s.name]}" for s in self.selected}
+        config, data = monitoring_files(self.generated, self.state / "monitoring", services, exporter)
+        port = free_port()
+        self._progress(f"  starting prometheus on :{port} ...")
+        command = prometheus_command(config, data, port)
+        child = self._launch("prometheus", command, dict(os.environ), f"http://127.0.0.1:{port}")
+        self._await(child, "/-/ready")
 
     def _warn_unreadable(self, path: Path) -> None:
         """nginx run as root reads keys in workers that run as 'nobody': every parent folder must let others in."""

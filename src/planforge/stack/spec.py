@@ -154,6 +154,7 @@ class Options:
     db_prefix: str = ""
     redis_prefix: str = ""
     free_ports: bool = False
+    monitoring: bool = False  # also start Prometheus with monitoring/ (and the nginx exporter)
     timeout: float = 60.0
     postgres_url: str = ""
     redis_url: str = ""

@@ -31,7 +31,9 @@ _IMAGES = {
     "rabbitmq": "rabbitmq:3.13-management",
     # The official nginx image ships the njs module at the path settings/main.conf loads.
     "gateway": "nginx:1.27",
+    "prometheus": "prom/prometheus:v2.53.2",
 }
+_RABBITMQ_METRICS_PORT = 15692  # rabbitmq_prometheus
 _KEYS_DIR = "/run/planforge/jwt"
 _GATEWAY_DIR = "/etc/planforge/gateway"
 # The compose network has a fixed subnet so that the gateway has a fixed address: the only one whose
@@ -41,7 +43,7 @@ _GATEWAY_ADDRESS = "${GATEWAY_ADDRESS:-172.30.89.250}"
 # a compose default, overridden by .env (bandit B105)
 _POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"  # nosec B105
 _AMQP_URL = "amqp://guest:guest@{host}:5672/"
-_INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys")
+_INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys", "prometheus")
 # Each file and the kind of infrastructure it needs (None: always); its template is templates/<path>.j2.
 _TEMPLATES: dict[str, str | None] = {
     "deploy/Dockerfile": None,
@@ -93,8 +95,21 @@ def render(model: Model) -> Output:
     owned[STACK] = json_document(stack_data(model)) + "\n"
     if "rabbitmq" in kinds:
         owned["deploy/rabbitmq/access.json"] = json.dumps(_rabbitmq_access(), indent=2) + "\n"
+        # Erlang terms: the management UI, and rabbitmq_prometheus for queue depths (port 15692).
+        owned["deploy/rabbitmq/enabled_plugins.erl"] = "[rabbitmq_management,rabbitmq_prometheus].\n"
+    owned |= _monitoring_targets(model, context["names"])  # type: ignore[arg-type]
     # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
     return Output(owned=owned, user={"deploy/.env": render_template("deploy/.env.j2", **context)})
+
+
+def _monitoring_targets(model: Model, names: dict[str, str]) -> dict[str, str]:
+    """deploy/monitoring/targets/*.json: the compose host names Prometheus scrapes (the same prometheus.yml)."""
+    from planforge.scrape import targets_files
+
+    services = {s.name: f"{s.name}:{s.port}" for s in model.services}
+    rabbitmq = f"{names['rabbitmq']}:{_RABBITMQ_METRICS_PORT}" if "rabbitmq" in _kinds(model) else None
+    files = targets_files(model, services, rabbitmq=rabbitmq, with_gateway=False)
+    return {f"deploy/monitoring/targets/{name}": text for name, text in files.items()}
 
 
 def database_name(datastore: str) -> str:
@@ -236,7 +251,24 @@ def _containers(model: Model, names: dict[str, str]) -> tuple[Container, ...]:
         previous = phase.services
     if model.gateway is not None:
         found.append(_gateway(model, names, previous))
+    found.append(_prometheus(names))
     return tuple(found)
+
+
+def _prometheus(names: dict[str, str]) -> Container:
+    return Container(
+        name=names["prometheus"],
+        comment="Monitoring: Prometheus: ../monitoring/prometheus.yml and rules.yaml, targets in monitoring/targets/.",
+        image=_IMAGES["prometheus"],
+        command=("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"),
+        volumes=(
+            "../monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+            "../monitoring/rules.yaml:/etc/prometheus/rules.yaml:ro",
+            "./monitoring/targets:/etc/prometheus/targets:ro",
+        ),
+        ports=("9090:9090",),
+        healthcheck=("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready"),
+    )
 
 
 def _healthy(*names: str) -> tuple[tuple[str, str], ...]:
@@ -279,6 +311,7 @@ def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
             "./rabbitmq/rabbitmq.conf:/etc/rabbitmq/conf.d/90-planforge.conf:ro",
             "./rabbitmq/access.json:/etc/rabbitmq/definitions/10-access.json:ro",
             "../broker/definitions.json:/etc/rabbitmq/definitions/20-topology.json:ro",
+            "./rabbitmq/enabled_plugins.erl:/etc/rabbitmq/enabled_plugins:ro",
         ),
         healthcheck=("CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"),
         start_period="30s",

@@ -25,6 +25,7 @@ TARGETS: tuple[str, ...] = (
     "deploy",
     "k8s",
     "e2e",
+    "monitoring",
 )
 
 _HASH_COMMENT = {".py", ".yaml", ".yml", ".toml", ".conf", ".cfg", ".ini", ".sh", ".txt", ".env"}
@@ -91,4 +92,6 @@ def header_for(path: str, manifest: str, *, owned: bool) -> str:
         return f"# {text}\n"
     if suffix in (".js", ".ts"):
         return f"// {text}\n"
+    if suffix == ".erl":  # Erlang terms (RabbitMQ's enabled_plugins), read with file:consult
+        return f"%% {text}\n"
     return ""

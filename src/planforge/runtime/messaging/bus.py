@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.messaging.backoff import Backoff
-from planforge.runtime.messaging.consumer import Compensation, Consumer, Handler, Outcome
+from planforge.runtime.messaging.consumer import Compensation, Consumer, Depth, Handler, Outcome
 from planforge.runtime.messaging.declare import declare_topology, retries_of
 from planforge.runtime.messaging.envelope import Envelope, EventCatalog
 from planforge.runtime.messaging.idempotency import (
@@ -27,7 +27,7 @@ from planforge.runtime.messaging.idempotency import (
 )
 from planforge.runtime.messaging.outbox import OutboxRelay, add_event
 from planforge.runtime.messaging.publisher import Publisher
-from planforge.runtime.messaging.tables import metadata
+from planforge.runtime.messaging.tables import create_missing
 from planforge.topology import Topology
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class EventBus:
         self.consumers: list[Consumer] = []
         self.on_outcome = on_outcome
         self.pii_fields = frozenset(pii_fields)
+        self.on_depth: Depth | None = None  # told each consumed queue's depth, as the consumers read it
         # False when migrations own the tables (generated services); a bus used on its own creates them.
         self.manage_tables = True
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,6 +129,7 @@ class EventBus:
             on_staged=self.relay.wake_after_commit if self.relay else None,
             on_outcome=self.on_outcome,
             pii_fields=self.pii_fields,
+            on_depth=self.on_depth,
         )
         self.consumers.append(consumer)
         return consumer
@@ -149,7 +151,7 @@ class EventBus:
         (a generated service does not: its migrations created them, see planforge.runtime.migrate)."""
         if self.sessions is not None and self.manage_tables:
             async with self.sessions() as session:
-                await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
+                await (await session.connection()).run_sync(create_missing)
                 await session.commit()
 
     async def ready(self, timeout: float = 10.0) -> None:

@@ -41,6 +41,7 @@ from planforge.runtime.messaging.envelope import (
 )
 from planforge.runtime.messaging.idempotency import IdempotencyStore
 from planforge.runtime.messaging.publisher import Publisher
+from planforge.runtime.tracing import consumer_span
 from planforge.topology import dead_letter_exchange
 
 __all__ = ["Compensation", "Consumer", "Handler", "Outcome", "failure_data"]
@@ -48,6 +49,8 @@ __all__ = ["Compensation", "Consumer", "Handler", "Outcome", "failure_data"]
 Handler = Callable[[Envelope, EventContext], Awaitable[None]]
 # Told how each delivery ended: (queue, event type or "unknown", ok|duplicate|retry|dead_letter|poison).
 Outcome = Callable[[str, str, str], None]
+# Told, every depth_interval seconds while consuming, how many messages wait in the queue: (queue, count).
+Depth = Callable[[str, int], None]
 _log = logging.getLogger("planforge.messaging.consumer")
 
 
@@ -88,6 +91,8 @@ class Consumer:
         grace: float = 10.0,
         on_outcome: Outcome | None = None,
         pii_fields: frozenset[str] = frozenset(),
+        on_depth: Depth | None = None,
+        depth_interval: float = 5.0,
     ) -> None:
         for event_type in [*handlers, *([compensation.event_type] if compensation else [])]:
             catalog.spec(event_type)  # an unknown event fails at start-up, not on the first message
@@ -103,6 +108,8 @@ class Consumer:
         self.grace = grace
         self.on_outcome = on_outcome
         self.pii_fields = frozenset(pii_fields)
+        self.on_depth = on_depth
+        self.depth_interval = depth_interval
         self.ready = asyncio.Event()
         self._handling: set[asyncio.Task[Any]] = set()
 
@@ -116,13 +123,15 @@ class Consumer:
         envelope = await self._accepted(message, attempt)
         if envelope is None:
             return
-        with correlation_scope(envelope.correlation_id):  # handler logs and emitted events carry it
+        # Handler logs and emitted events carry the correlation ID, and continue the publisher's trace.
+        span = consumer_span(self.queue, envelope.event_type, envelope.event_id, message.headers)
+        with correlation_scope(envelope.correlation_id), span:
             try:
                 duplicate = await self._process(envelope, attempt)
             except Exception as exc:  # whatever the handler raised is a failed attempt
                 await self._failed(message, envelope, attempt, exc)
                 return
-        await _settle(message.ack(), "ack")
+            await _settle(message.ack(), "ack")
         self._observe(envelope.event_type, "duplicate" if duplicate else "ok")
 
     def _observe(self, event_type: str, outcome: str) -> None:
@@ -230,6 +239,7 @@ class Consumer:
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
         queue: AbstractQueue | None = None
+        probe: asyncio.Task[None] | None = None
         tag = ""
         try:
             channel = await connection.channel()
@@ -238,14 +248,34 @@ class Consumer:
             queue = await channel.get_queue(self.queue, ensure=False)
             tag = await queue.consume(self.handle)
             self.ready.set()
+            probe = asyncio.create_task(self._report_depth(connection)) if self.on_depth else None
             await lost.wait()
             _log.warning("consumer of %s lost its connection; reconnecting", self.queue)
         finally:
             self.ready.clear()
+            if probe is not None:
+                probe.cancel()
             if queue is not None and tag and not lost.is_set():
                 await self._drain(queue, tag)
             with contextlib.suppress(Exception):
                 await connection.close()
+
+    async def _report_depth(self, connection: aio_pika.abc.AbstractConnection) -> None:
+        """The queue's ready messages, read with a passive declare on a channel of its own (the broker's count;
+        no plugin or policy needed), reported until the connection goes."""
+        assert self.on_depth is not None
+        channel = await connection.channel()
+        while True:
+            try:
+                declared = await channel.declare_queue(self.queue, passive=True)
+            except Exception as exc:  # a failed probe must not disturb consuming; try again later
+                _log.warning("reading the depth of %s failed: %s", self.queue, failure_reason(exc))
+                if channel.is_closed:
+                    channel = await connection.channel()
+            else:
+                count = declared.declaration_result.message_count
+                self.on_depth(self.queue, int(count or 0))
+            await asyncio.sleep(self.depth_interval)
 
     async def _drain(self, queue: AbstractQueue, tag: str) -> None:
         """Stopping: take no new deliveries, and give the handlers already running time to finish and ack."""

@@ -23,6 +23,7 @@ from planforge.runtime.messaging.backoff import TRANSIENT, Backoff
 from planforge.runtime.messaging.envelope import Envelope
 from planforge.runtime.messaging.publisher import Publisher, PublishFailedError, event_message
 from planforge.runtime.messaging.tables import outbox
+from planforge.runtime.tracing import context_json, parent_context
 
 __all__ = ["OutboxRelay", "add_event", "delete_published"]
 
@@ -40,6 +41,7 @@ async def add_event(session: AsyncSession, envelope: Envelope, exchange: str, ro
             routing_key=routing_key,
             payload=envelope.body().decode(),
             correlation_id=envelope.correlation_id,
+            trace_context=context_json(),
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -171,7 +173,8 @@ class OutboxRelay:
             correlation_id=row.correlation_id,
             timestamp=_utc(row.created_at),
         )
-        await self.publisher.send(row.exchange, row.routing_key, message)
+        # The relay's span continues the trace of the transaction that staged the row (the request, or the consumer).
+        await self.publisher.send(row.exchange, row.routing_key, message, parent=parent_context(row.trace_context))
 
     async def _record(self, session: AsyncSession, rows: Sequence[Row[Any]], results: Sequence[Any]) -> None:
         """Mark confirmed rows published; count the attempt of the others, delaying rows the broker refused."""

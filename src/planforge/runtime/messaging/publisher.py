@@ -16,9 +16,11 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aiormq.exceptions import DeliveryError, PublishError
+from opentelemetry.context import Context
 
 from planforge.runtime.messaging.backoff import TRANSIENT, Backoff
 from planforge.runtime.messaging.envelope import Envelope
+from planforge.runtime.tracing import producer_span
 
 __all__ = [
     "CORRELATION_HEADER",
@@ -106,8 +108,21 @@ class Publisher:
                 return await self.channel()
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
-    async def send(self, exchange: str, routing_key: str, message: aio_pika.Message, *, mandatory: bool = True) -> None:
-        """One publish, confirmed; UnroutableError, PublishFailedError, or a TRANSIENT error after a reset."""
+    async def send(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: aio_pika.Message,
+        *,
+        mandatory: bool = True,
+        parent: Context | None = None,
+    ) -> None:
+        """One publish, confirmed, in a PRODUCER span (a child of parent, else of the current span) whose trace
+        context the message carries; UnroutableError, PublishFailedError, or a TRANSIENT error after a reset."""
+        with producer_span(exchange, routing_key, message.headers, message.type, parent):
+            await self._send(exchange, routing_key, message, mandatory)
+
+    async def _send(self, exchange: str, routing_key: str, message: aio_pika.Message, mandatory: bool) -> None:
         channel = await self.channel()
         target = await self._exchange(channel, exchange)
         try:

@@ -15,11 +15,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["create_tables", "metadata", "outbox", "processed_events"]
+__all__ = ["create_missing", "create_tables", "metadata", "outbox", "processed_events"]
 
 metadata = MetaData()
 
@@ -34,6 +36,8 @@ outbox = Table(
     Column("routing_key", String(255), nullable=False),
     Column("payload", Text, nullable=False),
     Column("correlation_id", String(128), nullable=False),
+    # The W3C trace context (JSON headers) of the transaction that staged the event; the relay continues it.
+    Column("trace_context", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
@@ -62,4 +66,12 @@ processed_events = Table(
 async def create_tables(engine: AsyncEngine) -> None:
     """Create the messaging tables that do not exist yet."""
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all, checkfirst=True)
+        await connection.run_sync(create_missing)
+
+
+def create_missing(connection: Connection) -> None:
+    """Create missing tables, and add the outbox columns newer than an existing table (trace_context)."""
+    metadata.create_all(connection, checkfirst=True)
+    present = {c["name"] for c in inspect(connection).get_columns("outbox")}
+    if "trace_context" not in present:
+        connection.execute(text("ALTER TABLE outbox ADD COLUMN trace_context TEXT"))
