@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from planforge.model import Event, Model, Queue
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.targets import Output
 from planforge.topology import VHOST, dead_letter_queue, retry_delays_ms
+from planforge.yamltext import dump_yaml
 
 __all__ = ["PATH", "document", "render"]
 
@@ -31,19 +30,8 @@ _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitio
 
 def render(model: Model) -> Output:
     """asyncapi.yaml for the feature."""
-    text = yaml.dump(document(model), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    text = dump_yaml(document(model), width=120, literal_blocks=True)
     return Output(owned={PATH: text})
-
-
-class _Dumper(yaml.SafeDumper):
-    """The safe dumper, writing text of several lines as a literal block so it reads as written."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _text)
 
 
 def document(model: Model) -> dict[str, Any]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import yaml
-
 from planforge.model import Model, Parameter, Route, Service
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.targets import Output
+from planforge.yamltext import dump_yaml
 
 __all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "render", "statuses"]
 
@@ -28,7 +27,7 @@ def render(model: Model) -> Output:
     """One OpenAPI document per service (one without routes still serves a contract: no operations)."""
     files = {}
     for service in model.services:
-        text = yaml.safe_dump(document(model, service), sort_keys=False, allow_unicode=True, width=1000)
+        text = dump_yaml(document(model, service), width=1000)
         files[f"openapi/{service.name}.yaml"] = text
     return Output(owned=files)
 
