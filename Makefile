@@ -33,8 +33,11 @@ check: install  ## CI regeneration check, lint and types
 test: install-test  ## install everything the suite needs, then run it all
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python benchmarks/run.py
+bench: install  ## the benchmarks (peers in their own venv, .venv-bench); writes benchmarks/results.json
+	test -x .venv-bench/bin/pip || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/messaging.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

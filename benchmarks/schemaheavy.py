@@ -203,7 +203,12 @@ def schema_heavy_manifest(operations: int, per_service: int = 10) -> str:
         "broker": {"exchanges": {"events": {"type": "topic"}}, "queues": queues},
         "gateway": {
             "routes": [
-                {"path": f"/api/s{i}/*", "service": f"svc{i}-service", "methods": ["GET", "POST", "PUT"], "strip_prefix": "/api"}
+                {
+                    "path": f"/api/s{i}/*",
+                    "service": f"svc{i}-service",
+                    "methods": ["GET", "POST", "PUT"],
+                    "strip_prefix": "/api",
+                }
                 for i in range(count)
             ],
             "authentication": {"jwt": {"algorithms": ["RS256"], "issuer": "svc0-service"}},
