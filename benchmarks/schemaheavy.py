@@ -214,7 +214,7 @@ def schema_heavy_manifest(operations: int, per_service: int = 10) -> str:
             "authentication": {"jwt": {"algorithms": ["RS256"], "issuer": "svc0-service"}},
         },
     }
-    return yaml.safe_dump(manifest, sort_keys=False)
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=True, width=200)
 
 
 if __name__ == "__main__":
