@@ -33,6 +33,7 @@ __all__ = [
     "MemoryIdempotency",
     "Processing",
     "RedisIdempotency",
+    "SqlBatch",
     "SqlIdempotency",
 ]
 
@@ -78,6 +79,45 @@ class SqlIdempotency:
                 return
             yield Processing(duplicate=False, session=session)
             await session.commit()
+
+    def batches(self) -> bool:
+        """True when deliveries can share a transaction (savepoints per delivery): PostgreSQL, not SQLite."""
+        session = self.sessions()
+        try:
+            return bool(session.get_bind().dialect.name == "postgresql")
+        finally:
+            session.sync_session.close()
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[SqlBatch]:
+        """A transaction for several deliveries; it commits when the block ends without raising."""
+        async with self.sessions() as session, session.begin():
+            yield SqlBatch(session)
+
+
+class SqlBatch:
+    """One transaction for a batch of deliveries: a SAVEPOINT per delivery, so one failure undoes only its own."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """As SqlIdempotency.processing, inside a savepoint; recorded when the batch's transaction commits."""
+        savepoint = await self.session.begin_nested()
+        record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
+        try:
+            await self.session.execute(record)
+        except IntegrityError:
+            await savepoint.rollback()
+            yield Processing(duplicate=True)
+            return
+        try:
+            yield Processing(duplicate=False, session=self.session)
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        await savepoint.commit()
 
 
 class RedisIdempotency:
