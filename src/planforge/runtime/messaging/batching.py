@@ -67,6 +67,7 @@ class Batcher:
         outcomes: list[Outcome] = []
         try:
             async with self.store.batch() as transaction:
+                await transaction.claim([d.envelope.event_id for d in batch], self.queue)
                 for delivery in batch:
                     outcomes.append(await self._one(transaction.processing, delivery))
         except Exception as exc:  # the commit (or the connection) failed: nothing of this batch was recorded
