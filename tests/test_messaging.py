@@ -92,13 +92,20 @@ effects_metadata = MetaData()
 effects = Table("effects", effects_metadata, Column("event_id", String(128)), Column("n", Integer))
 
 
+# Every test with a vhost runs once per RabbitMQ queue type: the vhost fixture sets the type that
+# make_topology gives the queues, so the fault tests hold on quorum and on classic queues.
+QUEUE_TYPES = ("quorum", "classic")
+_queue_type = {"current": QUEUE_TYPES[0]}
+
+
 def make_topology(delays_ms: tuple[int, ...], dead_letter: bool = True) -> Topology:
     """An exchange, the work queue with the given retry chain, and a queue that collects compensation events."""
+    kind = _queue_type["current"]
     work = queue_topology(
-        Queue(QUEUE, True, None, (Binding(QUEUE, EXCHANGE, "thing.made"),), ()), delays_ms, dead_letter
+        Queue(QUEUE, True, None, (Binding(QUEUE, EXCHANGE, "thing.made"),), (), kind), delays_ms, dead_letter
     )
     compensations = queue_topology(
-        Queue(COMPENSATIONS, True, None, (Binding(COMPENSATIONS, EXCHANGE, "thing.failed"),), ()), (), False
+        Queue(COMPENSATIONS, True, None, (Binding(COMPENSATIONS, EXCHANGE, "thing.failed"),), (), kind), (), False
     )
     exchange = ExchangeSpec(name=EXCHANGE, type="topic", durable=True, internal=False, arguments={})
     parts = [work, compensations]
@@ -112,13 +119,17 @@ def make_topology(delays_ms: tuple[int, ...], dead_letter: bool = True) -> Topol
 # --- fixtures: vhost, database, broker access -------------------------------------------------------------------
 
 
-@pytest.fixture
-def vhost() -> Iterator[str]:
-    """A fresh vhost for one test."""
+@pytest.fixture(params=QUEUE_TYPES)
+def vhost(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh vhost for one test, whose queues are of one type (quorum, then classic)."""
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("rabbitmqctl is not installed")
-    with fresh_vhost("planforge-messaging") as name:
-        yield name
+    _queue_type["current"] = request.param
+    try:
+        with fresh_vhost("planforge-messaging") as name:
+            yield name
+    finally:
+        _queue_type["current"] = QUEUE_TYPES[0]
 
 
 async def _admin() -> asyncpg.Connection:

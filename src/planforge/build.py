@@ -238,7 +238,9 @@ def _queues(data: dict[str, Any], services: dict[str, Any]) -> tuple[Queue, ...]
         consumers = tuple(
             sorted({s for s, spec in services.items() for c in spec.get("consumes", []) if c["queue"] == name})
         )
-        result.append(Queue(name, bool(raw.get("durable", True)), raw.get("max_length"), bindings, consumers))
+        durable = bool(raw.get("durable", True))
+        kind = raw.get("type", "quorum" if durable else "classic")
+        result.append(Queue(name, durable, raw.get("max_length"), bindings, consumers, kind))
     return tuple(result)
 
 

@@ -1,4 +1,4 @@
-"""The planforge command line: validate, generate, check, schema, up.
+"""The planforge command line: validate, generate, check, schema, up, replay.
 
 Exit codes, the same for every command:
   0  success (warnings may have been printed)
@@ -214,6 +214,37 @@ def up(
         timeout=timeout,
     )
     raise typer.Exit(run(generated, options))
+
+
+@app.command()
+def replay(
+    generated: Annotated[Path, typer.Argument(help="A generated feature folder: OUT/<slug>.", show_default=False)],
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", help="Only this queue's dead letters (repeat for more).")
+    ] = None,
+    event: Annotated[list[str] | None, typer.Option("--event", help="Only events of this type (repeat).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only events at or after this ISO 8601 time.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only events before this ISO 8601 time.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be replayed; move nothing.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Examine at most this many per queue.")] = None,
+) -> None:
+    """Move dead-lettered events back to the queues they failed on, after a fix; consumers process each once.
+
+    The broker is AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/). Exit 0 when done, 1 when the broker
+    failed, 2 for bad input.
+    """
+    from planforge.stack.replay import ReplayOptions, run_replay
+
+    options = ReplayOptions(
+        amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        queues=tuple(queue or ()),
+        event_types=tuple(event or ()),
+        since=since,
+        until=until,
+        dry_run=dry_run,
+        limit=limit,
+    )
+    raise typer.Exit(run_replay(generated, options, sys.stdout, sys.stderr))
 
 
 def main() -> None:

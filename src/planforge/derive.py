@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from planforge.model import (
     Cache,
@@ -16,7 +17,22 @@ from planforge.model import (
     Service,
 )
 
-__all__ = ["deployment_order", "diagram", "event_links", "matrix"]
+__all__ = [
+    "DATASTORE_PORTS",
+    "KUBERNETES_VERSION",
+    "NetworkEdge",
+    "deployment_order",
+    "diagram",
+    "event_links",
+    "kubernetes_tracks",
+    "matrix",
+    "network_edges",
+]
+
+# The Kubernetes version deploy/k8s/ is written for and validated against (kubernetes-validate --strict).
+KUBERNETES_VERSION = "1.33.0"
+# The TCP port of each kind of datastore, as services reach it.
+DATASTORE_PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
 
 _LAYERS = (("core", "Core services"), ("support", "Support services"), ("edge", "Edge services"))
 _DB_SHAPE = {"postgres": "database", "redis": "box", "rabbitmq": "box"}
@@ -129,3 +145,36 @@ def _callees_first(members: list[Service]) -> list[Service]:
         pending.pop(ready[0])
     by_name = {s.name: s for s in members}
     return [by_name[n] for n in ordered]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class NetworkEdge:
+    """A connection the feature needs: from a service (or 'gateway') to a service or datastore, on a TCP port."""
+
+    source: str
+    target: str
+    port: int
+
+
+def network_edges(
+    services: tuple[Service, ...], datastores: tuple[Datastore, ...], gateway: Gateway | None
+) -> tuple[NetworkEdge, ...]:
+    """The connections of the communication matrix, and nothing else: what network policies must allow."""
+    ports = {s.name: s.port for s in services}
+    kinds = {d.name: d.kind for d in datastores if d.kind in DATASTORE_PORTS}
+    edges = {NetworkEdge("gateway", r.service, ports[r.service]) for r in (gateway.routes if gateway else ())}
+    for service in services:
+        edges |= {
+            NetworkEdge(service.name, c.target, ports[c.target]) for c in service.calls if c.target != service.name
+        }
+        edges |= {NetworkEdge(service.name, d, DATASTORE_PORTS[kinds[d]]) for d in service.uses if d in kinds}
+    return tuple(sorted(edges))
+
+
+def kubernetes_tracks(strategy: str | None) -> tuple[str, ...]:
+    """The Deployments each service runs as, from deployment.strategy ('' for the one Deployment of a rolling update).
+
+    blue-green: blue serves and green waits at 0 replicas for the next version; canary: stable and canary pods behind
+    one Service, so the canary takes its share of the traffic.
+    """
+    return {"blue-green": ("blue", "green"), "canary": ("stable", "canary")}.get(strategy or "", ("",))

@@ -203,13 +203,14 @@ class Binding:
 
 @dataclass(frozen=True, slots=True)
 class Queue:
-    """A durable queue, its bindings and the services consuming from it."""
+    """A queue, its bindings and the services consuming from it; type is RabbitMQ's (quorum or classic)."""
 
     name: str
     durable: bool
     max_length: int | None
     bindings: tuple[Binding, ...]
     consumers: tuple[str, ...]
+    type: str = "quorum"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ applies the backoff, counts the attempts and dead-letters; a poison message can 
 Stage keys contain ':', which manifest routing keys cannot, so they never clash with an event's key. With no
 retries, ``Q`` dead-letters straight to ``Q.dlx``. A ``max_length`` queue rejects publishes when full
 (``x-overflow: reject-publish``) so publishers with confirms see it instead of losing the oldest message.
+Every queue of a chain has the type of ``Q`` (``x-queue-type``: quorum or classic), so a quorum queue's messages
+stay replicated while they wait for a retry or sit in the dead letter queue.
 Everything is expressed as declare arguments, not policies, so that services can declare exactly the same
 topology idempotently at start-up. Changing a delay changes a retry queue's arguments, which RabbitMQ refuses
 to redeclare: such a change needs the retry queues deleted first.
@@ -158,9 +160,10 @@ def service_topology(model: Model, service: Service) -> Topology:
 
 def queue_topology(queue: Queue, delays_ms: tuple[int, ...], dead_letter: bool) -> Topology:
     """One queue, its bindings to the manifest's exchanges, and its retry chain and dead letter path."""
-    arguments: dict[str, Any] = {"x-dead-letter-exchange": retry_exchange(queue.name)}
+    kind = {"x-queue-type": queue.type}
+    arguments: dict[str, Any] = kind | {"x-dead-letter-exchange": retry_exchange(queue.name)}
     if not delays_ms:
-        arguments = {"x-dead-letter-exchange": dead_letter_exchange(queue.name)}
+        arguments = kind | {"x-dead-letter-exchange": dead_letter_exchange(queue.name)}
     if queue.max_length is not None:
         arguments |= {"x-max-length": queue.max_length, "x-overflow": "reject-publish"}
     own = Topology(
@@ -168,9 +171,9 @@ def queue_topology(queue: Queue, delays_ms: tuple[int, ...], dead_letter: bool) 
         queues=[QueueSpec(name=queue.name, durable=queue.durable, arguments=arguments)],
         bindings=[_binding(b.exchange, queue.name, b.routing_key) for b in queue.bindings],
     )
-    parts = [own, _dead_letter_path(queue.name, queue.durable, dead_letter)]
+    parts = [own, _dead_letter_path(queue.name, queue.durable, dead_letter, kind)]
     if delays_ms:
-        parts.append(_retry_chain(queue.name, queue.durable, delays_ms))
+        parts.append(_retry_chain(queue.name, queue.durable, delays_ms, kind))
     return _merged(parts)
 
 
@@ -179,7 +182,7 @@ def _manifest_exchanges(model: Model) -> Topology:
     return Topology(exchanges=exchanges, queues=[], bindings=[])
 
 
-def _retry_chain(queue: str, durable: bool, delays_ms: tuple[int, ...]) -> Topology:
+def _retry_chain(queue: str, durable: bool, delays_ms: tuple[int, ...], kind: dict[str, str]) -> Topology:
     """Retry queues for each delay, the exchanges that lead into them, and the way back to the queue."""
     last = len(delays_ms)
     stages = [retry_queue(queue, n) for n in range(2, last + 1)] + [dead_letter_exchange(queue)]
@@ -187,7 +190,8 @@ def _retry_chain(queue: str, durable: bool, delays_ms: tuple[int, ...]) -> Topol
         QueueSpec(
             name=retry_queue(queue, n),
             durable=durable,
-            arguments={
+            arguments=kind
+            | {
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": requeue_exchange(queue),
                 "x-dead-letter-routing-key": stage_key(stages[n - 1]),
@@ -209,12 +213,12 @@ def _retry_chain(queue: str, durable: bool, delays_ms: tuple[int, ...]) -> Topol
     return Topology(exchanges=exchanges, queues=retry_queues, bindings=bindings)
 
 
-def _dead_letter_path(queue: str, durable: bool, dead_letter: bool) -> Topology:
+def _dead_letter_path(queue: str, durable: bool, dead_letter: bool, kind: dict[str, str]) -> Topology:
     """The dead letter exchange, and the dead letter queue behind it when failures are kept."""
     exchanges = [_exchange(dead_letter_exchange(queue), "fanout", durable)]
     if not dead_letter:
         return Topology(exchanges=exchanges, queues=[], bindings=[])
-    dlq = QueueSpec(name=dead_letter_queue(queue), durable=durable, arguments={})
+    dlq = QueueSpec(name=dead_letter_queue(queue), durable=durable, arguments=dict(kind))
     return Topology(exchanges=exchanges, queues=[dlq], bindings=[_binding(dead_letter_exchange(queue), dlq["name"])])
 
 

@@ -1,4 +1,4 @@
-"""PF301-PF307: events reach the queues their consumers read, and the broker carries them."""
+"""PF301-PF307, PF320: events reach the queues their consumers read, and the broker carries them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
     yield from _wildcards(m)
     yield from _idle_queues(m)
     yield from _missing_broker(m)
+    yield from _volatile_quorum(m)
+
+
+def _volatile_quorum(m: Manifest) -> Iterator[Diagnostic]:
+    """RabbitMQ refuses a quorum queue that is not durable: say so before a service fails to declare it."""
+    for name, spec in m.queues.items():
+        if spec.get("type") == "quorum" and spec.get("durable") is False:
+            yield m.error(
+                "PF320",
+                ("broker", "queues", name, "type"),
+                f"queue '{name}' is a quorum queue but not durable; RabbitMQ only has durable quorum queues",
+                "remove 'durable: false', or make it 'type: classic'",
+            )
 
 
 def delivers(m: Manifest, event: str, queue: str) -> bool:

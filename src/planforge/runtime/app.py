@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from planforge.runtime.audit import AuditMiddleware, AuditRecord, create_audit_table
 from planforge.runtime.config import ServiceConfig, Settings
 from planforge.runtime.correlation import CorrelationMiddleware
 from planforge.runtime.logs import configure_logging
@@ -20,6 +21,8 @@ from planforge.runtime.resources import Resources
 from planforge.runtime.routing import MethodMiddleware
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from planforge.runtime.events import ServiceBus, ServiceEvents
 
 __all__ = ["PROBLEM", "create_app"]
@@ -47,6 +50,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.owns_database:
+            await create_audit_table(resources.engine)
         await operations.startup(resources)
         bus = app.state.bus = _service_bus(resources, events, operations, metrics)
         if bus is not None:
@@ -68,11 +73,22 @@ def create_app(
     app.include_router(router)
     app.include_router(health)
     app.add_middleware(MethodMiddleware, routes=[*router.routes, *health.routes])
+    app.add_middleware(AuditMiddleware, log=_Audit(resources))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(CorrelationMiddleware, header=config.correlation_header)
     app.openapi = _documented(app)  # type: ignore[method-assign]
     configure_logging(config.pii_fields, settings.log_level)
     return app
+
+
+class _Audit:
+    """The service's audit store, looked up per record (its connections open lazily, per event loop)."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:
+        await self.resources.audit.append(record, session)
 
 
 def _service_bus(

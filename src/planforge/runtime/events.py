@@ -10,6 +10,8 @@ wiring drops the cache entries the event invalidates (key: the event data field 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,10 +20,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from planforge.runtime.audit import AuditRecord
 from planforge.runtime.messaging import Compensation, Envelope, EventBus, EventCatalog, EventContext, Handler
 from planforge.runtime.metrics import Metrics
 from planforge.runtime.operations import Operations
 from planforge.runtime.resources import Resources
+
+_log = logging.getLogger("planforge.audit")
 
 __all__ = [
     "ConsumedEvent",
@@ -92,11 +97,28 @@ class ServiceBus:
         self.resources = resources
         self.events = events
         self.operations = operations
+        self.metrics = metrics
+        self._auditing: set[asyncio.Task[None]] = set()
         self.bus = EventBus.for_service(resources, events.topology, events.catalog)
-        self.bus.on_outcome = metrics.consumed
+        self.bus.on_outcome = self._outcome
         self.bus.publisher.on_confirmed = metrics.published
         for consumer in events.consumers:
             self._register(consumer)
+
+    def _outcome(self, queue: str, event_type: str, outcome: str) -> None:
+        """Count every outcome; audit those the handler's own transaction did not record (retry, dead letter...)."""
+        self.metrics.consumed(queue, event_type, outcome)
+        if outcome != "ok":
+            record = AuditRecord.now("consumed", f"{event_type} from {queue}", outcome)
+            task = asyncio.get_running_loop().create_task(self._audit_failure(record))
+            self._auditing.add(task)
+            task.add_done_callback(self._auditing.discard)
+
+    async def _audit_failure(self, record: AuditRecord) -> None:
+        try:
+            await self.resources.audit.append(record)
+        except Exception:  # the message is settled already; the failure to record it must show in the logs
+            _log.exception("could not append the audit record of %s", record.operation)
 
     def _register(self, consumer: ConsumerConfig) -> None:
         handlers = {c.event: self.handler(c) for c in consumer.events}
@@ -126,6 +148,9 @@ class ServiceBus:
             if found is None:
                 raise NotImplementedError(f"the consumer of {consumed.event} is not implemented: write {name}")
             await found(event, ctx)
+            # In the handler's transaction when it has one: the record commits with the effects, or not at all.
+            record = AuditRecord.now("consumed", f"{event.event_type} from {ctx.queue}", "ok")
+            await self.resources.audit.append(record, ctx.session)
 
         return handle
 
@@ -139,11 +164,19 @@ class ServiceBus:
         else straight to the broker with confirms."""
         self.declared(event_type)
         if session is not None:
-            return await self.bus.stage(session, event_type, data)
+            return await self._staged(session, event_type, data)
         if self.resources.config.owns_database:
             async with self.resources.session() as own, own.begin():
-                return await self.bus.stage(own, event_type, data)
-        return await self.bus.publish(event_type, data)
+                return await self._staged(own, event_type, data)
+        envelope = await self.bus.publish(event_type, data)
+        await self.resources.audit.append(AuditRecord.now("published", event_type, "confirmed"))
+        return envelope
+
+    async def _staged(self, session: AsyncSession, event_type: str, data: Any) -> Envelope:
+        """Into the outbox, with its audit record in the same transaction."""
+        envelope = await self.bus.stage(session, event_type, data)
+        await self.resources.audit.append(AuditRecord.now("published", event_type, "staged"), session)
+        return envelope
 
     @property
     def enabled(self) -> bool:

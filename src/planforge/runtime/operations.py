@@ -141,6 +141,7 @@ class Operations:
 
     async def call(self, ctx: Context, module: str, status: int, /, **arguments: Any) -> Any:
         """Run the operation's handler and turn its result into a response."""
+        ctx.request.scope["planforge.operation"] = module  # for the audit log
         handle = self.find(module)
         if handle is None:
             raise self._not_implemented(module)
@@ -160,6 +161,8 @@ class Operations:
         """Dependency of non-public routes: a verified bearer JWT, else 401."""
         resources: Resources = request.app.state.resources
         claims = resources.verifier.verify(credentials.credentials if credentials else None)
+        subject = claims.get("sub")
+        request.scope["planforge.subject"] = subject if isinstance(subject, str) else None  # for the audit log
         return Context(request, resources, claims, _bus(request))
 
     async def startup(self, resources: Resources) -> None:

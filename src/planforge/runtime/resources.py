@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from planforge.runtime.audit import AuditLog, LoggerAuditLog, RedisAuditLog, SqlAuditLog
 from planforge.runtime.auth import TokenIssuer, TokenVerifier
 from planforge.runtime.breaker import http_client
 from planforge.runtime.cache import CacheAside
@@ -72,6 +73,15 @@ class Resources:
         if self._http is None:
             self._http = http_client(self.config.breaker)
         return self._http
+
+    @property
+    def audit(self) -> AuditLog:
+        """Where the audit log goes: the service's own database, else its Redis, else the planforge.audit logger."""
+        if self.config.owns_database:
+            return SqlAuditLog(self.engine)
+        if self.config.uses("redis"):
+            return RedisAuditLog(self.redis, self.settings.redis_key_prefix + self.config.name + ":")
+        return LoggerAuditLog()
 
     def cache(self, name: str) -> CacheAside:
         """The cache-aside helper for a cache the manifest declares."""

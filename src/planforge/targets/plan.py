@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planforge.derive import KUBERNETES_VERSION, kubernetes_tracks, network_edges
 from planforge.model import Event, Model
 from planforge.targets import Output
 from planforge.templating import render_template, to_json
@@ -33,6 +34,11 @@ def render(model: Model) -> Output:
         broker_yaml=_broker_yaml(model),
         scenario_titles=_SCENARIO_TITLES,
         actor_titles={"client": "Client", "gateway": "API Gateway"} | {s.name: s.title for s in model.services},
+        k8s={
+            "version": KUBERNETES_VERSION,
+            "edges": network_edges(model.services, model.datastores, model.gateway),
+            "tracks": kubernetes_tracks(model.policies.value["deployment"]["strategy"]),
+        },
         flow_services={
             f.name: [model.title_of(p) if p != "gateway" else "API Gateway" for p in f.participants]
             for f in model.flows

@@ -11,8 +11,10 @@ from planforge.targets import Output
 
 __all__ = ["TARGETS", "TargetError", "header_for", "render_targets"]
 
-# Each name is a module planforge.targets.<name> with render(model) -> Output.
-TARGETS: tuple[str, ...] = ("plan", "openapi", "services", "broker", "asyncapi", "gateway", "deploy", "e2e")
+# Each name is a module planforge.targets.<name> with render(model) -> Output. A module that packs other
+# targets' files (NEEDS = names of targets listed before it) has render(model, files) -> Output instead, and gets
+# the owned files rendered so far, as they will be written.
+TARGETS: tuple[str, ...] = ("plan", "openapi", "services", "broker", "asyncapi", "gateway", "deploy", "k8s", "e2e")
 
 _HASH_COMMENT = {".py", ".yaml", ".yml", ".toml", ".conf", ".cfg", ".ini", ".sh", ".txt", ".env"}
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -26,9 +28,11 @@ def render_targets(model: Model, names: tuple[str, ...] | None = None) -> Output
     """Render the targets in order and merge their files, each with its header."""
     owned: dict[str, str] = {}
     user: dict[str, str] = {}
-    for name in names or TARGETS:
+    names = _with_needs(names or TARGETS)
+    for name in names:
         module = importlib.import_module(f"planforge.targets.{name}")
-        output: Output = module.render(model)
+        needs: tuple[str, ...] = getattr(module, "NEEDS", ())
+        output: Output = module.render(model, dict(owned)) if needs else module.render(model)
         for path, text in output.owned.items():
             _claim(path, owned, user)
             owned[path] = _with_header(header_for(path, model.manifest, owned=True), text)
@@ -36,6 +40,14 @@ def render_targets(model: Model, names: tuple[str, ...] | None = None) -> Output
             _claim(path, owned, user)
             user[path] = _with_header(header_for(path, model.manifest, owned=False), text)
     return Output(dict(sorted(owned.items())), dict(sorted(user.items())))
+
+
+def _with_needs(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The targets to render, with those that a requested target packs added, in TARGETS order."""
+    wanted = set(names)
+    for name in names:
+        wanted.update(getattr(importlib.import_module(f"planforge.targets.{name}"), "NEEDS", ()))
+    return tuple(t for t in TARGETS if t in wanted)
 
 
 def _with_header(header: str, text: str) -> str:

@@ -55,16 +55,22 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-dead-letter-exchange": "notification-queue.retry",
                 "x-max-length": 10000,
                 "x-overflow": "reject-publish",
             },
         },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "notification-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "notification-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.2",
@@ -74,6 +80,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.3",
@@ -83,6 +90,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",

@@ -129,13 +129,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "inventory-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "inventory-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "inventory-service-queue.retry",
+            },
         },
-        {"name": "inventory-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "inventory-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "inventory-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.retry.2",
@@ -145,6 +153,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "inventory-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.retry.3",
@@ -154,6 +163,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "inventory-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
@@ -163,16 +173,22 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-dead-letter-exchange": "notification-queue.retry",
                 "x-max-length": 10000,
                 "x-overflow": "reject-publish",
             },
         },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "notification-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "notification-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.2",
@@ -182,6 +198,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.3",
@@ -191,6 +208,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",
@@ -199,13 +217,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "order-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "order-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "order-service-queue.retry",
+            },
         },
-        {"name": "order-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "order-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "order-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.retry.2",
@@ -215,6 +241,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "order-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.retry.3",
@@ -224,6 +251,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "order-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.dlx",

@@ -124,13 +124,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "inventory-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "inventory-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "inventory-service-queue.retry",
+            },
         },
-        {"name": "inventory-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "inventory-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "inventory-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.retry.2",
@@ -140,6 +148,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "inventory-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.retry.3",
@@ -149,6 +158,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "inventory-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "inventory-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
@@ -157,13 +167,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "order-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "order-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "order-service-queue.retry",
+            },
         },
-        {"name": "order-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "order-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "order-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.retry.2",
@@ -173,6 +191,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "order-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.retry.3",
@@ -182,6 +201,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "order-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "order-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:order-service-queue.dlx",
@@ -190,13 +210,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "payment-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "payment-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "payment-service-queue.retry",
+            },
         },
-        {"name": "payment-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "payment-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "payment-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 500,
                 "x-dead-letter-exchange": "payment-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:payment-service-queue.retry.2",
@@ -206,6 +234,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "payment-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "payment-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:payment-service-queue.retry.3",
@@ -215,6 +244,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "payment-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 10000,
                 "x-dead-letter-exchange": "payment-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:payment-service-queue.dlx",

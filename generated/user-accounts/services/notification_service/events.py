@@ -96,13 +96,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "notification-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "notification-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "notification-queue.retry",
+            },
         },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "notification-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "notification-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.2",
@@ -112,6 +120,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.3",
@@ -121,6 +130,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",
@@ -129,13 +139,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "user-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "user-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "user-service-queue.retry",
+            },
         },
-        {"name": "user-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "user-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "user-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.2",
@@ -145,6 +163,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.3",
@@ -154,6 +173,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.dlx",

@@ -124,13 +124,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "auth-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "auth-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "auth-service-queue.retry",
+            },
         },
-        {"name": "auth-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "auth-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "auth-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
@@ -140,6 +148,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "auth-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
@@ -149,6 +158,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "auth-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "auth-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
@@ -157,13 +167,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "notification-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "notification-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "notification-queue.retry",
+            },
         },
-        {"name": "notification-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "notification-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "notification-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.2",
@@ -173,6 +191,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.retry.3",
@@ -182,6 +201,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "notification-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "notification-queue.requeue",
                 "x-dead-letter-routing-key": "to:notification-queue.dlx",
@@ -190,13 +210,21 @@ TOPOLOGY: dict[str, Any] = {
         {
             "name": "user-service-queue",
             "durable": True,
-            "arguments": {"x-dead-letter-exchange": "user-service-queue.retry"},
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": "user-service-queue.retry",
+            },
         },
-        {"name": "user-service-queue.dlq", "durable": True, "arguments": {}},
+        {
+            "name": "user-service-queue.dlq",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum"},
+        },
         {
             "name": "user-service-queue.retry.1",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 1000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.2",
@@ -206,6 +234,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.2",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 2000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.retry.3",
@@ -215,6 +244,7 @@ TOPOLOGY: dict[str, Any] = {
             "name": "user-service-queue.retry.3",
             "durable": True,
             "arguments": {
+                "x-queue-type": "quorum",
                 "x-message-ttl": 4000,
                 "x-dead-letter-exchange": "user-service-queue.requeue",
                 "x-dead-letter-routing-key": "to:user-service-queue.dlx",

@@ -1,0 +1,247 @@
+"""deploy/k8s/: every file validates against the Kubernetes schemas (strict), kustomization lists it all, and
+the NetworkPolicies allow exactly the communication matrix's edges, on the examples and on generated manifests."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planforge.build import build_model
+from planforge.derive import DATASTORE_PORTS
+from planforge.loader import load_manifest
+from planforge.model import Model
+from planforge.pipeline import validate
+from planforge.targets.k8s import KUBERNETES_VERSION
+from planforge.targets.registry import render_targets
+from tests.conftest import EXAMPLES, REPO
+
+FOLDER = "deploy/k8s/"
+
+
+def _model(path: Path) -> Model:
+    return build_model(load_manifest(path), path.name)
+
+
+def _documents(files: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    return {p: list(yaml.safe_load_all(t)) for p, t in files.items() if p.startswith(FOLDER) and p.endswith(".yaml")}
+
+
+def _k8s_files(model: Model) -> dict[str, str]:
+    return {p: t for p, t in render_targets(model, ("k8s",)).owned.items() if p.startswith(FOLDER)}
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_resource_validates_strictly(example: str) -> None:
+    files = _k8s_files(_model(REPO / "examples" / example / "feature.yaml"))
+    kinds = set()
+    for path, documents in _documents(files).items():
+        if path.endswith("kustomization.yaml"):
+            continue
+        for document in documents:
+            kinds.add(document["kind"])
+            try:  # raises on the first schema error, strict: unknown fields are errors too
+                kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{path}: {document['kind']}/{document['metadata']['name']}: {exc}")
+    assert {"Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget"} <= kinds
+    assert {"HorizontalPodAutoscaler", "NetworkPolicy", "Job"} <= kinds
+
+
+def test_strict_validation_catches_an_unknown_field() -> None:
+    """The check above would catch a mistake: an unknown key in a Deployment is refused."""
+    files = _k8s_files(_model(REPO / "examples" / EXAMPLES[0] / "feature.yaml"))
+    deployment = next(
+        d for docs in _documents(files).values() for d in docs if d["kind"] == "Deployment" and d["spec"]["replicas"]
+    )
+    deployment["spec"]["replica"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_kustomization_lists_every_file_and_image(example: str) -> None:
+    files = _k8s_files(_model(REPO / "examples" / example / "feature.yaml"))
+    documents = _documents(files)
+    (kustomization,) = documents[FOLDER + "kustomization.yaml"]
+    listed = {FOLDER + name for name in kustomization["resources"]}
+    assert listed == {p for p in files if p.endswith(".yaml")} - {FOLDER + "kustomization.yaml"}
+    images = {
+        c["image"].split(":")[0]
+        for docs in documents.values()
+        for d in docs
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert {i["name"] for i in kustomization["images"]} == images - {"nginx"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_deployments_probe_and_roll_safely(example: str) -> None:
+    model = _model(REPO / "examples" / example / "feature.yaml")
+    documents = _documents(_k8s_files(model))
+    for service in model.services:
+        deployments = [d for d in documents[f"{FOLDER}{service.name}.yaml"] if d["kind"] == "Deployment"]
+        assert deployments
+        for deployment in deployments:
+            assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            # Secrets are referenced, never written.
+            for variable in container.get("env", []):
+                assert "value" not in variable, variable
+    assert not any(d["kind"] == "Secret" for docs in documents.values() for d in docs)
+
+
+# --- NetworkPolicy semantics ------------------------------------------------------------------------------------
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _peer_matches(peer: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A NetworkPolicy peer: a podSelector (same namespace, or any with namespaceSelector {}) ; no ipBlocks here."""
+    assert "ipBlock" not in peer
+    return _matches(peer.get("podSelector", {}), labels)
+
+
+def _rule_allows(rule: dict[str, Any], key: str, labels: dict[str, str], port: int) -> bool:
+    peers = rule.get(key)
+    ports = rule.get("ports")
+    peer_ok = peers is None or any(_peer_matches(p, labels) for p in peers)
+    port_ok = ports is None or any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports)
+    return peer_ok and port_ok
+
+
+def _allowed(
+    policies: list[dict[str, Any]], direction: str, pod: dict[str, str], peer: dict[str, str], port: int
+) -> bool:
+    """Kubernetes semantics: a pod selected by no policy of that direction is open; otherwise any rule may allow."""
+    key = "to" if direction == "Egress" else "from"
+    selecting = [
+        p for p in policies if direction in p["spec"]["policyTypes"] and _matches(p["spec"]["podSelector"], pod)
+    ]
+    if not selecting:
+        return True
+    rules = [r for p in selecting for r in p["spec"].get(direction.lower(), [])]
+    return any(_rule_allows(r, key, peer, port) for r in rules)
+
+
+def _effective_edges(model: Model, documents: dict[str, list[dict[str, Any]]]) -> set[tuple[str, str, int]]:
+    """Every (source, target, port) the policies let through, among the feature's pods and its datastores."""
+    policies = [d for docs in documents.values() for d in docs if d["kind"] == "NetworkPolicy"]
+    pods = {
+        d["metadata"]["labels"]["app.kubernetes.io/name"]: d["spec"]["template"]["metadata"]["labels"]
+        for docs in documents.values()
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
+    stores = {d.name: {"planforge-datastore": d.name} for d in model.datastores if d.kind in DATASTORE_PORTS}
+    ports = {s.port for s in model.services} | set(DATASTORE_PORTS.values())
+    edges = set()
+    for (source, source_labels), (target, target_labels) in itertools.product(pods.items(), {**pods, **stores}.items()):
+        for port in ports:
+            if source == target:
+                continue
+            egress = _allowed(policies, "Egress", source_labels, target_labels, port)
+            ingress = target in stores or _allowed(policies, "Ingress", target_labels, source_labels, port)
+            if egress and ingress:
+                edges.add((source, target, port))
+    return edges
+
+
+def _matrix_edges(model: Model) -> set[tuple[str, str, int]]:
+    """What the manifest declares, derived here independently of the target."""
+    expected: set[tuple[str, str, int]] = set()
+    if model.gateway:
+        expected |= {("gateway", r.service, model.service(r.service).port) for r in model.gateway.routes}
+    for service in model.services:
+        expected |= {
+            (service.name, c.target, model.service(c.target).port) for c in service.calls if c.target != service.name
+        }
+        for store in model.datastores:
+            if store.name in service.uses and store.kind in DATASTORE_PORTS:
+                expected.add((service.name, store.name, DATASTORE_PORTS[store.kind]))
+    return expected
+
+
+def _assert_policies_are_the_matrix(model: Model) -> None:
+    documents = _documents(_k8s_files(model))
+    assert _effective_edges(model, documents) == _matrix_edges(model)
+    # The REST rows of the plan's matrix are the HTTP edges between pods.
+    titles = {s.name: s.title for s in model.services} | {"gateway": "API Gateway"}
+    http = {(titles[s], titles[t]) for s, t, _ in _matrix_edges(model) if t in titles}
+    rows = {(r.source, r.target) for r in model.matrix if r.protocol == "REST"}
+    assert rows == http
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_network_policies_allow_exactly_the_matrix(example: str) -> None:
+    _assert_policies_are_the_matrix(_model(REPO / "examples" / example / "feature.yaml"))
+
+
+def test_a_removed_policy_rule_is_noticed() -> None:
+    """The evaluator is not vacuous: dropping the gateway's egress rules removes its edges."""
+    model = _model(REPO / "examples" / EXAMPLES[0] / "feature.yaml")
+    documents = _documents(_k8s_files(model))
+    gateway_policy = next(d for d in documents[FOLDER + "gateway.yaml"] if d["kind"] == "NetworkPolicy")
+    gateway_policy["spec"]["egress"] = []
+    assert not any(s == "gateway" for s, _, _ in _effective_edges(model, documents))
+
+
+@st.composite
+def manifests(draw: st.DrawFn) -> dict[str, Any]:
+    """Small valid manifests with random calls, datastore use and gateway routes."""
+    count = draw(st.integers(1, 5))
+    names = [f"svc{i}" for i in range(count)]
+    stores = {
+        "db": {"kind": "postgres", "owner": names[0], "title": "DB"},
+        "cache": {"kind": "redis", "title": "Cache"},
+    }
+    services: dict[str, Any] = {}
+    for index, name in enumerate(names):
+        others = [n for n in names if n != name]
+        calls = draw(st.lists(st.sampled_from(others), unique=True)) if others else []
+        uses = (["db"] if index == 0 else []) + (["cache"] if draw(st.booleans()) else [])
+        route = {"id": f"get_{name}", "method": "GET", "path": f"/{name}/items/{{itemId}}"}
+        route |= {"parameters": {"itemId": {"in": "path", "schema": {"type": "string"}}}}
+        route |= {"responses": {"200": "Item"}}
+        services[name] = {"title": f"Service {index}", "layer": "core", "uses": uses, "routes": [route]}
+        if calls:
+            services[name]["calls"] = [{"service": c, "route": f"get_{c}", "purpose": "Reads items"} for c in calls]
+    routed = draw(st.lists(st.sampled_from(names), unique=True))
+    manifest: dict[str, Any] = {
+        "planforge": 1,
+        "feature": {"name": "Generated", "slug": "generated-feature", "overview": "Generated for a property test."},
+        "datastores": stores,
+        "services": services,
+        "schemas": {"Item": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    }
+    if routed:
+        manifest["gateway"] = {
+            "routes": [
+                {"path": f"/api/{n}/*", "service": n, "methods": ["GET"], "strip_prefix": "/api"} for n in routed
+            ],
+            "authentication": {"jwt": {"algorithms": ["RS256"], "issuer": names[0]}},
+        }
+    return manifest
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(manifests())
+def test_network_policies_are_the_matrix_on_generated_manifests(
+    tmp_path_factory: Any, manifest: dict[str, Any]
+) -> None:
+    path = tmp_path_factory.mktemp("k8s") / "feature.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    result = validate(path)
+    assert result.ok, [str(d) for d in result.diagnostics]
+    _assert_policies_are_the_matrix(_model(path))
