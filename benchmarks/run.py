@@ -135,6 +135,14 @@ def peer_versions() -> dict[str, str]:
 
 
 def feature_openapi(manifest: Path, spec: Path) -> None:
+    """The feature's OpenAPI, made in a child process so that this one stays small: Linux counts the
+    parent's resident size at fork into each child's ru_maxrss."""
+    made = subprocess.run([sys.executable, __file__, "--openapi", str(manifest), str(spec)], capture_output=True)
+    if made.returncode != 0:
+        raise RuntimeError(made.stderr.decode(errors="replace")[-500:])
+
+
+def _write_feature_openapi(manifest: Path, spec: Path) -> None:
     """One OpenAPI document of the whole feature: every service's paths and components merged."""
     from planforge.build import build_model
     from planforge.frozen import thaw
@@ -297,4 +305,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--openapi"]:
+        _write_feature_openapi(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main()
