@@ -266,8 +266,9 @@ def user_accounts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     root = out / "user-accounts"
-    for impl in (REPO / "generated" / "user-accounts" / "services").glob("*/impl"):
-        shutil.copytree(impl, root / "services" / impl.parent.name / "impl", dirs_exist_ok=True)
+    for folder in ("impl", "migrations"):  # the example's hand-written handlers and migrations
+        for mine in (REPO / "generated" / "user-accounts" / "services").glob(f"*/{folder}"):
+            shutil.copytree(mine, root / "services" / mine.parent.name / folder, dirs_exist_ok=True)
     return root
 
 

@@ -24,7 +24,7 @@ from planforge.runtime.testing import settings_for_tests
 
 from .datastores import fresh_database, fresh_redis_prefix
 from .rabbit import amqp_url, fresh_vhost
-from .test_services import IMPLEMENTATIONS, REPO, generate, load_service
+from .test_services import IMPLEMENTATIONS, REPO, copy_user_files, generate, load_service
 
 needs_rabbitmqctl = pytest.mark.skipif(
     shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl for a fresh vhost"
@@ -50,8 +50,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """user-accounts generated afresh with the example's committed handlers."""
     root = generate(REPO / "examples" / "user-accounts" / "feature.yaml", tmp_path_factory.mktemp("wired"))
     for package in PACKAGES:
-        for source in (IMPLEMENTATIONS / package / "impl").glob("*.py"):
-            shutil.copy(source, root / "services" / package / "impl" / source.name)
+        copy_user_files(IMPLEMENTATIONS / package, root / "services" / package)
     return root
 
 

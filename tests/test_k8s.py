@@ -18,7 +18,7 @@ from planforge.derive import DATASTORE_PORTS
 from planforge.loader import load_manifest
 from planforge.model import Model
 from planforge.pipeline import validate
-from planforge.targets.k8s import KUBERNETES_VERSION
+from planforge.targets.k8s import KUBERNETES_VERSION, MANAGEMENT_PORT
 from planforge.targets.registry import render_targets
 from tests.conftest import EXAMPLES, REPO
 
@@ -142,10 +142,10 @@ def _effective_edges(model: Model, documents: dict[str, list[dict[str, Any]]]) -
         d["metadata"]["labels"]["app.kubernetes.io/name"]: d["spec"]["template"]["metadata"]["labels"]
         for docs in documents.values()
         for d in docs
-        if d["kind"] == "Deployment"
+        if d["kind"] in ("Deployment", "Job") and "part-of" in str(d["spec"]["template"]["metadata"]["labels"])
     }
     stores = {d.name: {"planforge-datastore": d.name} for d in model.datastores if d.kind in DATASTORE_PORTS}
-    ports = {s.port for s in model.services} | set(DATASTORE_PORTS.values())
+    ports = {s.port for s in model.services} | set(DATASTORE_PORTS.values()) | {MANAGEMENT_PORT}
     edges = set()
     for (source, source_labels), (target, target_labels) in itertools.product(pods.items(), {**pods, **stores}.items()):
         for port in ports:
@@ -170,6 +170,10 @@ def _matrix_edges(model: Model) -> set[tuple[str, str, int]]:
         for store in model.datastores:
             if store.name in service.uses and store.kind in DATASTORE_PORTS:
                 expected.add((service.name, store.name, DATASTORE_PORTS[store.kind]))
+            if store.kind == "postgres" and store.owner == service.name:  # its migration Job: that database only
+                expected.add((f"{service.name}-migrate", store.name, DATASTORE_PORTS["postgres"]))
+    brokers = [d.name for d in model.datastores if d.kind == "rabbitmq"]
+    expected |= {("broker-definitions", name, MANAGEMENT_PORT) for name in brokers}  # the import Job
     return expected
 
 
@@ -178,7 +182,7 @@ def _assert_policies_are_the_matrix(model: Model) -> None:
     assert _effective_edges(model, documents) == _matrix_edges(model)
     # The REST rows of the plan's matrix are the HTTP edges between pods.
     titles = {s.name: s.title for s in model.services} | {"gateway": "API Gateway"}
-    http = {(titles[s], titles[t]) for s, t, _ in _matrix_edges(model) if t in titles}
+    http = {(titles[s], titles[t]) for s, t, _ in _matrix_edges(model) if t in titles and s in titles}
     rows = {(r.source, r.target) for r in model.matrix if r.protocol == "REST"}
     assert rows == http
 

@@ -149,10 +149,10 @@ def test_generated_code_passes_ruff_and_mypy(rendered: dict[str, Path], name: st
         assert result.returncode == 0, f"{Path(command[0]).name}:\n{result.stdout}{result.stderr}"
 
 
-def run_contract_tests(root: Path, **env: str) -> None:
-    """Run the generated tests (in-process contract checks and schemathesis) in their own pytest."""
+def run_contract_tests(root: Path, *paths: str, **env: str) -> None:
+    """Run the generated tests (in-process contract checks and schemathesis), or those files, in their own pytest."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-x"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-x", *paths],
         cwd=root,
         env={**os.environ, **env},
         capture_output=True,
@@ -335,9 +335,15 @@ def implemented(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """user-accounts generated afresh, with the example's committed handlers copied over the stubs."""
     root = generate(REPO / "examples" / "user-accounts" / "feature.yaml", tmp_path_factory.mktemp("implemented"))
     for package in IMPLEMENTATIONS.iterdir():
-        for source in (package / "impl").glob("*.py"):
-            shutil.copy(source, root / "services" / package.name / "impl" / source.name)
+        copy_user_files(package, root / "services" / package.name)
     return root
+
+
+def copy_user_files(package: Path, into: Path) -> None:
+    """A service's hand-written files: its handlers (impl/) and its own migrations (migrations/)."""
+    for folder in ("impl", "migrations"):
+        for source in (package / folder).glob("*.py"):
+            shutil.copy(source, into / folder / source.name)
 
 
 @pytest.fixture(scope="module")
@@ -364,7 +370,15 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
     registration = {"email": email, "password": "correct horse", "displayName": "Ada"}
     isolated = {"database_url": postgres, "redis_key_prefix": redis_prefix}
     user_app = users.build_app(settings_for_tests(users.CONFIG, **isolated))
-    auth_app = auth.build_app(settings_for_tests(auth.CONFIG, **isolated))
+    with fresh_database() as auth_database:  # one database per service, as deployed
+        auth_app = auth.build_app(settings_for_tests(auth.CONFIG, **(isolated | {"database_url": auth_database})))
+        _register_log_in_and_read(users, auth, user_app, auth_app, registration, redis_prefix)
+
+
+def _register_log_in_and_read(
+    users: ModuleType, auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
+) -> None:
+    email = registration["email"]
     with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:
         created = user_client.post("/users/register", json=registration)
         assert created.status_code == 201, created.text
@@ -403,8 +417,16 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
 
 
 @pytest.mark.services
-def test_the_implemented_example_passes_its_contract_tests(implemented: Path, postgres: str, redis_prefix: str) -> None:
-    run_contract_tests(implemented, DATABASE_URL=postgres, REDIS_KEY_PREFIX=redis_prefix)
+def test_the_implemented_example_passes_its_contract_tests(implemented: Path, redis_prefix: str) -> None:
+    """Each service's contract tests against a database of its own, as deployed (one database per service)."""
+    files = sorted(p.relative_to(implemented).as_posix() for p in (implemented / "tests").glob("test_*_contract.py"))
+    assert files
+    for path in files:
+        if path.endswith("test_events_contract.py"):  # several services in one process: each on its own SQLite
+            run_contract_tests(implemented, path, REDIS_KEY_PREFIX=redis_prefix)
+            continue
+        with fresh_database() as url:
+            run_contract_tests(implemented, path, DATABASE_URL=url, REDIS_KEY_PREFIX=redis_prefix)
 
 
 def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them() -> None:

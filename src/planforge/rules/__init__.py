@@ -11,7 +11,19 @@ from collections.abc import Callable, Iterator
 
 from planforge.diagnostics import Diagnostic
 from planforge.loader import Document
-from planforge.rules import broker, datastores, flows, gateway, names, payloads, references, resilience, routes, text
+from planforge.rules import (
+    broker,
+    datastores,
+    flows,
+    gateway,
+    names,
+    payloads,
+    references,
+    resilience,
+    routes,
+    security,
+    text,
+)
 from planforge.rules.manifest import Manifest
 
 __all__ = ["CHECKS", "semantic_diagnostics"]
@@ -27,6 +39,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     payloads.check,
     text.check,
     resilience.check,
+    security.check,
 )
 
 

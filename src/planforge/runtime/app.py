@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from planforge.runtime.audit import AuditMiddleware, AuditRecord, create_audit_table
+from planforge.runtime.audit import AuditMiddleware, AuditRecord
 from planforge.runtime.config import ServiceConfig, Settings
 from planforge.runtime.correlation import CorrelationMiddleware
 from planforge.runtime.logs import configure_logging
@@ -50,8 +53,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if config.owns_database:
-            await create_audit_table(resources.engine)
+        if config.owns_database and settings.migrate_on_start:
+            from planforge.runtime.migrate import apply_migrations  # alembic only for services with a database
+
+            await apply_migrations(resources.engine, _migrations_of(operations.package))
         await operations.startup(resources)
         bus = app.state.bus = _service_bus(resources, events, operations, metrics)
         if bus is not None:
@@ -79,6 +84,18 @@ def create_app(
     app.openapi = _documented(app)  # type: ignore[method-assign]
     configure_logging(config.pii_fields, settings.log_level)
     return app
+
+
+def _migrations_of(package: str) -> Path | None:
+    """services/<package>/migrations/: the service's own revisions (branch app), when it has any.
+
+    package is the service package as imported (Operations gets __package__), whatever name it was loaded under.
+    """
+    if not package:
+        return None
+    module = sys.modules.get(package) or importlib.import_module(package)
+    folder = Path(module.__file__ or ".").parent / "migrations"
+    return folder if folder.is_dir() else None
 
 
 class _Audit:

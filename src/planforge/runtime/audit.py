@@ -7,7 +7,8 @@ token's ``sub``). It never holds a payload, a header or a concrete path (a path 
 template stands in for it, so PII cannot reach the log.
 
 Where the service owns a database, records go to its ``planforge_audit`` table, which the database itself keeps
-append-only (a trigger refuses UPDATE, DELETE and, on PostgreSQL, TRUNCATE); a record of an event staged in the
+append-only (triggers, created by the runtime's migration planforge_0001, refuse UPDATE, DELETE and, on
+PostgreSQL, TRUNCATE); a record of an event staged in the
 outbox is written in the same transaction. Otherwise they go to the Redis stream ``<prefix>planforge:audit``
 (XADD only), or, with neither, to the ``planforge.audit`` logger as JSON lines.
 """
@@ -38,7 +39,6 @@ __all__ = [
     "RedisAuditLog",
     "SqlAuditLog",
     "audit_table",
-    "create_audit_table",
 ]
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -56,26 +56,6 @@ audit_table = Table(
     Column("correlation_id", String(128), nullable=True),
     Column("subject", String(255), nullable=True),
 )
-
-# The database keeps the table append-only, whatever code runs against it.
-_APPEND_ONLY = {
-    "postgresql": [
-        """CREATE OR REPLACE FUNCTION planforge_audit_append_only() RETURNS trigger AS $$
-        BEGIN RAISE EXCEPTION 'planforge_audit is append-only'; END; $$ LANGUAGE plpgsql""",
-        "DROP TRIGGER IF EXISTS planforge_audit_no_change ON planforge_audit",
-        """CREATE TRIGGER planforge_audit_no_change BEFORE UPDATE OR DELETE ON planforge_audit
-        FOR EACH ROW EXECUTE FUNCTION planforge_audit_append_only()""",
-        "DROP TRIGGER IF EXISTS planforge_audit_no_truncate ON planforge_audit",
-        """CREATE TRIGGER planforge_audit_no_truncate BEFORE TRUNCATE ON planforge_audit
-        FOR EACH STATEMENT EXECUTE FUNCTION planforge_audit_append_only()""",
-    ],
-    "sqlite": [
-        """CREATE TRIGGER IF NOT EXISTS planforge_audit_no_update BEFORE UPDATE ON planforge_audit
-        BEGIN SELECT RAISE(ABORT, 'planforge_audit is append-only'); END""",
-        """CREATE TRIGGER IF NOT EXISTS planforge_audit_no_delete BEFORE DELETE ON planforge_audit
-        BEGIN SELECT RAISE(ABORT, 'planforge_audit is append-only'); END""",
-    ],
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +80,6 @@ class AuditLog(Protocol):
 
     async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:
         """Add a record (in session's transaction when given and the store is that database)."""
-
-
-async def create_audit_table(engine: AsyncEngine) -> None:
-    """Create planforge_audit and the triggers that keep it append-only, when missing."""
-    async with engine.begin() as connection:
-        await connection.run_sync(audit_metadata.create_all, checkfirst=True)
-        for statement in _APPEND_ONLY.get(engine.dialect.name, []):
-            await connection.exec_driver_sql(statement)
 
 
 class SqlAuditLog:

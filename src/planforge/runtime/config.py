@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BreakerConfig", "CacheConfig", "DatastoreConfig", "ServiceConfig", "Settings"]
+__all__ = ["BreakerConfig", "CacheConfig", "DatastoreConfig", "ServiceConfig", "Settings", "async_sql_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +86,17 @@ class Settings(BaseSettings):
     readiness_timeout: float = 2.0
     # EVENTS=false: no broker connection (no topology, relay or consumers); staged events wait in the outbox.
     events: bool = True
+    # MIGRATE_ON_START=false: the service does not apply its migrations when it starts (a job did it before).
+    migrate_on_start: bool = True
 
     def sql_url(self, config: ServiceConfig) -> str:
         """The SQLAlchemy async URL: DATABASE_URL, a plain postgres URL made async, or a local SQLite file."""
-        url = self.database_url or f"sqlite+aiosqlite:///./{config.package}.db"
-        for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain) :]
-        return url
+        return async_sql_url(self.database_url or f"sqlite+aiosqlite:///./{config.package}.db")
+
+
+def async_sql_url(url: str) -> str:
+    """A database URL for SQLAlchemy's async engine: plain postgres URLs get the asyncpg driver."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    return url

@@ -100,6 +100,7 @@ class ServiceBus:
         self.metrics = metrics
         self._auditing: set[asyncio.Task[None]] = set()
         self.bus = EventBus.for_service(resources, events.topology, events.catalog)
+        self.bus.manage_tables = False  # the service's migrations create the outbox and processed_events
         self.bus.on_outcome = self._outcome
         self.bus.publisher.on_confirmed = metrics.published
         for consumer in events.consumers:

@@ -25,11 +25,13 @@ from planforge.targets import Output
 from planforge.templating import render_template
 from planforge.units import seconds
 
-__all__ = ["KUBERNETES_VERSION", "NEEDS", "allowed_edges", "render"]
+__all__ = ["KUBERNETES_VERSION", "MANAGEMENT_PORT", "NEEDS", "allowed_edges", "render"]
 
 # The targets whose files this one packs into ConfigMaps (rendered before it, see targets/registry.py).
 NEEDS = ("broker", "gateway", "deploy")
 _FOLDER = "deploy/k8s"
+# RabbitMQ's management API, where the broker-definitions Job imports the topology.
+MANAGEMENT_PORT = 15672
 _GATEWAY_PORT = 8080
 _KEYS_DIR = "/run/planforge/jwt"
 _GATEWAY_DIR = "/etc/planforge/gateway"
@@ -141,6 +143,7 @@ def _service_documents(model: Model, service: Service) -> list[dict[str, Any]]:
         _disruption_budget(model, service.name, labels),
         _autoscaler(model, service.name, labels, _tracks(model)[0][0]),
         _network_policy(model, service.name, labels, _ingress_from(model, service), _egress_of(model, service)),
+        *(_migration_job(model, service) if _owns_database(model, service) else []),
     ]
     return documents
 
@@ -169,6 +172,8 @@ def _config_map(name: str, labels: dict[str, str], data: dict[str, str]) -> dict
 def _settings(model: Model, service: Service) -> dict[str, str]:
     """The service's non-secret settings (planforge.runtime.config.Settings), pointing at cluster DNS names."""
     data: dict[str, str] = {"LOG_LEVEL": "INFO"}
+    if _owns_database(model, service):
+        data["MIGRATE_ON_START"] = "false"  # the pod's migrate init container did it, before the app started
     if any(d.kind == "redis" for d in model.datastores if d.name in service.uses):
         data["REDIS_KEY_PREFIX"] = f"{model.slug}:"
     for target in _callees(service):
@@ -180,9 +185,8 @@ def _settings(model: Model, service: Service) -> dict[str, str]:
 def _secret_env(model: Model, service: Service) -> list[dict[str, Any]]:
     """Connection URLs carry credentials: they come from the service's Secret (deploy/k8s/README.md)."""
     kinds = {d.kind for d in model.datastores if d.name in service.uses}
-    owns_database = any(d.kind == "postgres" and d.owner == service.name for d in model.datastores)
     names = [
-        *(("DATABASE_URL",) if owns_database else ()),
+        *(("DATABASE_URL",) if _owns_database(model, service) else ()),
         *(("REDIS_URL",) if "redis" in kinds else ()),
         *(("AMQP_URL",) if "rabbitmq" in kinds else ()),
     ]
@@ -249,6 +253,64 @@ def _deployment(
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
+                }
+                | ({"initContainers": [_migrator(model, service)]} if _owns_database(model, service) else {}),
+            },
+        },
+    }
+
+
+def _owns_database(model: Model, service: Service) -> bool:
+    return any(d.kind == "postgres" and d.owner == service.name for d in model.datastores)
+
+
+def _migrator(model: Model, service: Service) -> dict[str, Any]:
+    """The container that applies the service's migrations (runtime's and its own) before the app starts.
+
+    Every new pod runs it first, so no version starts on a schema older than it needs; a PostgreSQL advisory
+    lock makes pods starting together migrate one at a time, and an up-to-date database makes it a no-op.
+    """
+    command = ["python", "-m", "planforge.runtime.migrate", "upgrade", "--service", f"/srv/{service.package}"]
+    database = [e for e in _secret_env(model, service) if e["name"] == "DATABASE_URL"]
+    return {
+        "name": "migrate",
+        "image": f"{model.slug}-{service.name}:latest",
+        "command": command,
+        "env": database,
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": _RESTRICTED,
+    }
+
+
+def _migration_job(model: Model, service: Service) -> list[dict[str, Any]]:
+    """The same migration as a Job, for pipelines that migrate before they roll out a new version.
+
+    Its pods are not the service's (no Service routes to them): their own policy lets them reach the service's
+    database and DNS, nothing else.
+    """
+    name = f"{service.name}-migrate"
+    labels = _labels(model, name, "migration")
+    database = next(d for d in model.datastores if d.kind == "postgres" and d.owner == service.name)
+    peer = {"namespaceSelector": {}, "podSelector": {"matchLabels": {_DATASTORE: database.name}}}
+    egress = [_dns_egress(), {"to": [peer], "ports": [{"protocol": "TCP", "port": DATASTORE_PORTS["postgres"]}]}]
+    return [_job(model, service, name, labels), _network_policy(model, name, labels, [], egress)]
+
+
+def _job(model: Model, service: Service, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": 3,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "serviceAccountName": service.name,
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [_migrator(model, service)],
                 },
             },
         },
@@ -497,7 +559,11 @@ def _broker_documents(model: Model, files: Mapping[str, str]) -> list[dict[str, 
         },
     }
     data = {"definitions.json": files["broker/definitions.json"]}
-    return [_config_map("broker-definitions", labels, data), job]
+    brokers = sorted(d.name for d in model.datastores if d.kind == "rabbitmq")
+    peers = [{"namespaceSelector": {}, "podSelector": {"matchLabels": {_DATASTORE: name}}} for name in brokers]
+    egress = [_dns_egress(), {"to": peers, "ports": [{"protocol": "TCP", "port": MANAGEMENT_PORT}]}]
+    policy = _network_policy(model, "broker-definitions", labels, [], egress)
+    return [_config_map("broker-definitions", labels, data), job, policy]
 
 
 def _kustomization(model: Model, resources: list[str]) -> dict[str, Any]:

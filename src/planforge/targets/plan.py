@@ -34,6 +34,16 @@ def render(model: Model) -> Output:
         broker_yaml=_broker_yaml(model),
         scenario_titles=_SCENARIO_TITLES,
         actor_titles={"client": "Client", "gateway": "API Gateway"} | {s.name: s.title for s in model.services},
+        rollback={
+            "migrated": [
+                s.name
+                for s in model.services
+                if any(d.kind == "postgres" and d.owner == s.name for d in model.datastores)
+            ],
+            "redis": [
+                s.name for s in model.services if any(d.kind == "redis" and d.name in s.uses for d in model.datastores)
+            ],
+        },
         k8s={
             "version": KUBERNETES_VERSION,
             "edges": network_edges(model.services, model.datastores, model.gateway),

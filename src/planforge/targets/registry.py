@@ -14,7 +14,18 @@ __all__ = ["TARGETS", "TargetError", "header_for", "render_targets"]
 # Each name is a module planforge.targets.<name> with render(model) -> Output. A module that packs other
 # targets' files (NEEDS = names of targets listed before it) has render(model, files) -> Output instead, and gets
 # the owned files rendered so far, as they will be written.
-TARGETS: tuple[str, ...] = ("plan", "openapi", "services", "broker", "asyncapi", "gateway", "deploy", "k8s", "e2e")
+TARGETS: tuple[str, ...] = (
+    "plan",
+    "openapi",
+    "services",
+    "migrations",
+    "broker",
+    "asyncapi",
+    "gateway",
+    "deploy",
+    "k8s",
+    "e2e",
+)
 
 _HASH_COMMENT = {".py", ".yaml", ".yml", ".toml", ".conf", ".cfg", ".ini", ".sh", ".txt", ".env"}
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

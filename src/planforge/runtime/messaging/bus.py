@@ -63,6 +63,8 @@ class EventBus:
         self.relay = OutboxRelay(sessions, self.publisher, poll_interval=poll_interval) if sessions else None
         self.consumers: list[Consumer] = []
         self.on_outcome = on_outcome
+        # False when migrations own the tables (generated services); a bus used on its own creates them.
+        self.manage_tables = True
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -125,8 +127,9 @@ class EventBus:
         self._tasks = [asyncio.create_task(c.run(self.amqp_url, backoff)) for c in self.consumers]
 
     async def create_tables(self) -> None:
-        """Create the outbox and processed_events tables when the service has a database (idempotent)."""
-        if self.sessions is not None:
+        """Create the outbox and processed_events tables when the bus has a database and manages its tables
+        (a generated service does not: its migrations created them, see planforge.runtime.migrate)."""
+        if self.sessions is not None and self.manage_tables:
             async with self.sessions() as session:
                 await (await session.connection()).run_sync(metadata.create_all, checkfirst=True)
                 await session.commit()

@@ -1,22 +1,15 @@
 """Handlers of Auth Service: one module per operation, each with `async def handle`.
 
-startup() creates the credentials table; add_credentials() is what the consumer of
-user.created (on_user_created.py) calls to let a new user sign in.
+add_credentials() is what the consumer of user.created (on_user_created.py) calls to let a new
+user sign in. The credentials table (tables.py) comes from migrations/auth_service_0001_initial.py.
 """
 
 from uuid import UUID
 
-from planforge.runtime import Resources
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .tables import credentials, metadata
-
-
-async def startup(resources: Resources) -> None:
-    """Create the tables if they are missing."""
-    async with resources.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+from .tables import credentials
 
 
 async def add_credentials(

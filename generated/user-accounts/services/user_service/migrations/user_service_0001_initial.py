@@ -1,0 +1,34 @@
+# Created by planforge from examples/user-accounts/feature.yaml. This file is yours: planforge never overwrites or deletes it.
+"""The users table of user-service (branch "app"): what impl/tables.py describes.
+
+Add later changes as new revisions of this branch (python -m planforge.runtime.migrate revision ...).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "user_service_0001"
+down_revision = None
+branch_labels = ("app",)
+depends_on = "planforge_0001"
+
+
+def upgrade() -> None:
+    """Create the users table."""
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("email", sa.String(254), nullable=False, unique=True),
+        sa.Column("display_name", sa.String(100), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True)),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    """Drop it again."""
+    op.drop_table("users")
