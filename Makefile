@@ -38,8 +38,11 @@ test: install-test  ## install everything the suite needs, then run it all
 fuzz: install-test  ## the property suite on many more generated manifests (PROPERTY_EXAMPLES=N to choose)
 	HYPOTHESIS_PROFILE=planforge-fuzz $(BIN)/python -m pytest -x tests/property $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python benchmarks/run.py
+bench: install  ## the benchmarks (peers in their own venv, .venv-bench); writes benchmarks/results.json
+	test -x .venv-bench/bin/pip || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/messaging.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -948,3 +948,76 @@ async def _stage(bus: EventBus, sessions: Callable[[], AsyncSession], number: in
         async with sessions() as session, session.begin():
             stored.append(await bus.stage(session, "thing.made", {"n": n}))
     return stored
+
+
+# --- batches: one transaction for the deliveries in hand, a savepoint each (PostgreSQL) -----------------------------
+
+
+@pytest.mark.asyncio
+async def test_in_a_batch_a_failing_handler_rolls_back_only_its_own_effects(pg: AsyncEngine, broker: Broker) -> None:
+    await declared(broker, make_topology((100,)))
+    sessions: list[int] = []
+    calls: list[tuple[int, int]] = []
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        assert context.session is not None
+        sessions.append(id(context.session))
+        calls.append((envelope.data["n"], context.attempt))
+        await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=envelope.data["n"]))
+        if envelope.data["n"] == 3 and context.attempt == 1:
+            raise RuntimeError("the fourth handler fails once, after writing its effect")
+
+    for n in range(8):  # queued before the consumer starts, so its first deliveries arrive together
+        await broker.publish(CATALOG.envelope("thing.made", {"n": n}).body())
+    consumer = make_consumer(broker, SqlIdempotency(async_sessionmaker(pg)), handler, max_retries=1)
+    async with consuming(consumer, broker.url):
+        await eventually(lambda: _true((3, 2) in calls), what="the retry of the failed delivery")
+        await eventually(lambda: _empty(broker, QUEUE), what="the acks")
+    assert len(set(sessions)) < len(sessions), "deliveries shared a transaction"
+    assert await count(pg, effects) == 8, "the failed attempt's effect was rolled back, the others' kept"
+    assert await count(pg, processed_events) == 8
+    assert sorted(n for n, attempt in calls if attempt == 1) == list(range(8))
+    assert await broker.depth(f"{QUEUE}.dlq") == 0
+
+
+class CutAfterBatchCommit(SqlIdempotency):
+    """The SQL store, but the connection to the broker is cut right after the first batch commits."""
+
+    def __init__(self, sessions: Callable[[], AsyncSession], proxy: TcpProxy) -> None:
+        super().__init__(sessions)
+        self.proxy = proxy
+        self.committed = 0
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Any]:
+        async with super().batch() as transaction:
+            yield transaction
+        self.committed += 1
+        if self.committed == 1:
+            await self.proxy.cut()  # committed, not yet acked
+
+
+@pytest.mark.asyncio
+async def test_a_batch_committed_but_not_acked_is_processed_once(
+    pg: AsyncEngine, broker: Broker, proxy: TcpProxy
+) -> None:
+    await declared(broker, make_topology((100,)))
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        assert context.session is not None
+        handled.append(envelope.event_id)
+        await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=envelope.data["n"]))
+
+    envelopes = [CATALOG.envelope("thing.made", {"n": n}) for n in range(6)]
+    for envelope in envelopes:
+        await broker.publish(envelope.body())
+    store = CutAfterBatchCommit(async_sessionmaker(pg), proxy)
+    async with consuming(make_consumer(broker, store, handler, max_retries=1), proxy.url(broker.vhost)):
+        await eventually(lambda: _true(store.committed >= 1), what="the first batch")
+        await asyncio.sleep(0.2)
+        await proxy.restore()
+        await eventually(lambda: _empty(broker, QUEUE), what="the acks after the redelivery")
+    assert sorted(handled) == sorted(e.event_id for e in envelopes), "no handler ran twice"
+    assert await count(pg, effects) == 6 and await count(pg, processed_events) == 6
+    assert await broker.depth(f"{QUEUE}.dlq") == 0

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["cache_dir", "cached_text"]
+__all__ = ["cache_dir", "cached_text", "store_text"]
 
 _FORMAT = "1"
 
@@ -39,11 +39,12 @@ def cached_text(kind: str, key: str, produce: Callable[[], str]) -> str:
     except (OSError, UnicodeDecodeError):
         pass
     text = produce()
-    _store(path, text)
+    store_text(path, text)
     return text
 
 
-def _store(path: Path, text: str) -> None:
+def store_text(path: Path, text: str) -> None:
+    """Write text to path atomically (a reader sees the old file or the whole new one); errors are ignored."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -65,6 +65,23 @@ def _validated(manifest: Path, fmt: Format):  # type: ignore[no-untyped-def]
     return result.document
 
 
+def _rendered(manifest: Path, out: Path, fmt: Format):  # type: ignore[no-untyped-def]
+    """The slug, the files and the manifest reference; exits as _validated does on a bad manifest."""
+    from planforge.pipeline import generate_files, manifest_ref
+
+    if not manifest.is_file():
+        sys.stderr.write(f"planforge: {manifest}: no such manifest file\n")
+        raise typer.Exit(EXIT_USAGE)
+    ref = manifest_ref(manifest, out)
+    result = generate_files(manifest, str(manifest), ref)
+    _emit(result.diagnostics, fmt)
+    if not result.loaded:
+        raise typer.Exit(EXIT_USAGE if _unreadable(result.diagnostics) else EXIT_FINDINGS)
+    if result.slug is None or result.output is None:
+        raise typer.Exit(EXIT_FINDINGS)
+    return result.slug, result.output, ref
+
+
 def _unreadable(diagnostics: list[Diagnostic]) -> bool:
     return any(d.code == "PF001" and d.message.startswith("cannot read") for d in diagnostics)
 
@@ -85,13 +102,10 @@ def generate(
 ) -> None:
     """Validate the manifest and write OUT/<slug>/; only changed files are rewritten."""
     from planforge.output import apply, plan_writes
-    from planforge.pipeline import manifest_ref, render
 
-    document = _validated(manifest, format)
-    ref = manifest_ref(manifest, out)
-    rendering = render(document, ref)
-    root = out / rendering.slug
-    plan = plan_writes(rendering.output, root, ref, force=force)
+    slug, output, ref = _rendered(manifest, out, format)
+    root = out / slug
+    plan = plan_writes(output, root, ref, force=force)
     if plan.conflicts:
         for conflict in plan.conflicts:
             sys.stderr.write(
@@ -128,15 +142,12 @@ def _summary(root: Path, plan, dry_run: bool) -> None:  # type: ignore[no-untype
 def check(manifest: ManifestArg, out: OutOpt = Path("generated"), format: FormatOpt = Format.text) -> None:
     """Exit 1 listing every missing, changed (with a diff) and extra file when OUT/<slug>/ is stale."""
     from planforge.output import check as compare
-    from planforge.pipeline import manifest_ref, render
 
-    document = _validated(manifest, format)
-    ref = manifest_ref(manifest, out)
-    rendering = render(document, ref)
-    root = out / rendering.slug
-    report = compare(rendering.output, root, ref)
+    slug, output, ref = _rendered(manifest, out, format)
+    root = out / slug
+    report = compare(output, root, ref)
     if report.clean:
-        typer.echo(f"{root}: up to date ({len(rendering.output.owned)} files)")
+        typer.echo(f"{root}: up to date ({len(output.owned)} files)")
         return
     for path in report.missing:
         typer.echo(f"missing: {root / path}")

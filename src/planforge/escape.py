@@ -18,8 +18,6 @@ import shlex
 import unicodedata
 from typing import Any
 
-import yaml
-
 __all__ = [
     "FILTERS",
     "comment",
@@ -167,24 +165,14 @@ def mermaid_label(text: object) -> str:
     return "".join(c if c.isalnum() or c in _MERMAID_PLAIN else f"#{ord(c)};" for c in one_line(text))
 
 
-class _DocumentDumper(yaml.SafeDumper):
-    """The safe dumper; text of several lines as a literal block only when no other line break is in it."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if any(c in value for c in "\r\x85\u2028\u2029") or any(_invisible(c) and c != "\n" for c in value):
-        style: str | None = '"'
-    else:
-        style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_DocumentDumper.add_representer(str, _text)
-
-
 def yaml_document(data: Any, width: int = 120) -> str:
-    """A YAML document of plain data, keys in their order; line-breaking characters in text always escaped."""
-    return yaml.dump(data, Dumper=_DocumentDumper, sort_keys=False, allow_unicode=True, width=width)
+    """A YAML document of plain data, keys in their order; line-breaking characters in text always escaped.
+
+    Written by libyaml's emitter where it gives the same bytes as PyYAML's (planforge.yamltext), else by PyYAML's.
+    """
+    from planforge.yamltext import dump_yaml
+
+    return dump_yaml(data, width=width, literal_blocks=True)
 
 
 FILTERS = {

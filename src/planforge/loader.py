@@ -16,7 +16,7 @@ import yaml
 
 from planforge.diagnostics import Diagnostic, Severity
 
-__all__ = ["MAX_BYTES", "Document", "LoadError", "Positions", "load_manifest", "load_text"]
+__all__ = ["MAX_BYTES", "Document", "LoadError", "Positions", "load_manifest", "load_text", "read_manifest"]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -94,6 +94,11 @@ class LoadError(Exception):
 def load_manifest(path: Path, display: str | None = None) -> Document:
     """Read and load a manifest file; raises LoadError with located diagnostics."""
     shown = display or str(path)
+    return load_text(read_manifest(path, shown), shown)
+
+
+def read_manifest(path: Path, shown: str) -> bytes:
+    """The bytes of a manifest file (at most MAX_BYTES); raises LoadError with located diagnostics."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
@@ -101,7 +106,7 @@ def load_manifest(path: Path, display: str | None = None) -> Document:
         raise LoadError([_at(shown, 0, 0, "PF001", f"cannot read the manifest: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_BYTES:
         raise LoadError([_at(shown, 0, 0, "PF002", f"the manifest is larger than {MAX_BYTES // 1024 // 1024} MiB")])
-    return load_text(raw, shown)
+    return raw
 
 
 def load_text(raw: bytes, shown: str) -> Document:

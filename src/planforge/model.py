@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from planforge.frozen import freeze
 
 __all__ = [
     "DEFAULT_JWT_LEEWAY",
@@ -47,19 +49,24 @@ DEFAULT_JWT_LEEWAY = 30
 
 @dataclass(frozen=True, slots=True)
 class JsonValue:
-    """A JSON value from the manifest, frozen as its JSON text (key order kept as written)."""
+    """A JSON value from the manifest, frozen as its JSON text (key order kept as written).
+
+    It is decoded once, into read-only containers (planforge.frozen), and every reader shares that.
+    """
 
     text: str
+    decoded: Any = field(compare=False, repr=False)
 
     @classmethod
     def of(cls, value: Any) -> JsonValue:
         """Freeze a plain value."""
-        return cls(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return cls(text, freeze(json.loads(text)))
 
     @property
     def value(self) -> Any:
-        """A fresh mutable copy of the value."""
-        return json.loads(self.text)
+        """The value, read-only (FrozenDict / FrozenList): copy it before changing it."""
+        return self.decoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planforge.diagnostics import Diagnostic, has_errors, sort_diagnostics
-from planforge.loader import Document, LoadError, load_manifest
+from planforge.loader import Document, LoadError, load_text, read_manifest
 from planforge.model import Model
 from planforge.targets import Output
 
-__all__ = ["Rendering", "Validation", "manifest_ref", "render", "validate"]
+__all__ = ["Generation", "Rendering", "Validation", "generate_files", "manifest_ref", "render", "validate"]
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,52 @@ class Rendering:
     output: Output
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What check and generate need: the diagnostics, and the files when the manifest had no error."""
+
+    diagnostics: list[Diagnostic]
+    loaded: bool
+    slug: str | None
+    output: Output | None
+
+
 def validate(manifest: Path, display: str | None = None) -> Validation:
     """Load and check a manifest: loader, schema, semantic rules, then rules on the model; all problems at once."""
+    shown = display or str(manifest)
+    try:
+        raw = read_manifest(manifest, shown)
+    except LoadError as exc:
+        return Validation(None, sort_diagnostics(exc.diagnostics))
+    return _validate_bytes(raw, shown)
+
+
+def generate_files(manifest: Path, display: str, ref: str) -> Generation:
+    """Validate and render, through the run cache: the same bytes rendered before are not rendered again."""
+    from planforge.rendercache import Remembered, recall, remember, run_key
+
+    try:
+        raw = read_manifest(manifest, display)
+    except LoadError as exc:
+        return Generation(sort_diagnostics(exc.diagnostics), False, None, None)
+    key = run_key(raw, display, ref)
+    hit = recall(key)
+    if hit is not None:
+        return Generation(hit.diagnostics, True, hit.slug, hit.output)
+    validation = _validate_bytes(raw, display)
+    if validation.document is None or not validation.ok:
+        return Generation(validation.diagnostics, validation.document is not None, None, None)
+    rendering = render(validation.document, ref)
+    remember(key, Remembered(validation.diagnostics, rendering.slug, rendering.output))
+    return Generation(validation.diagnostics, True, rendering.slug, rendering.output)
+
+
+def _validate_bytes(raw: bytes, shown: str) -> Validation:
     from planforge.rules import model_diagnostics, semantic_diagnostics
     from planforge.schema import schema_diagnostics
 
     try:
-        document = load_manifest(manifest, display)
+        document = load_text(raw, shown)
     except LoadError as exc:
         return Validation(None, sort_diagnostics(exc.diagnostics))
     found = schema_diagnostics(document)

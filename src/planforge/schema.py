@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -14,7 +15,7 @@ from planforge.diagnostics import Diagnostic, did_you_mean
 from planforge.loader import Document, JsonPath
 from planforge.resources import schema_path
 
-__all__ = ["manifest_schema", "schema_diagnostics"]
+__all__ = ["manifest_schema", "schema_diagnostics", "surely_valid"]
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -40,6 +41,12 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(manifest_schema())
 
 
+@cache
+def _fast_validator() -> jsonschema_rs.Draft202012Validator:
+    """A compiled validator for the yes/no answer; the pure-Python one explains failures, located."""
+    return jsonschema_rs.Draft202012Validator(manifest_schema(), validate_formats=False, offline=True)
+
+
 def schema_diagnostics(document: Document) -> list[Diagnostic]:
     """Every schema violation of the document, located at the offending key or value."""
     data = document.data
@@ -49,10 +56,20 @@ def schema_diagnostics(document: Document) -> list[Diagnostic]:
             "missing 'planforge: 1' version key" if version is None else f"unsupported manifest version {version!r}"
         )
         return [document.diagnostic("PF100", ("planforge",), message, hint="this planforge reads 'planforge: 1'")]
+    if surely_valid(_fast_validator(), data):
+        return []
     diagnostics: list[Diagnostic] = []
     for error in _validator().iter_errors(data):
         diagnostics.extend(_explain(document, _Failure.of(_deepest(error))))
     return diagnostics
+
+
+def surely_valid(validator: jsonschema_rs.Draft202012Validator, instance: Any) -> bool:
+    """True when the compiled validator accepts the instance; False when it rejects it or cannot read it."""
+    try:
+        return bool(validator.is_valid(instance))
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def _deepest(error: ValidationError) -> ValidationError:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge.runtime.correlation import correlation_scope
 from planforge.runtime.messaging.backoff import TRANSIENT, Backoff
+from planforge.runtime.messaging.batching import Batcher
 from planforge.runtime.messaging.context import EventContext
 from planforge.runtime.messaging.deadletter import (
     attempt_number,
@@ -39,7 +40,7 @@ from planforge.runtime.messaging.envelope import (
     EventValidationError,
     UnknownEventError,
 )
-from planforge.runtime.messaging.idempotency import IdempotencyStore
+from planforge.runtime.messaging.idempotency import IdempotencyStore, SqlIdempotency
 from planforge.runtime.messaging.publisher import Publisher
 from planforge.runtime.tracing import consumer_span
 from planforge.topology import dead_letter_exchange
@@ -112,6 +113,10 @@ class Consumer:
         self.depth_interval = depth_interval
         self.ready = asyncio.Event()
         self._handling: set[asyncio.Task[Any]] = set()
+        # With PostgreSQL, the deliveries in hand share one transaction (a savepoint each): see batching.py.
+        self._batcher: Batcher | None = None
+        if isinstance(store, SqlIdempotency) and store.batches():
+            self._batcher = Batcher(store, queue, self._run, prefetch)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery: ack, reject for a retry, or dead-letter; never raises."""
@@ -161,16 +166,26 @@ class Consumer:
         return envelope
 
     async def _process(self, envelope: Envelope, attempt: int) -> bool:
-        """Run the handler once per eventId; True when the event was a duplicate."""
-        async with self.store.processing(envelope.event_id, self.queue) as processing:
-            if processing.duplicate:
-                _log.info("event %s already processed on %s: acked", envelope.event_id, self.queue)
-                return True
-            context = EventContext(
-                envelope, self.queue, attempt, processing.session, self.catalog, self.publisher, self.on_staged
-            )
+        """Run the handler once per eventId, its effects committed when this returns; True for a duplicate."""
+        if self._batcher is not None:
+            outcome = await self._batcher.submit(envelope, attempt)
+            if isinstance(outcome, Exception):
+                raise outcome
+            duplicate = outcome
+        else:
+            async with self.store.processing(envelope.event_id, self.queue) as processing:
+                duplicate = processing.duplicate
+                if not duplicate:
+                    await self._run(envelope, attempt, processing.session)
+        if duplicate:
+            _log.info("event %s already processed on %s: acked", envelope.event_id, self.queue)
+        return duplicate
+
+    async def _run(self, envelope: Envelope, attempt: int, session: AsyncSession | None) -> None:
+        """The handler of the event, given its context (in the batch's session, when batched)."""
+        with correlation_scope(envelope.correlation_id):
+            context = EventContext(envelope, self.queue, attempt, session, self.catalog, self.publisher, self.on_staged)
             await self.handlers[envelope.event_type](envelope, context)
-        return False
 
     async def _failed(
         self, message: AbstractIncomingMessage, envelope: Envelope, attempt: int, error: Exception

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryIdempotency",
     "Processing",
     "RedisIdempotency",
+    "SqlBatch",
     "SqlIdempotency",
 ]
 
@@ -78,6 +80,75 @@ class SqlIdempotency:
                 return
             yield Processing(duplicate=False, session=session)
             await session.commit()
+
+    def batches(self) -> bool:
+        """True when deliveries can share a transaction (savepoints per delivery): PostgreSQL, not SQLite."""
+        session = self.sessions()
+        try:
+            return bool(session.get_bind().dialect.name == "postgresql")
+        finally:
+            session.sync_session.close()
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[SqlBatch]:
+        """A transaction for several deliveries; it commits when the block ends without raising."""
+        async with self.sessions() as session, session.begin():
+            yield SqlBatch(session)
+
+
+class SqlBatch:
+    """One transaction for a batch of deliveries: a SAVEPOINT per delivery, so one failure undoes only its own.
+
+    claim() records all the batch's events in one statement first (PostgreSQL's INSERT .. ON CONFLICT DO
+    NOTHING); a delivery whose event was not claimed by it is a duplicate. A failing delivery's savepoint
+    is rolled back and its claim deleted, so a retry can process it.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._claimed: set[tuple[str, str]] | None = None
+
+    async def claim(self, event_ids: list[str], queue: str) -> None:
+        """Record the events as processed (in this transaction); the ones already recorded are duplicates."""
+        now = datetime.now(UTC)
+        rows = [{"event_id": e, "queue": queue, "processed_at": now} for e in dict.fromkeys(event_ids)]
+        statement = (
+            postgresql_insert(processed_events).values(rows).on_conflict_do_nothing().returning(processed_events)
+        )
+        result = await self.session.execute(statement)
+        self._claimed = {(row.event_id, row.queue) for row in result}
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """As SqlIdempotency.processing, inside a savepoint; recorded when the batch's transaction commits."""
+        if self._claimed is not None:
+            if (event_id, queue) not in self._claimed:  # recorded before, or by an earlier copy in this batch
+                yield Processing(duplicate=True)
+                return
+            self._claimed.discard((event_id, queue))
+        else:
+            record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
+        savepoint = await self.session.begin_nested()
+        if self._claimed is None:
+            try:
+                await self.session.execute(record)
+            except IntegrityError:
+                await savepoint.rollback()
+                yield Processing(duplicate=True)
+                return
+        try:
+            yield Processing(duplicate=False, session=self.session)
+        except BaseException:
+            await savepoint.rollback()
+            if self._claimed is not None:
+                await self._unclaim(event_id, queue)
+            raise
+        await savepoint.commit()
+
+    async def _unclaim(self, event_id: str, queue: str) -> None:
+        await self.session.execute(
+            delete(processed_events).where(processed_events.c.event_id == event_id, processed_events.c.queue == queue)
+        )
 
 
 class RedisIdempotency:

@@ -1,0 +1,87 @@
+"""YAML text of generated documents: libyaml's emitter where it writes the same bytes as PyYAML's, else PyYAML's.
+
+The C emitter (yaml.CSafeDumper) is several times faster, but differs from the pure-Python one on some
+input: a document that is a single scalar, characters outside the Basic Multilingual Plane, NEL, line and
+paragraph separators, carriage returns and other controls, empty, long or multi-line mapping keys, and
+multi-line text that cannot be written as a plain literal block. Documents with any of these are written by
+the pure-Python emitter, so output bytes never depend on which emitter ran (tests/test_speedups.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import yaml
+
+from planforge.frozen import FrozenDict, FrozenList
+
+__all__ = ["dump_yaml"]
+
+_FAST: type[yaml.SafeDumper] | None = getattr(yaml, "CSafeDumper", None)
+# Characters on which the two emitters are known to agree (with allow_unicode): printable BMP text.
+_RISKY = re.compile("[^\n\x20-\x7e\u00a0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+# Multi-line text both write as the same literal block: no line starts or ends with a space, no blank tail.
+_BLOCK = re.compile(r"[^ \n](?:[^\n]*[^ \n])?(?:\n(?:[^ \n](?:[^\n]*[^ \n])?)?)*\n?")
+_MAX_KEY = 100
+
+
+def dump_yaml(data: Any, *, width: int, literal_blocks: bool = False) -> str:
+    """The YAML text of data: keys in insertion order, unicode as is, lines folded at width.
+
+    literal_blocks writes every multi-line string as a literal block (`|`), so it reads as written.
+    """
+    fast = _FAST is not None and isinstance(data, dict | list) and _agreed(data)
+    dumper = _dumper(fast, literal_blocks)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width)
+
+
+def _agreed(node: Any, key: bool = False) -> bool:
+    """True when both emitters write node identically (conservative: False when unsure)."""
+    if isinstance(node, str):
+        if _RISKY.search(node):
+            return False
+        if key:
+            return 0 < len(node) <= _MAX_KEY and "\n" not in node
+        return "\n" not in node or (not node.endswith("\n\n") and _BLOCK.fullmatch(node) is not None)
+    if isinstance(node, dict):
+        return all(_agreed(k, True) and _agreed(v) for k, v in node.items())
+    if isinstance(node, list | tuple):
+        return all(_agreed(item) for item in node)
+    return node is None or isinstance(node, bool | int | float)
+
+
+def _literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Multi-line text as a literal block; text with any other line-breaking or invisible character double-quoted,
+    so its escapes show (a raw U+2028 would end a line for YAML 1.1 parsers)."""
+    if any(c in value for c in "\r\x85\u2028\u2029") or any(_invisible(c) and c != "\n" for c in value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _invisible(char: str) -> bool:
+    """Control, format, separator, surrogate, private and unassigned code points."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def _dumper_class(base: type[yaml.SafeDumper], literal_blocks: bool) -> type[yaml.SafeDumper]:
+    dumper: type[yaml.SafeDumper] = type(f"_{base.__name__}", (base,), {})
+    dumper.add_representer(FrozenDict, yaml.SafeDumper.represent_dict)
+    dumper.add_representer(FrozenList, yaml.SafeDumper.represent_list)
+    if literal_blocks:
+        dumper.add_representer(str, _literal)
+    return dumper
+
+
+_DUMPERS = {
+    (fast, literal): _dumper_class(_FAST if fast and _FAST is not None else yaml.SafeDumper, literal)
+    for fast in (False, True)
+    for literal in (False, True)
+}
+
+
+def _dumper(fast: bool, literal_blocks: bool) -> type[yaml.SafeDumper]:
+    return _DUMPERS[(fast, literal_blocks)]

@@ -1,0 +1,119 @@
+"""The fast paths give the same answers as the slow ones they stand in for.
+
+- YAML: libyaml's emitter is used only where it writes exactly PyYAML's bytes;
+- manifest JSON is decoded once into read-only containers, shared by every reader;
+- the compiled (jsonschema-rs) validators never accept what the pure-Python validator rejects.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from planforge import yamltext
+from planforge.build import build_model
+from planforge.frozen import FrozenDict, FrozenList
+from planforge.loader import load_manifest
+from planforge.model import JsonValue
+from planforge.rules.payloads import _FAST_META
+from planforge.schema import surely_valid
+from planforge.targets import asyncapi, openapi
+from planforge.yamltext import dump_yaml
+
+from .conftest import EXAMPLES, REPO
+
+
+def _pure(data: Any, width: int, literal: bool) -> str:
+    """What PyYAML's pure-Python emitter writes (the reference bytes)."""
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(FrozenDict, yaml.SafeDumper.represent_dict)
+    Dumper.add_representer(FrozenList, yaml.SafeDumper.represent_list)
+    if literal:  # the same representer: what is compared is the emitter only
+        Dumper.add_representer(str, yamltext._literal)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=width)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_api_documents_are_byte_identical_to_the_pure_python_emitter(example: str) -> None:
+    """The example's OpenAPI and AsyncAPI documents, fast path against the reference emitter."""
+    path = REPO / "examples" / example / "feature.yaml"
+    model = build_model(load_manifest(path), "feature.yaml")
+    for service in model.services:
+        document = openapi.document(model, service)
+        assert dump_yaml(document, width=1000) == _pure(document, 1000, False)
+    document = asyncapi.document(model)
+    assert dump_yaml(document, width=120, literal_blocks=True) == _pure(document, 120, True)
+
+
+_TEXT = st.text(max_size=300) | st.sampled_from(["", " a", "a ", "a\nb", "a\n\n", "\u2028", "😀", "\x85", "x" * 200])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=_JSON, literal=st.booleans(), width=st.sampled_from([80, 120, 1000]))
+def test_any_json_value_is_written_as_the_pure_python_emitter_writes_it(data: Any, literal: bool, width: int) -> None:
+    """Any text at all (astral characters, separators, controls, long and multi-line keys) gives the same bytes."""
+    assert dump_yaml(data, width=width, literal_blocks=literal) == _pure(data, width, literal)
+
+
+def test_json_values_are_decoded_once_and_read_only() -> None:
+    """Every reader gets the same decoded value; no reader can change what the next one sees."""
+    value = JsonValue.of({"type": "object", "properties": {"a": {"enum": [1, 2]}}})
+    assert value.value is value.value
+    assert value.value == {"type": "object", "properties": {"a": {"enum": [1, 2]}}}
+    assert json.loads(json.dumps(value.value)) == value.value
+    with pytest.raises(TypeError):
+        value.value["type"] = "string"
+    with pytest.raises(TypeError):
+        value.value["properties"]["a"]["enum"].append(3)
+    with pytest.raises(TypeError):
+        value.value.update({"x": 1})
+    assert value == JsonValue.of({"type": "object", "properties": {"a": {"enum": [1, 2]}}})
+    assert {**value.value, "x": 1}["x"] == 1
+
+
+_KEYWORDS = st.sampled_from(
+    ["type", "properties", "items", "required", "minimum", "maxLength", "enum", "$ref", "allOf", "anyOf", "pattern"]
+)
+_SCHEMA_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["string", "object", "x", "(("]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYWORDS | st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+_PYTHON_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+@settings(max_examples=400, deadline=None)
+@given(schema=_SCHEMA_VALUES)
+def test_the_compiled_metaschema_check_never_accepts_what_jsonschema_rejects(schema: Any) -> None:
+    """PF712 relies on this: a schema the fast check passes is one the pure-Python check passes too."""
+    if surely_valid(_FAST_META, schema):
+        assert _PYTHON_META.is_valid(schema)
+
+
+def test_an_invalid_schema_is_still_reported_by_the_ranked_error(tmp_path: Path) -> None:
+    """The fast check only skips valid schemas: an invalid one still gets best_match's message."""
+    from planforge.pipeline import validate
+
+    data = load_manifest(REPO / "tests" / "fixtures" / "mini" / "feature.yaml").data
+    assert data["schemas"], "the mini fixture declares schemas"
+    name = next(iter(data["schemas"]))
+    data["schemas"][name] = {"type": "objekt"}
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(json.dumps(data))  # JSON is YAML
+    codes = [(d.code, d.message) for d in validate(manifest).diagnostics]
+    assert any(code == "PF712" and "'objekt' is not valid" in message for code, message in codes), codes
