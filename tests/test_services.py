@@ -168,10 +168,7 @@ def run_contract_tests(root: Path, *paths: str, **env: str) -> None:
 
 # Examples whose generated suite still hits an issue 9 finding that is not fixed on main: strict, so the
 # entry must go (XPASS fails) once the fixes land.
-_OPEN_FINDINGS = {
-    "fleet-dispatch": "issue 9: a path or query parameter with `pattern` is emitted double-quoted (422 for valid "
-    "values), and e2e samples ignore `pattern` ('e2e vehicleId' for ^V[0-9]{4}$)",
-}
+_OPEN_FINDINGS: dict[str, str] = {}
 
 
 # user-accounts runs its contract tests with its implementations, below.

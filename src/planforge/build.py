@@ -64,7 +64,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     services_raw: dict[str, Any] = data["services"]
     exchanges = _exchanges(data)
     queues = _queues(data, services_raw)
-    gateway = _gateway(data.get("gateway"))
+    gateway = _gateway(data.get("gateway"), correlation_header(data))
     located = _locator(document)
     events = _events(data, services_raw, exchanges, queues, located)
     schemas = tuple((name, JsonValue.of(schema)) for name, schema in data.get("schemas", {}).items())
@@ -404,7 +404,7 @@ def _deliveries(
     return found
 
 
-def _gateway(raw: dict[str, Any] | None) -> Gateway | None:
+def _gateway(raw: dict[str, Any] | None, correlation: str) -> Gateway | None:
     if raw is None:
         return None
     routes = tuple(
@@ -425,7 +425,8 @@ def _gateway(raw: dict[str, Any] | None) -> Gateway | None:
         jwt_audience=jwt.get("audience"),
         jwt_leeway=int(seconds(jwt["leeway"])) if "leeway" in jwt else DEFAULT_JWT_LEEWAY,
         cors_origins=tuple(cors.get("allowed_origins", ())),
-        cors_headers=tuple(cors.get("allowed_headers", ("Authorization", "Content-Type", "X-Correlation-ID"))),
+        # By default a browser may send what the stack reads: the token, JSON, and the manifest's correlation header.
+        cors_headers=tuple(cors.get("allowed_headers", ("Authorization", "Content-Type", correlation))),
         cors_max_age=int(seconds(cors.get("max_age", "10m"))),
         request_validation=raw.get("request_validation", True),
         max_body_size=raw.get("max_body_size", "1m"),

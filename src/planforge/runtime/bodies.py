@@ -9,7 +9,7 @@ where and which keyword, never the value (it may be a password).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -26,8 +26,8 @@ _MAX_ERRORS = 20
 class RequestBodies:
     """The request schema of each operation (by operation id), with the named schemas they refer to."""
 
-    def __init__(self, requests: Mapping[str, str] | Iterable[tuple[str, str]], schemas: Mapping[str, Any]) -> None:
-        requests = dict(requests)
+    def __init__(self, requests: Mapping[str, str] | Iterable[Sequence[str]], schemas: Mapping[str, Any]) -> None:
+        pairs = requests.items() if isinstance(requests, Mapping) else ((pair[0], pair[1]) for pair in requests)
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT202012))
             for name, schema in schemas.items()
@@ -35,7 +35,7 @@ class RequestBodies:
         checker = Draft202012Validator.FORMAT_CHECKER
         self._validators = {
             operation: Draft202012Validator({"$ref": name}, registry=registry, format_checker=checker)
-            for operation, name in requests.items()
+            for operation, name in pairs
         }
 
     def __contains__(self, operation: object) -> bool:
