@@ -101,10 +101,29 @@ def markdown(path: str, text: str) -> Any:
     found = []
     for token in _MARKDOWN.parse(text):
         if token.type == "fence" and token.info == "mermaid":
-            found.append(("mermaid", re.sub(r'"[^"\n]*"', "S", token.content)))
+            found.append(("mermaid", _mermaid_shape(token.content)))
         elif token.type != "fence":
             found.append((token.type, token.tag, token.nesting, _inline(token.children or [])))
     return found
+
+
+# Sequence diagrams carry labels unquoted: after `as` (participants), after the keyword of a block, after the `:`
+# of a message or note. Labels are masked; what stays is every line's kind, ids and arrows.
+_SEQUENCE_LABELS = (
+    re.compile(r"^(\s*(?:participant|actor)\s+\S+\s+as\s).*$"),
+    re.compile(r"^(\s*(?:opt|alt|else|loop|rect|critical|break|par|and)\s).*$"),
+    re.compile(r"^([^:]*?(?:-{1,2}>>|-{1,2}>|-{1,2}x|-{1,2}\)|Note [^:]*)):.*$"),
+)
+
+
+def _mermaid_shape(content: str) -> str:
+    """A mermaid block with its labels masked: quoted ones (flowcharts) and a sequence diagram's unquoted ones."""
+    lines = []
+    for line in re.sub(r'"[^"\n]*"', "S", content).split("\n"):
+        for label in _SEQUENCE_LABELS:
+            line = label.sub(r"\1S", line)
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _inline(children: list[Any]) -> list[tuple[str, str]]:

@@ -18,6 +18,8 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from planforge.runtime.formats import FORMAT_CHECKER
+
 __all__ = ["RequestBodies"]
 
 _MAX_ERRORS = 20
@@ -32,7 +34,7 @@ class RequestBodies:
             (name, Resource.from_contents(schema, default_specification=DRAFT202012))
             for name, schema in schemas.items()
         )
-        checker = Draft202012Validator.FORMAT_CHECKER
+        checker = FORMAT_CHECKER  # the API's own format checks (email as pydantic checks it)
         self._validators = {
             operation: Draft202012Validator({"$ref": name}, registry=registry, format_checker=checker)
             for operation, name in pairs

@@ -1,13 +1,20 @@
-"""One format checker for event data, checking formats exactly as the API's pydantic models do.
+"""One format checker for request bodies and event data, checking formats exactly as the API's pydantic models do.
 
 jsonschema's own `email` check only looks for an '@' (`a@@b.com` passes), while the API's `EmailStr`
-runs email-validator; event data is checked with pydantic's very function, so both sides agree.
+runs email-validator; bodies and event data are checked with pydantic's very function, so every side agrees.
+
+email-validator also refuses special-use domains (`.test`, `.local`, `.localhost`, ...), which JSON Schema's
+`format: email` allows: a schema-valid request would get 422. Its documented list SPECIAL_USE_DOMAIN_NAMES is
+emptied here, when the runtime is imported, so the API, bodies and events accept what the schema says.
 """
 
 from __future__ import annotations
 
+import email_validator
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic.networks import validate_email
+
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
 
 __all__ = ["FORMAT_CHECKER", "is_email"]
 
