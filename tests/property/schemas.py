@@ -172,8 +172,10 @@ def parameter_schemas(refs: dict[str, Shape], patterns: bool, ref_params: bool) 
     # Date-time parameters accept Unix timestamps ("0") while the schema refuses them: see KNOWN_GAPS.
     # Parameters take only the formats their endpoints check (PF722: date, date-time, uuid).
     formatted = _formatted().filter(
-        lambda s: s.schema.get("format") in PARAMETER_FORMATS
-        and not (gap("datetime_parameters") and s.schema.get("format") in ("date-time", "date"))
+        lambda s: (
+            s.schema.get("format") in PARAMETER_FORMATS
+            and not (gap("datetime_parameters") and s.schema.get("format") in ("date-time", "date"))
+        )
     )
     options = [_strings().filter(lambda s: s.schema["minLength"] > 0), formatted, _enums(), _integers()]
     if patterns:
