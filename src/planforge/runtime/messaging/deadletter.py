@@ -23,6 +23,7 @@ __all__ = [
     "dead_letter",
     "failure_reason",
     "original_routing_key",
+    "persistent_copy",
     "pii_values",
 ]
 
@@ -93,6 +94,11 @@ def dead_letter(
         POISON_HEADER: poison,
         QUEUE_HEADER: queue,
     }
+    return persistent_copy(message, headers)
+
+
+def persistent_copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """A persistent copy of a received message, with these headers and all its other properties."""
     return aio_pika.Message(
         message.body,
         headers=headers,

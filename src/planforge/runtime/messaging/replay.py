@@ -21,7 +21,13 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from planforge.runtime.messaging.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, POISON_HEADER, QUEUE_HEADER
+from planforge.runtime.messaging.deadletter import (
+    ATTEMPTS_HEADER,
+    ERROR_HEADER,
+    POISON_HEADER,
+    QUEUE_HEADER,
+    persistent_copy,
+)
 
 __all__ = ["REPLAYS_HEADER", "ReplayFilter", "ReplayResult", "replay_dead_letters"]
 
@@ -126,17 +132,7 @@ def _replayed(message: AbstractIncomingMessage) -> aio_pika.Message:
     }
     previous = (message.headers or {}).get(REPLAYS_HEADER, 0)
     headers[REPLAYS_HEADER] = (previous if isinstance(previous, int) else 0) + 1
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        timestamp=message.timestamp,
-    )
+    return persistent_copy(message, headers)
 
 
 def _envelope(body: bytes) -> Mapping[str, Any] | None:
