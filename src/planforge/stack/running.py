@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from planforge.errors import PlanforgeError
 from planforge.stack.infrastructure import create_databases, declare_topology, ensure_vhost, ping_redis
 from planforge.stack.keys import JwtKeys, ensure_jwt_keys, jwt_key_files
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
@@ -212,7 +213,7 @@ class Stack:
         self._progress(f"  {label} ...")
         try:
             detail = action()
-        except StackError:
+        except PlanforgeError:
             self._end("failed")
             raise
         except Exception as exc:  # any client error: unreachable, refused, bad credentials
