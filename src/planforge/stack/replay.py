@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from planforge.errors import FindingsError, InputError
 
 if TYPE_CHECKING:  # the runtime (aio-pika) is imported only when a replay runs
-    from planforge.runtime.messaging.replay import ReplayFilter
+    from planforge_runtime.messaging.replay import ReplayFilter
 
 __all__ = ["ReplayError", "ReplayOptions", "ReplayUsageError", "dead_letter_queues", "run_replay"]
 
@@ -74,7 +74,7 @@ def _chosen(available: dict[str, str], wanted: tuple[str, ...]) -> dict[str, str
 def _filter(options: ReplayOptions) -> ReplayFilter:
     from datetime import datetime
 
-    from planforge.runtime.messaging.replay import ReplayFilter
+    from planforge_runtime.messaging.replay import ReplayFilter
 
     def when(text: str | None, name: str) -> datetime | None:
         if text is None:
@@ -92,8 +92,7 @@ def _filter(options: ReplayOptions) -> ReplayFilter:
 
 async def _replay(queues: dict[str, str], which: ReplayFilter, options: ReplayOptions, out: TextIO) -> None:
     import aio_pika
-
-    from planforge.runtime.messaging.replay import replay_dead_letters
+    from planforge_runtime.messaging.replay import replay_dead_letters
 
     connection = await aio_pika.connect(options.amqp_url, timeout=10)
     async with connection:
