@@ -70,10 +70,12 @@ def test_help_lists_the_commands(run_cli: RunCli) -> None:
 EXAMPLE = "examples/user-accounts/feature.yaml"
 
 
-def _patched_cli(patch: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def _patched_cli(
+    patch: str, *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the command line in a fresh process after `patch` (Python source) replaced part of planforge."""
     code = f"import sys\n{patch}\nfrom planforge.cli import main\nsys.argv = ['planforge', *sys.argv[1:]]\nmain()\n"
-    env = {k: v for k, v in os.environ.items() if k != "PLANFORGE_DEBUG"}
+    env = {**{k: v for k, v in os.environ.items() if k != "PLANFORGE_DEBUG"}, **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -179,13 +181,21 @@ def test_exit_3_for_any_other_exception(tmp_path: Path) -> None:
 
 def test_every_error_of_planforge_has_the_exit_code_of_its_kind() -> None:
     """Each error class planforge raises belongs to the family, and its exit code is its branch's."""
-    from planforge.errors import FindingsError, InputError, InternalError, MissingExtra, PlanforgeError
+    from planforge.errors import (
+        FindingsError,
+        InputError,
+        InternalError,
+        MissingDependency,
+        MissingExtra,
+        PlanforgeError,
+    )
     from planforge.loader import LoadError, ReadError
     from planforge.stack import StackError, StackUsageError
     from planforge.stack.replay import ReplayError, ReplayUsageError
     from planforge.targets.registry import TargetError
 
     kinds: dict[type[PlanforgeError], int] = {
+        MissingDependency: 2,
         LoadError: 1,
         StackError: 1,
         ReplayError: 1,
@@ -198,3 +208,79 @@ def test_every_error_of_planforge_has_the_exit_code_of_its_kind() -> None:
     branch = {1: FindingsError, 2: InputError, 3: InternalError}
     for kind, code in kinds.items():
         assert issubclass(kind, branch[code]) and kind.exit_code == code, kind
+
+
+# --- a missing package: exit 2 naming what to install, never 3 --------------------------------------------------
+
+_HIDE = """
+import importlib.abc, importlib.metadata as md, re
+MODULES, DISTRIBUTIONS = {modules!r}, {distributions!r}
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in MODULES:
+            raise ModuleNotFoundError(f'No module named {{name!r}}', name=name)
+sys.meta_path.insert(0, Hide())
+shown = md.distribution
+def distribution(name):
+    if re.sub(r'[-_.]+', '-', name).lower() in DISTRIBUTIONS:
+        raise md.PackageNotFoundError(name)
+    return shown(name)
+md.distribution = distribution
+"""
+
+
+def _hiding(modules: set[str], distributions: set[str]) -> str:
+    """Python source that makes the modules unimportable and the distributions' metadata absent, as uninstalled."""
+    return _HIDE.format(modules=modules, distributions=distributions)
+
+
+def test_plain_install_without_the_model_generator_says_what_to_install(tmp_path: Path) -> None:
+    """datamodel-code-generator hidden: validate and schema still work; generate and check exit 2 naming it."""
+    hidden = _hiding({"datamodel_code_generator"}, {"datamodel-code-generator"})
+    cold = {"PLANFORGE_NO_CACHE": "1"}
+    assert _patched_cli(hidden, "validate", EXAMPLE, env=cold).returncode == 0
+    assert _patched_cli(hidden, "schema", env=cold).returncode == 0
+    for command in (["generate", EXAMPLE, "-o", str(tmp_path)], ["check", EXAMPLE, "-o", str(tmp_path)]):
+        result = _patched_cli(hidden, *command, env=cold)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            "planforge: datamodel-code-generator is not installed, but planforge needs it: reinstall planforge "
+            "with its dependencies (pip install planforge)\n"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_extra_is_named(tmp_path: Path) -> None:
+    """A command reaching a module of an extra that is not installed: exit 2 and `pip install 'planforge[extra]'`."""
+    needs_extra = "import planforge.pipeline as p\ndef validate(*a, **k):\n    import syrupy\np.validate = validate\n"
+    result = _patched_cli(_hiding({"syrupy"}, {"syrupy"}) + needs_extra, "validate", EXAMPLE)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "planforge: syrupy is not installed; it comes with an extra: pip install 'planforge[test]'\n"
+    )
+
+
+def test_a_module_planforge_does_not_declare_is_a_bug() -> None:
+    """An import of something no requirement provides is planforge's own mistake: exit 3."""
+    broken = "import planforge.pipeline as p\ndef validate(*a, **k):\n    import no_such_module_x\n"
+    broken += "p.validate = validate\n"
+    result = _patched_cli(broken, "validate", EXAMPLE)
+    assert result.returncode == 3
+    expected = "planforge: internal error: ModuleNotFoundError: No module named 'no_such_module_x'"
+    assert result.stderr.startswith(expected)
+
+
+def test_missing_parts_are_looked_up_in_the_declared_requirements() -> None:
+    """Module or distribution -> what to install, from planforge's and planforge-runtime's metadata."""
+    from importlib.metadata import PackageNotFoundError
+
+    from planforge.errors import MissingDependency, MissingExtra
+    from planforge.installed import missing_part
+
+    runtime_dep = missing_part(ModuleNotFoundError("x", name="aio_pika.abc"))
+    assert isinstance(runtime_dep, MissingDependency) and runtime_dep.distribution == "aio-pika"
+    core = missing_part(PackageNotFoundError("datamodel-code-generator"))
+    assert isinstance(core, MissingDependency) and core.exit_code == 2
+    extra = missing_part(ModuleNotFoundError("x", name="syrupy"))
+    assert isinstance(extra, MissingExtra) and extra.extra == "test"
+    assert missing_part(ModuleNotFoundError("x", name="no_such_module_x")) is None

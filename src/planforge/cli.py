@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from planforge.diagnostics import Diagnostic, format_diagnostics
-from planforge.errors import EXIT_INTERNAL, FindingsError, InputError, PlanforgeError
+from planforge.errors import EXIT_INTERNAL, FindingsError, InputError, InternalError, PlanforgeError
 
 __all__ = ["app", "main"]
 
@@ -249,23 +249,33 @@ def replay(
 
 
 def main() -> None:
-    """Entry point: a PlanforgeError ends with its message and its type's exit code; anything else is a bug (3)."""
+    """Entry point: every failure ends with one line and the exit code of its kind (planforge.errors)."""
     try:
         app()
     except SystemExit:
         raise
-    except PlanforgeError as exc:
-        if os.environ.get("PLANFORGE_DEBUG") and exc.exit_code == EXIT_INTERNAL:
-            raise
-        if exc.exit_code == EXIT_INTERNAL:
-            sys.stderr.write(f"planforge: internal error: {exc.message} (a bug in planforge: please report it)\n")
-        elif exc.message:  # '' when the command printed its own report (diagnostics, a diff)
-            sys.stderr.write(f"planforge: {exc.message}\n")
-        sys.exit(exc.exit_code)
     except Exception as exc:
-        if os.environ.get("PLANFORGE_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"planforge: internal error: {type(exc).__name__}: {exc} (set PLANFORGE_DEBUG=1 for details)\n"
-        )
-        sys.exit(EXIT_INTERNAL)
+        error = _as_planforge_error(exc)
+        if error.exit_code == EXIT_INTERNAL:
+            if os.environ.get("PLANFORGE_DEBUG"):
+                raise
+            sys.stderr.write(
+                f"planforge: internal error: {error.message} (a bug in planforge: please report it; "
+                "PLANFORGE_DEBUG=1 shows the traceback)\n"
+            )
+        elif error.message:  # '' when the command printed its own report (diagnostics, a diff)
+            sys.stderr.write(f"planforge: {error.message}\n")
+        sys.exit(error.exit_code)
+
+
+def _as_planforge_error(exc: Exception) -> PlanforgeError:
+    """The error as one of the family: a missing declared dependency is an InputError, anything else a bug."""
+    if isinstance(exc, PlanforgeError):
+        return exc
+    if isinstance(exc, ImportError):  # also importlib.metadata's PackageNotFoundError
+        from planforge.installed import missing_part
+
+        missing = missing_part(exc)
+        if missing is not None:
+            return missing
+    return InternalError(f"{type(exc).__name__}: {exc}")

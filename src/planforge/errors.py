@@ -21,6 +21,7 @@ __all__ = [
     "FindingsError",
     "InputError",
     "InternalError",
+    "MissingDependency",
     "MissingExtra",
     "PlanforgeError",
 ]
@@ -58,12 +59,21 @@ class InputError(PlanforgeError):
 class MissingExtra(InputError):
     """Exit 2: a command needs a part of planforge that is not installed; the message names the extra."""
 
-    def __init__(self, needed_by: str, module: str, extra: str) -> None:
-        super().__init__(
-            f"{needed_by} needs {module}, which is not installed: pip install 'planforge[{extra}]'",
-        )
-        self.module = module
+    def __init__(self, distribution: str, extra: str) -> None:
+        super().__init__(f"{distribution} is not installed; it comes with an extra: pip install 'planforge[{extra}]'")
+        self.distribution = distribution
         self.extra = extra
+
+
+class MissingDependency(InputError):
+    """Exit 2: a dependency planforge always needs is not installed (a broken installation, not a bug)."""
+
+    def __init__(self, distribution: str) -> None:
+        super().__init__(
+            f"{distribution} is not installed, but planforge needs it: reinstall planforge with its dependencies "
+            "(pip install planforge)"
+        )
+        self.distribution = distribution
 
 
 class InternalError(PlanforgeError):
