@@ -190,6 +190,9 @@ def up(
         bool, typer.Option("--free-ports", help="Run services on free ports, not the manifest's.")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds each service has to become ready.")] = 60.0,
+    python: Annotated[
+        str, typer.Option("--python", help="The Python that runs the services (default: planforge's own).")
+    ] = "",
     monitoring: Annotated[
         bool, typer.Option("--monitoring", help="Also run Prometheus with monitoring/ (and the nginx exporter).")
     ] = False,
@@ -213,6 +216,7 @@ def up(
         free_ports=free_ports,
         monitoring=monitoring,
         timeout=timeout,
+        python=python,
     )
     run(generated, options)
 

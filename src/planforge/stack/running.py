@@ -140,7 +140,7 @@ class Stack:
         service = self.spec.service(name)
         port = self.ports[name]
         self._progress(f"  starting {name} on :{port} ...")
-        command = [sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
+        command = [self.options.python or sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
         command += ["--app-dir", str(self.generated / "services"), "--host", "127.0.0.1", "--port", str(port)]
         # X-Forwarded-For is trusted from the gateway's address only (the gateway sets it from its peer).
         command += ["--proxy-headers", "--forwarded-allow-ips", GATEWAY_ADDRESS]

@@ -162,6 +162,9 @@ class Options:
     amqp_url: str = ""
     # The AMQP URL the services connect to, when not amqp_url itself (tests put a TCP proxy in between).
     service_amqp_url: str = ""
+    # The interpreter that runs the services (e.g. a virtual environment holding only their requirements);
+    # planforge's own when empty.
+    python: str = ""
 
     def __post_init__(self) -> None:
         env = os.environ
