@@ -10,7 +10,7 @@ from pathlib import Path
 
 from planforge.conventions import jwt_key_files
 
-__all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys"]
+__all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys", "write_secret"]
 
 # The key set of a rotating folder: the verifying keys (public JWKs, or the shared secret for HS*) with kids.
 JWKS_FILE = "jwks.json"
@@ -42,17 +42,18 @@ def ensure_jwt_keys(folder: Path | str, algorithm: str) -> JwtKeys:
     folder.mkdir(parents=True, exist_ok=True)
     if keys.symmetric:
         # The gateway's workers read it too (as 'nobody' when nginx runs as root): readable, like the public key.
-        _write(keys.public, secrets.token_hex(32).encode(), 0o644)
+        write_secret(keys.public, secrets.token_hex(32).encode(), 0o644)
         return keys
     from planforge.runtime.keys import generate_key_pair  # the runtime (and cryptography) only when needed
 
     private, public = generate_key_pair(algorithm)
-    _write(keys.private, private, 0o600)
-    _write(keys.public, public, 0o644)
+    write_secret(keys.private, private, 0o600)
+    write_secret(keys.public, public, 0o644)
     return keys
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
+def write_secret(path: Path, data: bytes, mode: int) -> None:
+    """Write data to path created anew with mode (never readable by others in between)."""
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(descriptor, "wb") as file:
@@ -88,8 +89,8 @@ def rotate_jwt_keys(folder: Path | str, algorithm: str, *, token_lifetime: float
         kept.append(key)
     kid = f"{algorithm.lower()}-{int(moment)}-{secrets.token_hex(4)}"
     public, private = _new_jwk(algorithm, kid)
-    _write(folder / f"{kid}.key", private, 0o600)
-    _write(jwks, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
+    write_secret(folder / f"{kid}.key", private, 0o600)
+    write_secret(jwks, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
     return kid
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from planforge.stack.infrastructure import create_databases, declare_topology, e
 from planforge.stack.keys import JwtKeys, ensure_jwt_keys, jwt_key_files
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
 from planforge.stack.processes import Child, free_port, port_free, probe, signals_deferred, spawn, terminate
+from planforge.stack.tls import PROBE_IDENTITY, TlsFiles, client_context, ensure_certificates
 from planforge.stack.spec import (
     SERVICE_SETTINGS,
     SQL_NAME,
@@ -53,6 +55,9 @@ class Stack:
         self.children: dict[str, Child] = {}
         self.keys: dict[str, JwtKeys] = {}
         self.status_port: int | None = None  # the gateway's stub_status server, when its settings have one
+        # Mutual TLS: by --mtls, or because the manifest asks for it (security.service_auth: mtls).
+        self.mtls = self.options.mtls or self.spec.mtls
+        self.tls: dict[str, TlsFiles] = {}
         self._partial_line = False
         if self.options.db_prefix and not SQL_NAME.match(self.options.db_prefix):
             raise StackUsageError(f"--db-prefix {self.options.db_prefix!r}: use lower-case letters, digits and '_'")
@@ -69,8 +74,12 @@ class Stack:
     # --- what runs where
 
     def service_url(self, name: str) -> str:
-        """The base URL of a service (its port is known once start() began)."""
-        return f"http://127.0.0.1:{self.ports[name]}"
+        """The base URL of a service (its port is known once start() began); https with mutual TLS."""
+        return f"{'https' if self.mtls else 'http'}://127.0.0.1:{self.ports[name]}"
+
+    def client_tls(self, name: str = PROBE_IDENTITY) -> ssl.SSLContext | None:
+        """A client context with name's certificate (by default `up`'s own) and the stack's CA; None without mTLS."""
+        return client_context(self.tls[name]) if self.mtls else None
 
     @property
     def gateway_url(self) -> str | None:
@@ -143,6 +152,10 @@ class Stack:
         command += ["--app-dir", str(self.generated / "services"), "--host", "127.0.0.1", "--port", str(port)]
         # X-Forwarded-For is trusted from the gateway's address only (the gateway sets it from its peer).
         command += ["--proxy-headers", "--forwarded-allow-ips", GATEWAY_ADDRESS]
+        if self.mtls:  # HTTPS only, and only for clients with a certificate from the stack's CA
+            tls = self.tls[name]
+            command += ["--ssl-certfile", str(tls.certificate), "--ssl-keyfile", str(tls.key)]
+            command += ["--ssl-ca-certs", str(tls.ca), "--ssl-cert-reqs", str(int(ssl.CERT_REQUIRED))]
         child = self._launch(name, command, self._service_env(service), self.service_url(name))
         self._await(child, "/readyz")
         return child
@@ -183,6 +196,8 @@ class Stack:
         if "rabbitmq" in self.spec.infrastructure:
             self._check(f"RabbitMQ {_where(self.options.amqp_url)}", self._broker)
         self._check(f"JWT keys ({', '.join(self.spec.jwt_algorithms)})", self._jwt_keys)
+        if self.mtls:
+            self._check("mTLS certificates", self._certificates)
 
     def _make_state(self) -> None:
         if self.options.state is None:
@@ -244,6 +259,12 @@ class Stack:
         created = [alg for alg in self.spec.jwt_algorithms if alg not in existed]
         return f"created {', '.join(created)}" if created else "kept"
 
+    def _certificates(self) -> str:
+        """The local CA and a certificate for each service, the gateway and `up`'s own checks, kept across runs."""
+        names = [*(s.name for s in self.spec.services), "gateway", PROBE_IDENTITY]
+        self.tls, issued = ensure_certificates(self.state / "tls", names)
+        return f"CA {self.state / 'tls' / 'ca.pem'}; issued {', '.join(issued) or 'none'}"
+
     def _service_env(self, service: ServiceSpec) -> dict[str, str]:
         """The service's environment: planforge's own, with the settings `up` decides put in place."""
         env = {k: v for k, v in os.environ.items() if k not in SERVICE_SETTINGS}
@@ -255,6 +276,9 @@ class Stack:
         env.update(self._jwt_env(service))
         for name in service.calls:
             env[f"{self.spec.service(name).package.upper()}_URL"] = self.service_url(name)
+        if self.mtls:
+            tls = self.tls[service.name]
+            env.update(TLS_CERT_FILE=str(tls.certificate), TLS_KEY_FILE=str(tls.key), TLS_CA_FILE=str(tls.ca))
         return env
 
     def _jwt_env(self, service: ServiceSpec) -> dict[str, str]:
@@ -301,7 +325,21 @@ class Stack:
             for name, service in self.spec.upstreams or ()
         ]
         (conf / "settings" / "upstreams.conf").write_text("# Written by `planforge up`.\n\n" + "\n".join(blocks))
+        (conf / "settings" / "services-tls.conf").write_text(self._services_tls())
         return conf, runtime
+
+    def _services_tls(self) -> str:
+        """settings/services-tls.conf: plain HTTP, or mutual TLS with the gateway's certificate and the local CA."""
+        if not self.mtls:
+            return "# Written by `planforge up`: plain HTTP.\nmap $host $upstream_scheme {\n    default http;\n}\n"
+        tls = self.tls["gateway"]
+        return (
+            "# Written by `planforge up --mtls`: mutual TLS with the stack's CA.\n"
+            "map $host $upstream_scheme {\n    default https;\n}\n"
+            f"proxy_ssl_certificate \"{tls.certificate}\";\nproxy_ssl_certificate_key \"{tls.key}\";\n"
+            f"proxy_ssl_trusted_certificate \"{tls.ca}\";\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 2;\n"
+            "proxy_ssl_session_reuse on;\n"
+        )
 
     # --- monitoring
 
@@ -350,7 +388,8 @@ class Stack:
             if code is not None:
                 self._end("failed")
                 raise StackError(f"{child.name} exited with code {code} while starting; {child.log}:\n{child.tail()}")
-            status, body = probe(child.url + path)
+            tls = self.client_tls() if child.url.startswith("https:") else None
+            status, body = probe(child.url + path, tls)
             if status == 200:
                 self._end(f"ready ({time.monotonic() - started:.1f}s)")
                 return

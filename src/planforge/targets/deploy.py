@@ -147,6 +147,8 @@ def stack_data(model: Model) -> dict[str, object]:
         "services": [_service_data(model, s) for s in ordered],
         "gateway": gateway,
         "jwt": {"algorithm": algorithm, "algorithms": list(_algorithms(model)), "issuer": issuer},
+        # security.service_auth: mtls: `up` runs the services behind mutual TLS as if --mtls were given.
+        "mtls": model.mtls,
     }
 
 
