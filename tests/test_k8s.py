@@ -249,3 +249,101 @@ def test_network_policies_are_the_matrix_on_generated_manifests(
     result = validate(path)
     assert result.ok, [str(d) for d in result.diagnostics]
     _assert_policies_are_the_matrix(_model(path))
+
+
+# --- mutual TLS (security.service_auth: mtls) -------------------------------------------------------------------
+
+MTLS_FIXTURE = REPO / "tests" / "fixtures" / "mtls" / "feature.yaml"
+CERT_MANAGER = "cert-manager.io/v1"
+
+
+def _cert_manager_validator() -> Any:
+    """cert-manager's Certificate and Issuer (not in kubernetes-validate), from tests/fixtures/cert-manager."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "tests" / "fixtures" / "cert-manager" / "cert-manager-v1.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _mtls_documents() -> tuple[Model, dict[str, list[dict[str, Any]]]]:
+    model = _model(MTLS_FIXTURE)
+    assert model.mtls
+    return model, _documents(_k8s_files(model))
+
+
+def test_mtls_resources_validate_and_every_workload_has_a_certificate_from_the_issuer() -> None:
+    """Kubernetes kinds validate strictly; cert-manager kinds against their CRD schema; one Certificate per service
+    and the gateway, each naming the feature's CA Issuer, which the issuer file defines."""
+    model, documents = _mtls_documents()
+    validator = _cert_manager_validator()
+    certificates: dict[str, dict[str, Any]] = {}
+    issuers = set()
+    for path, docs in documents.items():
+        if path.endswith("kustomization.yaml"):
+            continue
+        for document in docs:
+            if document["apiVersion"] == CERT_MANAGER:
+                errors = [e.message for e in validator.iter_errors(document)]
+                assert not errors, (path, document["metadata"]["name"], errors)
+                if document["kind"] == "Certificate":
+                    certificates[document["metadata"]["name"]] = document
+                else:
+                    issuers.add(document["metadata"]["name"])
+            else:
+                kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    ca = f"{model.slug}-ca"
+    assert ca in issuers and ca in certificates and certificates[ca]["spec"]["isCA"] is True
+    for name in [*(s.name for s in model.services), "gateway"]:
+        spec = certificates[f"{name}-tls"]["spec"]
+        assert spec["issuerRef"] == {"name": ca, "kind": "Issuer", "group": "cert-manager.io"}
+        assert spec["dnsNames"] == [name]
+        assert {"server auth", "client auth"} <= set(spec["usages"])
+
+
+def test_cert_manager_schema_catches_a_mistake() -> None:
+    """The schema above is strict: an unknown field or a missing issuerRef is an error."""
+    _, documents = _mtls_documents()
+    certificate = next(d for docs in documents.values() for d in docs if d["kind"] == "Certificate")
+    validator = _cert_manager_validator()
+    assert list(validator.iter_errors(certificate)) == []
+    wrong = {**certificate, "spec": {**certificate["spec"], "dnsName": ["typo"]}}
+    assert list(validator.iter_errors(wrong))
+    missing = {**certificate, "spec": {k: v for k, v in certificate["spec"].items() if k != "issuerRef"}}
+    assert list(validator.iter_errors(missing))
+
+
+def test_mtls_pods_serve_https_with_their_secret_and_call_over_https() -> None:
+    """Each service mounts its certificate Secret, uvicorn requires client certificates, probes present the pod's
+    own certificate, calls use https and TLS_*; the gateway mounts its Secret and proxies over mutual TLS."""
+    model, documents = _mtls_documents()
+    for service in model.services:
+        docs = documents[f"{FOLDER}{service.name}.yaml"]
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        command = container["command"]
+        assert command[command.index("--ssl-cert-reqs") + 1] == "2"  # ssl.CERT_REQUIRED
+        assert {"name": "tls", "secret": {"secretName": f"{model.slug}-{service.name}-tls"}} in pod["volumes"]
+        assert "exec" in container["readinessProbe"] and "/readyz" in container["readinessProbe"]["exec"]["command"]
+        (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+        assert {"TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"} <= set(config["data"])
+        for callee in {c.target for c in service.calls}:
+            assert config["data"][f"{model.service(callee).package.upper()}_URL"].startswith("https://")
+    gateway = documents[f"{FOLDER}gateway.yaml"]
+    (config,) = [d for d in gateway if d["kind"] == "ConfigMap"]
+    tls = config["data"]["settings_services-tls.conf"]
+    assert "default https;" in tls and "proxy_ssl_verify on;" in tls and "/run/planforge/tls/tls.crt" in tls
+    (deployment,) = [d for d in gateway if d["kind"] == "Deployment"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tls", "secret": {"secretName": f"{model.slug}-gateway-tls"}} in volumes
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_without_mtls_no_cert_manager_resource_is_written(example: str) -> None:
+    """A manifest that does not ask for mTLS needs no cert-manager in its cluster."""
+    model = _model(REPO / "examples" / example / "feature.yaml")
+    assert not model.mtls
+    documents = _documents(_k8s_files(model))
+    assert not any(d["apiVersion"] == CERT_MANAGER for docs in documents.values() for d in docs)

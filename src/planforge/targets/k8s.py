@@ -14,7 +14,7 @@ become YAML syntax.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -22,7 +22,7 @@ import yaml
 from planforge.conventions import jwt_key_files
 from planforge.derive import DATASTORE_PORTS, KUBERNETES_VERSION, NetworkEdge, kubernetes_tracks, network_edges
 from planforge.model import Model, Service
-from planforge.targets import Output
+from planforge.targets import Output, certificates
 from planforge.templating import render_template
 from planforge.units import seconds
 
@@ -57,6 +57,8 @@ def render(model: Model, files: Mapping[str, str]) -> Output:
     if any(d.kind == "rabbitmq" for d in model.datastores) and "broker/definitions.json" in files:
         owned[f"{_FOLDER}/broker-definitions.yaml"] = _dump(_broker_documents(model, files))
     owned[f"{_FOLDER}/network-default-deny.yaml"] = _dump([_default_deny(model)])
+    if model.mtls:
+        owned[f"{_FOLDER}/mtls-issuer.yaml"] = _dump(certificates.issuer_documents(model))
     owned[f"{_FOLDER}/kustomization.yaml"] = _dump([_kustomization(model, sorted(owned))])
     owned[f"{_FOLDER}/README.md"] = render_template("k8s/README.md.j2", **_readme_context(model))
     return Output(owned=owned)
@@ -96,6 +98,8 @@ def _readme_context(model: Model) -> dict[str, Any]:
         "edges": allowed_edges(model),
         "gateway_port": _GATEWAY_PORT,
         "issuer": issuer,
+        "mtls": model.mtls,
+        "issuer_name": certificates.issuer_name(model),
     }
 
 
@@ -145,6 +149,7 @@ def _service_documents(model: Model, service: Service) -> list[dict[str, Any]]:
         _autoscaler(model, service.name, labels, _tracks(model)[0][0]),
         _network_policy(model, service.name, labels, _ingress_from(model, service), _egress_of(model, service)),
         *(_migration_job(model, service) if _owns_database(model, service) else []),
+        *([certificates.certificate(model, service.name, labels)] if model.mtls else []),
     ]
     return documents
 
@@ -177,9 +182,12 @@ def _settings(model: Model, service: Service) -> dict[str, str]:
         data["MIGRATE_ON_START"] = "false"  # the pod's migrate init container did it, before the app started
     if any(d.kind == "redis" for d in model.datastores if d.name in service.uses):
         data["REDIS_KEY_PREFIX"] = f"{model.slug}:"
+    scheme = "https" if model.mtls else "http"
     for target in _callees(service):
         callee = model.service(target)
-        data[f"{callee.package.upper()}_URL"] = f"http://{callee.name}:{callee.port}"
+        data[f"{callee.package.upper()}_URL"] = f"{scheme}://{callee.name}:{callee.port}"
+    if model.mtls:
+        data.update(certificates.tls_settings())
     return dict(sorted(data.items()))
 
 
@@ -223,20 +231,28 @@ def _deployment(
     name = f"{service.name}-{track}" if track else service.name
     selector = _selector(model, service.name) | ({_TRACK: track} if track else {})
     period = _probe_period(model)
+    # inside its pod: the NetworkPolicies decide who reaches it (bandit B104)
+    command = ["uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)]  # nosec B104
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]  # nosec B108 - an emptyDir (the root is read-only)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if model.mtls:  # HTTPS that requires a client certificate from the feature's CA (cert-manager's Secret)
+        command += certificates.serve_options()
+        mounts.append({"name": "tls", "mountPath": certificates.TLS_DIR, "readOnly": True})
+        volumes.append(certificates.tls_volume(model, service.name))
+    probe = _service_probe(model, service)
     container = {
         "name": service.name,
         "image": f"{model.slug}-{service.name}:latest",
-        # inside its pod: the NetworkPolicies decide who reaches it (bandit B104)
-        "command": ["uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)],  # nosec B104
+        "command": command,
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": f"{service.name}-config"}}],
         "env": _secret_env(model, service),
-        "readinessProbe": _probe("/readyz", period),
-        "livenessProbe": _probe("/healthz", period) | {"failureThreshold": 3},
-        "startupProbe": _probe("/healthz", 2) | {"failureThreshold": 30},
+        "readinessProbe": probe("/readyz", period),
+        "livenessProbe": probe("/healthz", period) | {"failureThreshold": 3},
+        "startupProbe": probe("/healthz", 2) | {"failureThreshold": 30},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": _RESTRICTED,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # nosec B108 - an emptyDir (the root is read-only)
+        "volumeMounts": mounts,
     }
     return {
         "apiVersion": "apps/v1",
@@ -254,7 +270,7 @@ def _deployment(
                     "automountServiceAccountToken": False,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": volumes,
                 }
                 | ({"initContainers": [_migrator(model, service)]} if _owns_database(model, service) else {}),
             },
@@ -321,6 +337,18 @@ def _job(model: Model, service: Service, name: str, labels: dict[str, str]) -> d
 
 def _probe(path: str, period: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 2}
+
+
+def _service_probe(model: Model, service: Service) -> Callable[[str, int], dict[str, Any]]:
+    """HTTP probes; under mTLS exec probes with the pod's certificate (the kubelet presents none)."""
+    if not model.mtls:
+        return _probe
+
+    def exec_probe(path: str, period: int) -> dict[str, Any]:
+        command = certificates.probe_command(service.port, path)
+        return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": 2}
+
+    return exec_probe
 
 
 def _probe_period(model: Model) -> int:
@@ -445,6 +473,10 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
     for setting in ("upstreams.conf", "http.conf"):
         if f"deploy/gateway/{setting}" in files:
             config[f"gateway/settings/{setting}"] = files[f"deploy/gateway/{setting}"]
+    if model.mtls:  # the gateway's own certificate Secret, mounted at certificates.TLS_DIR
+        config["gateway/settings/services-tls.conf"] = render_template(
+            "gateway/settings/services-tls.conf.j2", model=model, mtls=True, tls_files=certificates.TLS_FILES
+        )
     keys = {path.removeprefix("gateway/").replace("/", "_"): path.removeprefix("gateway/") for path in sorted(config)}
     algorithm, _ = _jwt(model)
     public, _ = _key_files(algorithm)
@@ -463,6 +495,7 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
             {"name": "config", "mountPath": _GATEWAY_DIR, "readOnly": True},
             {"name": "jwt-keys", "mountPath": _KEYS_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},  # nosec B108 - an emptyDir, nginx's runtime folder
+            *([{"name": "tls", "mountPath": certificates.TLS_DIR, "readOnly": True}] if model.mtls else []),
         ],
     }
     items = [{"key": key, "path": path} for key, path in keys.items()]
@@ -495,6 +528,7 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
                             },
                         },
                         {"name": "tmp", "emptyDir": {}},
+                        *([certificates.tls_volume(model, "gateway")] if model.mtls else []),
                     ],
                 },
             },
@@ -514,6 +548,7 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
         service,
         _disruption_budget(model, "gateway", labels) | {},
         _network_policy(model, "gateway", labels, ingress, egress),
+        *([certificates.certificate(model, "gateway", labels)] if model.mtls else []),
     ]
 
 
