@@ -347,3 +347,31 @@ def test_without_mtls_no_cert_manager_resource_is_written(example: str) -> None:
     assert not model.mtls
     documents = _documents(_k8s_files(model))
     assert not any(d["apiVersion"] == CERT_MANAGER for docs in documents.values() for d in docs)
+
+
+def test_every_pinned_algorithm_has_its_key_and_settings_match_compose() -> None:
+    """The gateway fixture pins RS256, ES256 and HS256: each service mounts every verifying key at JWT_KEYS_DIR, the
+    gateway names a key file per algorithm, and JWT_KEYS_DIR / FORWARDED_ALLOW_IPS are set as in compose."""
+    model = _model(REPO / "tests" / "fixtures" / "gateway" / "feature.yaml")
+    rendered = render_targets(model, ("k8s", "deploy")).owned
+    documents = _documents(rendered)
+    compose = yaml.safe_load(rendered["deploy/docker-compose.yaml"])["services"]
+    files = {"jwt-es256.pem", "jwt-hs256.secret", "jwt-rs256.pem"}
+    for service in model.services:
+        docs = documents[f"{FOLDER}{service.name}.yaml"]
+        (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "jwt-keys"]
+        assert {i["path"] for i in volume["secret"]["items"]} == files
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "jwt-keys"]
+        environment = compose[service.name]["environment"]
+        assert mount["mountPath"] == config["data"]["JWT_KEYS_DIR"] == environment["JWT_KEYS_DIR"]
+        assert "FORWARDED_ALLOW_IPS" in config["data"] and "FORWARDED_ALLOW_IPS" in environment
+    gateway = next(d for d in documents[f"{FOLDER}gateway.yaml"] if d["kind"] == "Deployment")
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        f"GATEWAY_JWT_{alg}_KEY_FILE": f"/run/planforge/jwt/jwt-{alg.lower()}.{ext}"
+        for alg, ext in (("ES256", "pem"), ("HS256", "secret"), ("RS256", "pem"))
+    }

@@ -29,15 +29,15 @@ NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.acc
 FIXTURE = REPO / "tests" / "fixtures" / "mtls" / "feature.yaml"
 GATEWAY_FIXTURE = REPO / "tests" / "fixtures" / "gateway" / "feature.yaml"
 
-_STOCK = '''
+_STOCK = """
 from .. import models
 
 
 async def handle(ctx, *, sku: str):
     return models.Stock(sku=sku, level=7)
-'''
+"""
 # quote-service calls stock-service at STOCK_SERVICE_URL (https:// under mTLS) with the runtime's client.
-_QUOTE = '''
+_QUOTE = """
 import os
 
 from .. import models
@@ -47,7 +47,7 @@ async def handle(ctx, *, sku: str):
     answer = await ctx.http.get(os.environ["STOCK_SERVICE_URL"] + "/stock/" + sku)
     answer.raise_for_status()
     return models.Quote(sku=sku, available=answer.json()["level"])
-'''
+"""
 
 
 def _generate(manifest: Path, out: Path) -> None:

@@ -213,6 +213,14 @@ def up(
             show_default=False,
         ),
     ] = None,
+    token_lifetime: Annotated[
+        str | None,
+        typer.Option(
+            "--token-lifetime",
+            help="How long a replaced key keeps passing (default 16m: the services' 15-minute tokens and leeway).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
 
@@ -235,6 +243,7 @@ def up(
         timeout=timeout,
         mtls=mtls,
         rotate_keys_every=_duration("--rotate-keys-every", rotate_keys_every),
+        token_lifetime=_duration("--token-lifetime", token_lifetime),
     )
     raise typer.Exit(run(generated, options))
 

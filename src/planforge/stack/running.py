@@ -8,6 +8,7 @@ import os
 import shutil
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from planforge.stack.infrastructure import create_databases, declare_topology, ensure_vhost, ping_redis
-from planforge.stack.keys import JwtKeys, ensure_jwt_keys, jwt_key_files
+from planforge.stack.keys import JWKS_FILE, JwtKeys, current_kid, ensure_jwt_keys, jwt_key_files, rotate_jwt_keys
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
 from planforge.stack.processes import Child, free_port, port_free, probe, signals_deferred, spawn, terminate
 from planforge.stack.tls import PROBE_IDENTITY, TlsFiles, client_context, ensure_certificates
@@ -32,8 +33,14 @@ from planforge.stack.spec import (
 
 __all__ = ["GATEWAY_ADDRESS", "Stack"]
 
+# The variable that names the gateway's JWKS file (targets/gateway.py's JWKS_FILE_ENV; jwt.js reads it).
+JWKS_FILE_ENV = "GATEWAY_JWT_JWKS_FILE"
 # The gateway's address as the services see it: the only one whose X-Forwarded-For they trust.
 GATEWAY_ADDRESS = "127.0.0.1"
+
+# Seconds a replaced signing key keeps passing, by default: the services' token time to live (JWT_TTL_SECONDS's
+# default, 15 minutes) and a minute of clock leeway.
+DEFAULT_TOKEN_LIFETIME = 900.0 + 60.0
 
 # --- the stack ----------------------------------------------------------------------------------------------
 
@@ -58,6 +65,11 @@ class Stack:
         # Mutual TLS: by --mtls, or because the manifest asks for it (security.service_auth: mtls).
         self.mtls = self.options.mtls or self.spec.mtls
         self.tls: dict[str, TlsFiles] = {}
+        # Key rotation (--rotate-keys-every): the rotating key set, and the thread that rotates it.
+        self.rotating = self.options.rotate_keys_every is not None
+        self.rotation_folder = self.state / "keys" / "rotating"
+        self._rotation_stop = threading.Event()
+        self._rotation: threading.Thread | None = None
         self._partial_line = False
         if self.options.db_prefix and not SQL_NAME.match(self.options.db_prefix):
             raise StackUsageError(f"--db-prefix {self.options.db_prefix!r}: use lower-case letters, digits and '_'")
@@ -122,6 +134,8 @@ class Stack:
             if self.options.monitoring:
                 self._line("Monitoring")
                 self._start_monitoring()
+            if self.rotating:
+                self._start_rotation()
         except BaseException:
             self.stop()
             raise
@@ -131,6 +145,10 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway, then the services (SIGTERM, then SIGKILL after a grace period); idempotent."""
+        self._rotation_stop.set()
+        if self._rotation is not None:
+            self._rotation.join()
+            self._rotation = None
         if not self.children:
             return
         with signals_deferred():
@@ -196,6 +214,8 @@ class Stack:
         if "rabbitmq" in self.spec.infrastructure:
             self._check(f"RabbitMQ {_where(self.options.amqp_url)}", self._broker)
         self._check(f"JWT keys ({', '.join(self.spec.jwt_algorithms)})", self._jwt_keys)
+        if self.rotating:
+            self._check("JWT key set (rotating)", self._rotating_keys)
         if self.mtls:
             self._check("mTLS certificates", self._certificates)
 
@@ -259,6 +279,47 @@ class Stack:
         created = [alg for alg in self.spec.jwt_algorithms if alg not in existed]
         return f"created {', '.join(created)}" if created else "kept"
 
+    # --- key rotation
+
+    @property
+    def token_lifetime(self) -> float:
+        """Seconds a replaced signing key keeps passing (--token-lifetime, else DEFAULT_TOKEN_LIFETIME)."""
+        return self.options.token_lifetime or DEFAULT_TOKEN_LIFETIME
+
+    def rotate_keys(self, now: float | None = None) -> dict[str, str]:
+        """Rotate the signing key of every pinned algorithm now (now: the clock, for tests); the new kids.
+
+        Gateway and services read jwks.json on every token, and the issuer signs with the newest key, so nothing
+        restarts: tokens of the replaced key pass for a token lifetime, then its key is dropped.
+        """
+        return {
+            algorithm: rotate_jwt_keys(self.rotation_folder, algorithm, token_lifetime=self.token_lifetime, now=now)
+            for algorithm in self.spec.jwt_algorithms
+        }
+
+    def current_kids(self) -> dict[str, str | None]:
+        """The kid that signs each algorithm's tokens now."""
+        return {alg: current_kid(self.rotation_folder, alg) for alg in self.spec.jwt_algorithms}
+
+    def _rotating_keys(self) -> str:
+        missing = [alg for alg, kid in self.current_kids().items() if kid is None]
+        for algorithm in missing:
+            rotate_jwt_keys(self.rotation_folder, algorithm, token_lifetime=self.token_lifetime)
+        every = self.options.rotate_keys_every
+        return f"{self.rotation_folder / JWKS_FILE}, every {every:g}s; created {', '.join(missing) or 'none'}"
+
+    def _start_rotation(self) -> None:
+        every = float(self.options.rotate_keys_every or 0)
+
+        def rotate() -> None:
+            while not self._rotation_stop.wait(every):
+                kids = self.rotate_keys()
+                self._line(f"rotated JWT keys: {', '.join(f'{alg} {kid}' for alg, kid in sorted(kids.items()))}")
+
+        self._rotation_stop.clear()
+        self._rotation = threading.Thread(target=rotate, name="planforge-key-rotation", daemon=True)
+        self._rotation.start()
+
     def _certificates(self) -> str:
         """The local CA and a certificate for each service, the gateway and `up`'s own checks, kept across runs."""
         names = [*(s.name for s in self.spec.services), "gateway", PROBE_IDENTITY]
@@ -285,6 +346,8 @@ class Stack:
         """The verifying key of every algorithm (JWT_KEYS_DIR), and the signing key for the issuer."""
         signing = self.keys[self.spec.jwt_algorithm]
         env = {"JWT_KEYS_DIR": str(signing.public.parent)}
+        if self.rotating:  # verify by kid from the rotating set; the issuer signs with its newest key
+            env["JWT_JWKS_FILE"] = str(self.rotation_folder / JWKS_FILE)
         if signing.symmetric:
             env["JWT_SECRET"] = signing.public.read_text(encoding="utf-8").strip()
             return env
@@ -304,6 +367,8 @@ class Stack:
         for algorithm, variable in self.spec.gateway_key_envs.items():
             env[variable] = str(self.keys[algorithm].public)
             self._warn_unreadable(self.keys[algorithm].public)
+        if self.rotating:
+            env[JWKS_FILE_ENV] = str(self.rotation_folder / JWKS_FILE)
         port = self.options.port
         self._progress(f"  starting gateway on :{port} ...")
         command = [nginx, "-e", "stderr", "-p", f"{runtime}/", "-c", str(conf / "nginx.conf")]
@@ -336,8 +401,8 @@ class Stack:
         return (
             "# Written by `planforge up --mtls`: mutual TLS with the stack's CA.\n"
             "map $host $upstream_scheme {\n    default https;\n}\n"
-            f"proxy_ssl_certificate \"{tls.certificate}\";\nproxy_ssl_certificate_key \"{tls.key}\";\n"
-            f"proxy_ssl_trusted_certificate \"{tls.ca}\";\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 2;\n"
+            f'proxy_ssl_certificate "{tls.certificate}";\nproxy_ssl_certificate_key "{tls.key}";\n'
+            f'proxy_ssl_trusted_certificate "{tls.ca}";\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 2;\n'
             "proxy_ssl_session_reuse on;\n"
         )
 
