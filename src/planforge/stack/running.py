@@ -20,7 +20,6 @@ from planforge.stack.infrastructure import create_databases, declare_topology, e
 from planforge.stack.keys import JWKS_FILE, JwtKeys, current_kid, ensure_jwt_keys, jwt_key_files, rotate_jwt_keys
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
 from planforge.stack.processes import Child, free_port, port_free, probe, signals_deferred, spawn, terminate
-from planforge.stack.tls import PROBE_IDENTITY, TlsFiles, client_context, ensure_certificates
 from planforge.stack.spec import (
     SERVICE_SETTINGS,
     SQL_NAME,
@@ -30,6 +29,7 @@ from planforge.stack.spec import (
     StackUsageError,
     load_spec,
 )
+from planforge.stack.tls import PROBE_IDENTITY, TlsFiles, client_context, ensure_certificates
 
 __all__ = ["GATEWAY_ADDRESS", "Stack"]
 

@@ -13,8 +13,12 @@ import datetime
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planforge.stack.keys import write_secret
+
+if TYPE_CHECKING:  # cryptography is imported when used, so that the command line stays light
+    from cryptography import x509
 
 __all__ = ["PROBE_IDENTITY", "TlsFiles", "client_context", "ensure_certificates"]
 
@@ -92,12 +96,13 @@ def _issue(files: TlsFiles, name: str, ca_cert: object, ca_key: object) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     assert isinstance(ca_cert, x509.Certificate) and isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     names = [x509.DNSName(name), x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    usages = [x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
@@ -134,7 +139,7 @@ def _signed_by(path: Path, ca_cert: object) -> bool:
     return True
 
 
-def _key_usage(*, ca: bool) -> object:
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
     from cryptography import x509
 
     return x509.KeyUsage(
