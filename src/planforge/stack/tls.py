@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planforge.stack.keys import write_secret
+from planforge_runtime.keys import write_key_file
 
 if TYPE_CHECKING:  # cryptography is imported when used, so that the command line stays light
     from cryptography import x509
@@ -84,8 +84,8 @@ def _ensure_ca(folder: Path) -> tuple[object, object]:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    write_secret(key_path, _private_pem(key), 0o600)
-    write_secret(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_key_file(key_path, _private_pem(key), 0o600)
+    write_key_file(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
     return certificate, key
 
 
@@ -121,8 +121,8 @@ def _issue(files: TlsFiles, name: str, ca_cert: object, ca_key: object) -> None:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    write_secret(files.key, _private_pem(key), 0o600)
-    write_secret(files.certificate, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_key_file(files.key, _private_pem(key), 0o600)
+    write_key_file(files.certificate, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def _signed_by(path: Path, ca_cert: object) -> bool:
