@@ -155,3 +155,38 @@ def test_certificates_are_kept_across_runs_and_issued_again_for_a_new_ca(tmp_pat
     (tmp_path / "ca.key").unlink()
     _, issued = ensure_certificates(tmp_path, ["a"])
     assert issued == ["a"]
+
+
+@pytest.mark.skipif(NGINX is None or shutil.which("prometheus") is None, reason="nginx or prometheus is missing")
+def test_prometheus_scrapes_the_services_over_mutual_tls(desk: Path, state_dir: Path) -> None:
+    """`up --monitoring` under mTLS: Prometheus presents its own certificate, and every service target is up."""
+    import time
+
+    options = Options(state=state_dir, free_ports=True, port=_free_port(), monitoring=True)
+    with Stack(desk, options, out=io.StringIO()) as stack:
+        assert stack.prometheus_url is not None
+        deadline = time.monotonic() + 90
+        health: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            targets = httpx.get(stack.prometheus_url + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+            health = {
+                t["labels"]["service"]: t["health"] for t in targets if t["labels"].get("job", "").endswith("-services")
+            }
+            if health and all(h == "up" for h in health.values()):
+                break
+            time.sleep(0.5)
+        assert health == {"quote-service": "up", "stock-service": "up"}, targets
+
+
+@pytest.mark.parametrize("value", ["soon", "0s", ""])
+def test_a_bad_rotation_interval_is_refused_before_anything_starts(desk: Path, value: str) -> None:
+    """--rotate-keys-every takes a positive duration; anything else exits 2 with a message, no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "planforge", "up", str(desk), "--rotate-keys-every", value],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--rotate-keys-every" in done.stderr and "Traceback" not in done.stderr

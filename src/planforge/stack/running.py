@@ -322,7 +322,7 @@ class Stack:
 
     def _certificates(self) -> str:
         """The local CA and a certificate for each service, the gateway and `up`'s own checks, kept across runs."""
-        names = [*(s.name for s in self.spec.services), "gateway", PROBE_IDENTITY]
+        names = [*(s.name for s in self.spec.services), "gateway", "prometheus", PROBE_IDENTITY]
         self.tls, issued = ensure_certificates(self.state / "tls", names)
         return f"CA {self.state / 'tls' / 'ca.pem'}; issued {', '.join(issued) or 'none'}"
 
@@ -421,7 +421,8 @@ class Stack:
             self._await(child, "/metrics")
             exporter = f"127.0.0.1:{port}"
         services = {s.name: f"127.0.0.1:{self.ports[s.name]}" for s in self.selected}
-        config, data = monitoring_files(self.generated, self.state / "monitoring", services, exporter)
+        tls = self.tls["prometheus"] if self.mtls else None
+        config, data = monitoring_files(self.generated, self.state / "monitoring", services, exporter, tls)
         port = free_port()
         self._progress(f"  starting prometheus on :{port} ...")
         command = prometheus_command(config, data, port)
