@@ -375,3 +375,32 @@ def test_every_pinned_algorithm_has_its_key_and_settings_match_compose() -> None
         f"GATEWAY_JWT_{alg}_KEY_FILE": f"/run/planforge/jwt/jwt-{alg.lower()}.{ext}"
         for alg, ext in (("ES256", "pem"), ("HS256", "secret"), ("RS256", "pem"))
     }
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(manifests())
+def test_mtls_holds_on_generated_manifests(tmp_path_factory: Any, manifest: dict[str, Any]) -> None:
+    """Any manifest with service_auth: mtls: every document validates, every workload has its Certificate, every
+    call URL is https, and the NetworkPolicies are still exactly the matrix."""
+    path = tmp_path_factory.mktemp("k8s-mtls") / "feature.yaml"
+    path.write_text(yaml.safe_dump({**manifest, "security": {"service_auth": "mtls"}}, sort_keys=False))
+    assert not [d for d in validate(path).diagnostics if d.severity == "error"]
+    model = _model(path)
+    documents = _documents(_k8s_files(model))
+    validator = _cert_manager_validator()
+    names = set()
+    for path_, docs in documents.items():
+        for document in docs:
+            if path_.endswith("kustomization.yaml"):
+                continue
+            if document["apiVersion"] == CERT_MANAGER:
+                assert not list(validator.iter_errors(document)), document
+                names.add(document["metadata"]["name"])
+            else:
+                kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+            if document["kind"] == "ConfigMap" and document["metadata"]["name"].endswith("-config"):
+                urls = [v for k, v in document["data"].items() if k.endswith("_URL")]
+                assert all(u.startswith("https://") for u in urls), urls
+    workloads = {s.name for s in model.services} | ({"gateway"} if model.gateway else set())
+    assert {f"{n}-tls" for n in workloads} <= names
+    _assert_policies_are_the_matrix(model)
