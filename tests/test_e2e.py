@@ -224,6 +224,7 @@ def test_user_accounts_suite_passes_over_mutual_tls() -> None:
     failure scenario over mutual TLS, against the real PostgreSQL, Redis and RabbitMQ."""
     done, _ = _run_suite("user-accounts", PLANFORGE_E2E_MTLS="1")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "mTLS certificates ... ok" in done.stdout, done.stdout[:3000]  # `up`'s progress, printed with -s
     assert _counts(done.stdout) == {"passed": _test_count("user-accounts")}, done.stdout[-3000:]
 
 
