@@ -447,6 +447,26 @@ def test_the_implemented_example_passes_its_contract_tests(implemented: Path, re
             run_contract_tests(implemented, path, DATABASE_URL=url, REDIS_KEY_PREFIX=redis_prefix)
 
 
+def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_path: Path) -> None:
+    """The example's handlers type-check against the generated event models; reading a field a consumed event
+    does not have, or publishing a model with a field its event does not have, is a mypy error."""
+    root = tmp_path / "user-accounts"
+    shutil.copytree(implemented, root)
+    mypy = [str(BIN / "mypy"), "--cache-dir", str(MYPY_CACHE), "services"]
+    clean = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    consumer = root / "services" / "user_service" / "impl" / "on_auth_created.py"
+    consumer.write_text(consumer.read_text(encoding="utf-8").replace("event.userId", "event.userid"), "utf-8")
+    producer = root / "services" / "auth_service" / "impl" / "on_user_created.py"
+    text = producer.read_text(encoding="utf-8")
+    assert "models.AuthCreated(userId=" in text
+    producer.write_text(text.replace("models.AuthCreated(userId=", "models.AuthCreated(user_id="), "utf-8")
+    wrong = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert 'on_auth_created.py:14: error: "AuthCreated" has no attribute "userid"' in wrong.stdout, wrong.stdout
+    assert 'Unexpected keyword argument "user_id" for "AuthCreated"' in wrong.stdout, wrong.stdout
+
+
 def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them() -> None:
     seen: list[str | None] = []
 
