@@ -99,7 +99,9 @@ def event_description(event: Event) -> str:
     return f"The data of {event.name}" + (f": {event.summary}" if event.summary else ".")
 
 
-def _document(model: Model) -> tuple[dict[str, Any], list[str], dict[str, str], list[Event]]:
+def _document(model: Model) -> tuple[dict[str, Any], list[str], list[Event]]:
+    """The OpenAPI document of every schema a service uses and every event payload, the schemas' names in it,
+    and the events in the order of their markers."""
     known = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
     events = _feature_events(model)
     wanted = {name for s in model.services for name in s.schemas if name in known}
@@ -117,14 +119,14 @@ def _document(model: Model) -> tuple[dict[str, Any], list[str], dict[str, str], 
         "paths": {},
         "components": {"schemas": schemas},
     }
-    return document, names, keys, events
+    return document, names, events
 
 
 def feature_models(model: Model, width: int) -> FeatureModels:
     """One datamodel-code-generator run over the feature's schemas and event payloads (none without services)."""
     if not model.services:
         return FeatureModels(Module((), ()), {}, {})
-    document, names, _, events = _document(model)
+    document, names, events = _document(model)
     key = json.dumps([_generator_version(), document, width])
     source = cached_text("models", key, lambda: _generate(document, width))
     markers = {_marker(name): name for name in names}
@@ -205,7 +207,8 @@ def _restore_descriptions(source: str, descriptions: dict[str, str]) -> str:
         if not isinstance(node, ast.ClassDef):
             continue
         doc = ast.get_docstring(node, clean=True)
-        marker = next((m for m in descriptions if doc == m or f'description="{m}"' in ast.unparse(node)), None)
+        held = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        marker = next((m for m in descriptions if m in held), None)
         if marker is None:
             continue
         text = py_doc(descriptions[marker])
