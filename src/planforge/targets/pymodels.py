@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA
+
 from planforge.cache import cached_text
 from planforge.escape import py_doc
 from planforge.model import Event, Model, Service
-from planforge.problem import PROBLEM_SCHEMA
 from planforge.schemawalk import point_refs, referenced
 from planforge.targets.pysplit import Module, parse_module
 from planforge.targets.registry import TargetError

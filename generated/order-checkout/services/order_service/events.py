@@ -7,14 +7,14 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import (
+from planforge_runtime.events import (
     ConsumedEvent,
     ConsumerConfig,
     Invalidation,
     ServiceEvents,
     read_topology,
 )
-from planforge.runtime.messaging import EventCatalog, EventSpec
+from planforge_runtime.messaging import EventCatalog, EventSpec
 
 from . import models
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from planforge.runtime.messaging import EventContext
+from planforge_runtime.messaging import EventContext
 
 from .. import models
 from . import add_credentials

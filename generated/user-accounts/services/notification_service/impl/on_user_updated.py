@@ -1,6 +1,6 @@
 """on_user_updated: Tells the user their profile changed (user.updated from notification-queue)."""
 
-from planforge.runtime.messaging import EventContext
+from planforge_runtime.messaging import EventContext
 
 from .. import models
 from .mailbox import send_email

@@ -2,7 +2,7 @@
 
 import logging
 
-from planforge.runtime.messaging import EventContext
+from planforge_runtime.messaging import EventContext
 
 from .. import models
 

@@ -3,8 +3,8 @@
 import asyncio
 from typing import Any
 
-from planforge.runtime import CacheAside
-from planforge.runtime.messaging import EventContext
+from planforge_runtime import CacheAside
+from planforge_runtime.messaging import EventContext
 from sqlalchemy import event as orm_event
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
