@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -39,8 +40,11 @@ from planforge_runtime.passwords import hash_password, verify_password
 from planforge_runtime.problems import Problem
 from planforge_testkit.testing import api_shape, assert_problem, bearer, settings_for_tests
 
+from planforge.build import build_model
+from planforge.loader import load_manifest
 from planforge.output import apply, plan_writes
 from planforge.pipeline import render, validate
+from planforge.topology import service_topology
 
 from .datastores import fresh_database, fresh_redis_prefix
 
@@ -114,6 +118,20 @@ def test_openapi_documents_are_valid(rendered: dict[str, Path], name: str) -> No
     assert len(documents) == len(packages(rendered[name]))
     for document in documents:
         validate_openapi(yaml.safe_load(document.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_events_py_declares_the_topology_its_topology_json_holds(rendered: dict[str, Path], name: str) -> None:
+    """events.py carries no topology literal: TOPOLOGY is read from topology.json, the service's own topology."""
+    root = rendered[name]
+    model = build_model(load_manifest(MANIFESTS[name]), MANIFESTS[name].name)
+    services = {s.package: s for s in model.services if s.publishes or s.consumes}
+    for package, service in services.items():
+        source = (root / "services" / package / "events.py").read_text(encoding="utf-8")
+        assert "TOPOLOGY = read_topology(__file__)" in source and '"exchanges"' not in source
+        app_module = load_service(root, package)
+        events = sys.modules[f"{app_module.__package__}.events"]
+        assert json.loads(json.dumps(service_topology(model, service))) == events.TOPOLOGY
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
