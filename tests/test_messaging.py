@@ -839,6 +839,37 @@ async def test_metric_labels_take_only_the_catalogs_event_names(broker: Broker) 
     assert len(outcomes) == 6
 
 
+def test_a_catalog_with_models_publishes_and_hands_out_typed_payloads() -> None:
+    """A model instance names its event and becomes JSON data (fields never set stay absent); consumers get
+    the data back as the model; the schema still decides what is valid."""
+    from pydantic import BaseModel, RootModel
+
+    class ThingMade(BaseModel):
+        n: int
+        tag: str | None = None
+
+    class Label(RootModel[str]):
+        pass
+
+    class Stranger(BaseModel):
+        n: int
+
+    made = EventSpec("thing.made", EXCHANGE, "thing.made", CATALOG.spec("thing.made").schema, model=ThingMade)
+    catalog = EventCatalog([made, EventSpec("label.set", EXCHANGE, "label.set", {"type": "string"}, model=Label)])
+    assert catalog.payload(ThingMade(n=3)) == ("thing.made", {"n": 3})
+    assert catalog.payload(Label("x")) == ("label.set", "x")
+    assert catalog.payload("thing.made", ThingMade(n=1, tag="t")) == ("thing.made", {"n": 1, "tag": "t"})
+    assert catalog.payload("thing.made", {"n": 2}) == ("thing.made", {"n": 2})
+    with pytest.raises(UnknownEventError):
+        catalog.payload(Stranger(n=1))
+    typed = catalog.typed("thing.made", {"n": 4, "tag": "t"})
+    assert isinstance(typed, ThingMade) and typed.tag == "t"
+    assert catalog.typed("label.set", "y") == Label("y")
+    assert catalog.envelope("thing.made", ThingMade(n=5)).data == {"n": 5}
+    with pytest.raises(EventValidationError, match=r"data\.n"):
+        catalog.envelope("thing.made", ThingMade(n=-1))
+
+
 def test_the_event_email_check_is_the_api_email_check() -> None:
     """Event data and API bodies (pydantic EmailStr) accept and refuse the same addresses."""
     from pydantic import BaseModel, EmailStr, ValidationError
