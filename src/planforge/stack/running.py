@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from planforge.errors import PlanforgeError
 from planforge.stack.infrastructure import create_databases, declare_topology, ensure_vhost, ping_redis
 from planforge.stack.keys import JWKS_FILE, JwtKeys, current_kid, ensure_jwt_keys, jwt_key_files, rotate_jwt_keys
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
@@ -166,7 +167,7 @@ class Stack:
         service = self.spec.service(name)
         port = self.ports[name]
         self._progress(f"  starting {name} on :{port} ...")
-        command = [sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
+        command = [self.options.python or sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
         command += ["--app-dir", str(self.generated / "services"), "--host", "127.0.0.1", "--port", str(port)]
         # X-Forwarded-For is trusted from the gateway's address only (the gateway sets it from its peer).
         command += ["--proxy-headers", "--forwarded-allow-ips", GATEWAY_ADDRESS]
@@ -247,7 +248,7 @@ class Stack:
         self._progress(f"  {label} ...")
         try:
             detail = action()
-        except StackError:
+        except PlanforgeError:
             self._end("failed")
             raise
         except Exception as exc:  # any client error: unreachable, refused, bad credentials

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from planforge.conventions import STACK_FORMAT
+from planforge.errors import FindingsError, InputError
 
 __all__ = [
     "DEFAULT_AMQP_URL",
@@ -54,12 +55,12 @@ SERVICE_SETTINGS: tuple[str, ...] = (
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-class StackError(Exception):
-    """The stack could not start or stopped running: a datastore, a service or the gateway failed."""
+class StackError(FindingsError):
+    """The stack could not start or stopped running: a datastore, a service or the gateway failed (exit 1)."""
 
 
-class StackUsageError(StackError):
-    """The input is wrong: no deploy/stack.json, an unknown service, a port in use, a missing program."""
+class StackUsageError(InputError):
+    """The input is wrong: no deploy/stack.json, an unknown service, a port in use, a missing program (exit 2)."""
 
 
 # --- what to start: deploy/stack.json -------------------------------------------------------------------------
@@ -174,6 +175,9 @@ class Options:
     amqp_url: str = ""
     # The AMQP URL the services connect to, when not amqp_url itself (tests put a TCP proxy in between).
     service_amqp_url: str = ""
+    # The interpreter that runs the services (e.g. a virtual environment holding only their requirements);
+    # planforge's own when empty.
+    python: str = ""
 
     def __post_init__(self) -> None:
         env = os.environ
