@@ -1,4 +1,5 @@
-"""PF308-PF309: each queue has one consuming service, and it consumes every event the queue receives."""
+"""PF308-PF310: each queue has one consuming service, it consumes every event the queue receives, and a service
+consumes an event from one queue only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,26 @@ def check(m: Manifest) -> Iterator[Diagnostic]:
     """Queues shared by two services; events a queue receives that nobody consumes from it."""
     yield from _shared_queues(m)
     yield from _unconsumed_deliveries(m)
+    yield from _consumed_twice(m)
+
+
+def _consumed_twice(m: Manifest) -> Iterator[Diagnostic]:
+    """A service records each event it has processed once (its idempotency key is the event's id), and names its
+    handler after the event: a second consumption of the same event would never run."""
+    for name, spec in m.services.items():
+        first: dict[str, str] = {}
+        for index, consumption in enumerate(spec.get("consumes", [])):
+            event, queue = consumption["event"], consumption["queue"]
+            if event not in first:
+                first[event] = queue
+                continue
+            yield m.error(
+                "PF310",
+                ("services", name, "consumes", index),
+                f"{name} consumes '{event}' from queue '{queue}' and from queue '{first[event]}' too: a service "
+                "processes each event once, so the second delivery would be skipped as a duplicate",
+                f"consume '{event}' once (from '{first[event]}') and do both things in its handler",
+            )
 
 
 def consumers_by_queue(m: Manifest) -> dict[str, list[tuple[str, int, str]]]:
