@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -267,17 +268,35 @@ def uvicorn_service(rendered: dict[str, Path]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_a_service_runs_under_uvicorn(uvicorn_service: str) -> None:
+def _first_answer(base: str, path: str, **headers: str) -> httpx.Response:
     deadline = time.monotonic() + 20
     while True:
         try:
-            response = httpx.get(f"{uvicorn_service}/healthz", headers={"X-Correlation-ID": "abc-123"})
-            break
+            return httpx.get(f"{base}{path}", headers=headers)
         except httpx.TransportError:
             assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.1)
+
+
+def test_a_service_runs_under_uvicorn(uvicorn_service: str) -> None:
+    response = _first_answer(uvicorn_service, "/healthz", **{"X-Correlation-ID": "abc-123"})
     assert response.status_code == 200
     assert response.headers["X-Correlation-ID"] == "abc-123"
+
+
+def test_the_method_label_takes_known_methods_or_other(uvicorn_service: str) -> None:
+    """Request-line methods are client text: on the running service's /metrics only known methods, else "other"."""
+    _first_answer(uvicorn_service, "/healthz")
+    invented = [f"X{i}PWN" for i in range(25)] + ["PROPFIND", "BREW"]
+    with httpx.Client(base_url=uvicorn_service) as client:
+        for method in invented:
+            assert client.request(method, "/healthz").status_code == 405
+        assert client.request("OPTIONS", "/healthz").status_code == 405
+        metrics = client.get("/metrics").text
+    methods = set(re.findall(r'^http_requests_total\{method="([^"]*)"', metrics, re.MULTILINE))
+    assert methods == {"GET", "OPTIONS", "other"}
+    other = re.search(r'^http_requests_total\{method="other",route="unmatched",status="405"\} (\S+)$', metrics, re.M)
+    assert other is not None and float(other.group(1)) == len(invented), metrics
 
 
 # --- The runtime ------------------------------------------------------------------------------------------------
