@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from uuid import UUID
 
 import httpx
 import jwt
@@ -44,6 +43,7 @@ from planforge.runtime.problems import Problem
 from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
 
 from .datastores import fresh_database, fresh_redis_prefix
+from .httpbridge import serving_as
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "services" / "feature.yaml"
@@ -416,23 +416,20 @@ def _register_log_in_and_read(
     users: ModuleType, auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
 ) -> None:
     email = registration["email"]
-    with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:
-        created = user_client.post("/users/register", json=registration)
+    with (
+        TestClient(user_app) as user_client,
+        TestClient(auth_app) as auth_client,
+        serving_as("AUTH_SERVICE_URL", auth_client) as auth_url,  # registration sets the credentials in a call
+    ):
+        os.environ["AUTH_SERVICE_URL"] = f"http://127.0.0.1:{_free_port()}"  # auth-service unreachable: 503
+        try:
+            assert_problem(user_client.post("/users/register", json=registration), 503)
+        finally:
+            os.environ["AUTH_SERVICE_URL"] = auth_url
+        created = user_client.post("/users/register", json=registration)  # the failed one left no user behind
         assert created.status_code == 201, created.text
         assert_problem(user_client.post("/users/register", json=registration), 409)
         user = created.json()
-        # What auth-service's consumer of user.created does (events are off here: see test_events_wiring.py).
-        impl = importlib.import_module(f"{auth.__package__}.impl")
-        password_hash = hash_password("correct horse")
-        resources = auth_app.state.resources
-        assert auth_client.portal is not None
-
-        async def add_credentials() -> None:
-            async with resources.session() as session, session.begin():
-                await impl.add_credentials(session, UUID(user["id"]), email, password_hash)
-
-        auth_client.portal.call(add_credentials)
-
         assert_problem(auth_client.post("/auth/login", json={"email": email, "password": "wrong horse"}), 401)
         login = auth_client.post("/auth/login", json={"email": email, "password": "correct horse"})
         assert login.status_code == 200, login.text

@@ -7,7 +7,7 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge.runtime.events import ServiceEvents
 from planforge.runtime.messaging import EventCatalog, EventSpec
 
 # What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
@@ -22,42 +22,7 @@ TOPOLOGY: dict[str, Any] = {
             "arguments": {},
         },
         {
-            "name": "auth-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "auth-service-queue.retry.first"},
-        },
-        {
-            "name": "auth-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
             "name": "notification-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "user-events",
             "type": "topic",
             "durable": True,
             "internal": False,
@@ -93,49 +58,6 @@ TOPOLOGY: dict[str, Any] = {
         },
     ],
     "queues": [
-        {
-            "name": "auth-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "auth-service-queue.retry",
-            },
-        },
-        {
-            "name": "auth-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "auth-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
         {
             "name": "user-service-queue",
             "durable": True,
@@ -200,52 +122,10 @@ TOPOLOGY: dict[str, Any] = {
             "routing_key": "user.authenticated",
         },
         {
-            "source": "auth-service-queue.dlx",
-            "destination": "auth-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.requeue",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:auth-service-queue.dlx",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.2",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.3",
-        },
-        {
-            "source": "auth-service-queue.retry.first",
-            "destination": "auth-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
             "source": "notification-events",
             "destination": "user-service-queue",
             "destination_type": "queue",
             "routing_key": "notification.sent",
-        },
-        {
-            "source": "user-events",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.created",
         },
         {
             "source": "user-service-queue.dlx",
@@ -355,33 +235,6 @@ CATALOG = EventCatalog(
                 },
             },
         ),
-        EventSpec(
-            name="user.created",
-            exchange="user-events",
-            routing_key="user.created",
-            schema={
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "userId",
-                    "email",
-                    "displayName",
-                    "passwordHash",
-                    "createdAt",
-                ],
-                "properties": {
-                    "userId": {"type": "string", "format": "uuid"},
-                    "email": {"type": "string", "format": "email", "maxLength": 254},
-                    "displayName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "passwordHash": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": 200,
-                    },
-                    "createdAt": {"type": "string", "format": "date-time"},
-                },
-            },
-        ),
     ],
     SCHEMAS,
 )
@@ -395,10 +248,5 @@ EVENTS = ServiceEvents(
         "auth.revoked",
         "permission.changed",
     ),
-    consumers=(
-        ConsumerConfig(
-            queue="auth-service-queue",
-            events=(ConsumedEvent(event="user.created", module="on_user_created"),),
-        ),
-    ),
+    consumers=(),
 )

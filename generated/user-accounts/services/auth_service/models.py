@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 
 class Problem(BaseModel):
@@ -29,7 +29,7 @@ class LoginRequest(BaseModel):
         extra="forbid",
     )
     email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(max_length=128, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
 
 
 class TokenResponse(BaseModel):
@@ -43,3 +43,15 @@ class TokenResponse(BaseModel):
     access_token: Annotated[str, Field(min_length=1)]
     token_type: Annotated[str, Field(max_length=20, min_length=1)]
     expires_in: Annotated[int, Field(ge=1)]
+
+
+class CredentialsRequest(BaseModel):
+    """
+    The manifest's CredentialsRequest schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    email: Annotated[EmailStr, Field(max_length=254)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]

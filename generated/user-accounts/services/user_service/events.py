@@ -27,34 +27,6 @@ TOPOLOGY: dict[str, Any] = {
             "arguments": {},
         },
         {
-            "name": "auth-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "auth-service-queue.retry.first"},
-        },
-        {
-            "name": "auth-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
             "name": "notification-events",
             "type": "topic",
             "durable": True,
@@ -126,49 +98,6 @@ TOPOLOGY: dict[str, Any] = {
         },
     ],
     "queues": [
-        {
-            "name": "auth-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "auth-service-queue.retry",
-            },
-        },
-        {
-            "name": "auth-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "auth-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
         {
             "name": "notification-queue",
             "durable": True,
@@ -276,42 +205,6 @@ TOPOLOGY: dict[str, Any] = {
             "routing_key": "user.authenticated",
         },
         {
-            "source": "auth-service-queue.dlx",
-            "destination": "auth-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.requeue",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:auth-service-queue.dlx",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.2",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.3",
-        },
-        {
-            "source": "auth-service-queue.retry.first",
-            "destination": "auth-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
             "source": "notification-events",
             "destination": "user-service-queue",
             "destination_type": "queue",
@@ -352,12 +245,6 @@ TOPOLOGY: dict[str, Any] = {
             "destination": "notification-queue.retry.1",
             "destination_type": "queue",
             "routing_key": "",
-        },
-        {
-            "source": "user-events",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.created",
         },
         {
             "source": "user-events",
@@ -509,22 +396,11 @@ CATALOG = EventCatalog(
             schema={
                 "type": "object",
                 "additionalProperties": False,
-                "required": [
-                    "userId",
-                    "email",
-                    "displayName",
-                    "passwordHash",
-                    "createdAt",
-                ],
+                "required": ["userId", "email", "displayName", "createdAt"],
                 "properties": {
                     "userId": {"type": "string", "format": "uuid"},
                     "email": {"type": "string", "format": "email", "maxLength": 254},
                     "displayName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "passwordHash": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": 200,
-                    },
                     "createdAt": {"type": "string", "format": "date-time"},
                 },
             },

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 
 class Problem(BaseModel):
@@ -30,7 +30,7 @@ class RegistrationRequest(BaseModel):
         extra="forbid",
     )
     email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(max_length=128, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
     displayName: Annotated[str, Field(max_length=100, min_length=1)]
 
 
