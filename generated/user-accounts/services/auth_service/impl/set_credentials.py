@@ -7,8 +7,8 @@ here and nowhere else (no event carries it or its hash).
 from datetime import UTC, datetime
 from uuid import UUID
 
-from planforge.runtime import Context, Problem, Reply
-from planforge.runtime.passwords import hash_password
+from planforge_runtime import Context, Problem, Reply
+from planforge_runtime.passwords import hash_password
 from sqlalchemy.exc import IntegrityError
 
 from .. import models

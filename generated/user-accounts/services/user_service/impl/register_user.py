@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import httpx
-from planforge.runtime import Context, Problem, Reply
+from planforge_runtime import Context, Problem, Reply
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
