@@ -196,6 +196,31 @@ def up(
     monitoring: Annotated[
         bool, typer.Option("--monitoring", help="Also run Prometheus with monitoring/ (and the nginx exporter).")
     ] = False,
+    mtls: Annotated[
+        bool,
+        typer.Option(
+            "--mtls",
+            help="Mutual TLS between gateway and services and between services, from a local CA in the state folder "
+            "(always on when the manifest says security.service_auth: mtls).",
+        ),
+    ] = False,
+    rotate_keys_every: Annotated[
+        str | None,
+        typer.Option(
+            "--rotate-keys-every",
+            help="Rotate the JWT signing keys this often (a duration: 90s, 12h, 30d); replaced keys keep passing "
+            "for a token lifetime.",
+            show_default=False,
+        ),
+    ] = None,
+    token_lifetime: Annotated[
+        str | None,
+        typer.Option(
+            "--token-lifetime",
+            help="How long a replaced key keeps passing (default 16m: the services' 15-minute tokens and leeway).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
 
@@ -216,8 +241,27 @@ def up(
         free_ports=free_ports,
         monitoring=monitoring,
         timeout=timeout,
+        mtls=mtls,
+        rotate_keys_every=_duration("--rotate-keys-every", rotate_keys_every),
+        token_lifetime=_duration("--token-lifetime", token_lifetime),
     )
     raise typer.Exit(run(generated, options))
+
+
+def _duration(option: str, text: str | None) -> float | None:
+    """Seconds of a duration option (90s, 12h, 30d); exit 2 with a message when it is not one."""
+    if text is None:
+        return None
+    from planforge.units import seconds
+
+    try:
+        value = seconds(text)
+    except (ValueError, KeyError, IndexError):
+        value = 0.0
+    if value <= 0:
+        typer.echo(f"planforge up: {option} {text!r}: give a positive duration such as 90s, 12h or 30d", err=True)
+        raise typer.Exit(2)
+    return value
 
 
 @app.command()
