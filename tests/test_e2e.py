@@ -62,13 +62,13 @@ def test_user_accounts_gets_a_module_per_flow_with_steps_and_all_five_scenarios(
     registration = files["tests/e2e/test_user_registration_flow.py"]
     for line in (
         'journey.call("POST /api/v1/users/register")',
-        'journey.published("user.created")',
-        'journey.consumed("auth-service", "user.created")',
         'journey.published("auth.created")',
+        'journey.published("user.created")',
         'journey.consumed("notification-service", "user.created")',
         'journey.published("notification.sent")',
     ):
         assert line in registration
+    assert 'journey.consumed("auth-service"' not in registration  # the credentials come in a call, not by event
     assert 'journey.read_back("GET /api/v1/users/{userId}", "lastLoginAt")' in files["tests/e2e/test_scenarios.py"]
 
 
@@ -115,6 +115,18 @@ def test_a_service_failure_on_a_service_the_client_calls_expects_a_problem_then_
     assert 'journey.call("POST /api/v1/users/register")' not in down
     assert 'journey.call("POST /api/v1/users/register")' in back
     assert 'journey.published("user.created")' in back
+
+
+def test_a_service_failure_on_a_service_another_one_calls_expects_a_problem_from_the_client_call() -> None:
+    """user-accounts: registration reaches user-service, which calls auth-service (set_credentials); with
+    auth-service down the gateway must answer the registration with a problem, and nothing is published before
+    auth-service is back (the credentials never travel by event)."""
+    text = rendered("user-accounts")[1]["tests/e2e/test_scenarios.py"]
+    body = text[text.index("def test_service_failure") : text.index("def test_network_partition")]
+    down, back = body.split("finally:")
+    assert 'journey.unavailable("POST /api/v1/users/register")' in down
+    assert "journey.published" not in down and "journey.call(" not in down
+    assert back.index('journey.published("auth.created")') < back.index('journey.published("user.created")')
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

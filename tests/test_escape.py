@@ -62,3 +62,12 @@ def test_shell_word_and_nginx_string() -> None:
     assert escape.nginx_str('a"b\\c') == '"a\\"b\\\\c"'
     with pytest.raises(ValueError):
         escape.nginx_str("$host")
+
+
+@pytest.mark.parametrize("name", ["on", "off", "yes", "No", "y", "n", "true", "null", "user-service", "select", "a_b"])
+def test_yaml_key_is_read_back_as_the_same_string(name: str) -> None:
+    """A name as a mapping key stays that string for YAML 1.1 readers (PyYAML) and YAML 1.2 ones; plain if it can."""
+    document = f"{escape.yaml_key(name)}: 1\n"
+    assert yaml.safe_load(document) == {name: 1}
+    assert yaml.load(document, Loader=yaml.BaseLoader) == {name: "1"}
+    assert (escape.yaml_key(name) == name) == (name.lower() not in ("on", "off", "yes", "no", "y", "n", "true", "null"))

@@ -16,6 +16,8 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 from planforge.pipeline import render, validate
 
 from .conftest import EXAMPLES, REPO
-from .injection import manifests, shapes
+from .injection import manifests, names, shapes
 
 NODE_MODULES = REPO / "node_modules" / "acorn"
 NGINX = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.access(p, os.X_OK)), None)
@@ -198,3 +200,110 @@ def test_gateway_with_attacks_passes_nginx_check(example: str, tmp_path: Path) -
     command = [str(NGINX), "-e", "stderr", "-t", "-p", str(tmp_path), "-c", str(conf / "nginx.conf")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
+
+
+# --- Names ----------------------------------------------------------------------------------------------------------
+
+# Refusals a renamed manifest may get: names that would shadow Python (PF703), collide once converted (PF704) or
+# become a database every server has (PF713). Any other diagnostic means the renaming changed what it means.
+_NAME_RULES = frozenset({"PF703", "PF704", "PF713"})
+_WORD = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
+_SCHEMA_WORD = st.from_regex(r"[A-Z][A-Za-z0-9]{0,7}", fullmatch=True)
+_KEPT = frozenset({"client", "gateway"})  # not names: the actors of flow steps
+
+
+def _renamed(example: str, words: list[str], schemas: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The example, and the example with its names replaced in order by words and schemas (each long enough)."""
+    data = manifests.example_data(REPO / "examples" / example / "feature.yaml")
+    found = names.names_of(data)
+    rename = names.renamer(
+        names.order_preserving(found["word"], words), names.order_preserving(found["schema"], schemas)
+    )
+    return data, names.renamed(data, rename)
+
+
+def _name_pool(size: int, reserved: tuple[str, ...], word: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.one_of(st.sampled_from(reserved), word), min_size=size, max_size=size, unique=True).filter(
+        lambda pool: not _KEPT & set(pool)
+    )
+
+
+@cache
+def _original_shapes(example: str) -> Counter[str]:
+    """The example's files, names masked, as its own names render them."""
+    data = manifests.example_data(REPO / "examples" / example / "feature.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        files = _rendering(data, Path(folder))
+        assert files is not None
+        return names.of_files(files, Path(folder))
+
+
+def check_names(example: str, words: list[str], schemas: list[str], folder: Path) -> list[Any]:
+    """Render the example with its names replaced: refused only by the name rules, with located diagnostics, or
+    every file parses and has, names masked, the structure of the original rendering. Returns the refusals."""
+    _, renamed = _renamed(example, words, schemas)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = manifests.write(renamed, folder)
+    validation = validate(manifest)
+    refusals = [d for d in validation.diagnostics if d.severity.value == "error"]
+    if refusals:
+        assert {d.code for d in refusals} <= _NAME_RULES, [d.message for d in refusals]
+        assert all(d.line > 0 for d in refusals)
+        return refusals
+    assert validation.document is not None
+    output = render(validation.document, "feature.yaml").output
+    renamed_files = {**output.owned, **output.user}
+    _no_raw_line_breaks(renamed_files)
+    with tempfile.TemporaryDirectory() as scratch:
+        renamed_shapes = names.of_files(renamed_files, Path(scratch))
+    original_shapes = _original_shapes(example)
+    assert sum(renamed_shapes.values()) == sum(original_shapes.values()), "renaming changed the number of files"
+    changed = sorted((renamed_shapes - original_shapes).items())
+    assert not changed, f"renaming changed the structure of {sum(n for _, n in changed)} file(s): {changed[:1]}"
+    return []
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=FIXED)
+@given(data=st.data())
+def test_hostile_names_change_no_structure(example: str, data: st.DataObject, tmp_path_factory: Any) -> None:
+    """Random names (reserved words of Python, JavaScript, nginx, SQL, YAML and shell among them) for every
+    service, datastore, queue, exchange, cache, event, route and schema: refused by a name rule, or every file
+    parses with the structure of the original names (refused names are replaced until the manifest validates)."""
+    found = names.names_of(manifests.example_data(REPO / "examples" / example / "feature.yaml"))
+    words = data.draw(_name_pool(len(found["word"]), names.RESERVED, _WORD))
+    schemas = data.draw(_name_pool(len(found["schema"]), names.RESERVED_SCHEMAS, _SCHEMA_WORD))
+    _validating_renaming(example, words, schemas, tmp_path_factory.mktemp("names"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_reserved_words_as_names_change_no_structure(example: str, tmp_path: Path) -> None:
+    """Every name replaced by a reserved word, window after window of the list until each word was tried;
+    the words a name rule refuses are dropped and the rest tried again, until the manifest validates: then every
+    file parses with the structure of the original names."""
+    found = names.names_of(manifests.example_data(REPO / "examples" / example / "feature.yaml"))
+    size = len(found["word"])
+    accepted: set[str] = set()
+    for start in range(0, len(names.RESERVED), size):
+        window = [*names.RESERVED, *names.RESERVED][start : start + size]
+        accepted |= _validating_renaming(example, window, list(names.RESERVED_SCHEMAS), tmp_path / str(start))
+    assert len(accepted) >= len(names.RESERVED) // 2, "too few reserved words survived the name rules"
+
+
+def _validating_renaming(example: str, words: list[str], schemas: list[str], folder: Path) -> set[str]:
+    """check_names with words and schemas, dropping refused ones (refilled with plain words) until it validates;
+    the reserved words that remained."""
+    found = names.names_of(manifests.example_data(REPO / "examples" / example / "feature.yaml"))
+    filler = (f"z{i}" for i in range(1000))
+    for attempt in range(40):
+        words = [*words, *(next(filler) for _ in range(len(found["word"]) - len(words)))]
+        schemas = [*schemas, *(f"Z{i}" for i in range(len(found["schema"]) - len(schemas)))]
+        refusals = check_names(example, words, schemas, folder / str(attempt))
+        if not refusals:
+            return set(words) & set(names.RESERVED)
+        refused = {w for d in refusals for w in re.findall(r"'([A-Za-z0-9_.-]+)'", d.message)}
+        kept = [w for w in words if w not in refused]
+        kept_schemas = [s for s in schemas if s not in refused]
+        assert (kept, kept_schemas) != (words, schemas), [d.message for d in refusals]
+        words, schemas = kept, kept_schemas
+    raise AssertionError("no renaming with reserved words validated")

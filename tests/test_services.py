@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from uuid import UUID
 
 import httpx
 import jwt
@@ -47,6 +47,7 @@ from planforge.pipeline import render, validate
 from planforge.topology import service_topology
 
 from .datastores import fresh_database, fresh_redis_prefix
+from .httpbridge import serving_as
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "services" / "feature.yaml"
@@ -285,17 +286,35 @@ def uvicorn_service(rendered: dict[str, Path]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_a_service_runs_under_uvicorn(uvicorn_service: str) -> None:
+def _first_answer(base: str, path: str, **headers: str) -> httpx.Response:
     deadline = time.monotonic() + 90  # a generous start-up bound on a loaded machine
     while True:
         try:
-            response = httpx.get(f"{uvicorn_service}/healthz", headers={"X-Correlation-ID": "abc-123"})
-            break
+            return httpx.get(f"{base}{path}", headers=headers)
         except httpx.TransportError:
             assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.1)
+
+
+def test_a_service_runs_under_uvicorn(uvicorn_service: str) -> None:
+    response = _first_answer(uvicorn_service, "/healthz", **{"X-Correlation-ID": "abc-123"})
     assert response.status_code == 200
     assert response.headers["X-Correlation-ID"] == "abc-123"
+
+
+def test_the_method_label_takes_known_methods_or_other(uvicorn_service: str) -> None:
+    """Request-line methods are client text: on the running service's /metrics only known methods, else "other"."""
+    _first_answer(uvicorn_service, "/healthz")
+    invented = [f"X{i}PWN" for i in range(25)] + ["PROPFIND", "BREW"]
+    with httpx.Client(base_url=uvicorn_service) as client:
+        for method in invented:
+            assert client.request(method, "/healthz").status_code == 405
+        assert client.request("OPTIONS", "/healthz").status_code == 405
+        metrics = client.get("/metrics").text
+    methods = set(re.findall(r'^http_requests_total\{method="([^"]*)"', metrics, re.MULTILINE))
+    assert methods == {"GET", "OPTIONS", "other"}
+    other = re.search(r'^http_requests_total\{method="other",route="unmatched",status="405"\} (\S+)$', metrics, re.M)
+    assert other is not None and float(other.group(1)) == len(invented), metrics
 
 
 # --- The runtime ------------------------------------------------------------------------------------------------
@@ -415,23 +434,20 @@ def _register_log_in_and_read(
     users: ModuleType, auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
 ) -> None:
     email = registration["email"]
-    with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:
-        created = user_client.post("/users/register", json=registration)
+    with (
+        TestClient(user_app) as user_client,
+        TestClient(auth_app) as auth_client,
+        serving_as("AUTH_SERVICE_URL", auth_client) as auth_url,  # registration sets the credentials in a call
+    ):
+        os.environ["AUTH_SERVICE_URL"] = f"http://127.0.0.1:{_free_port()}"  # auth-service unreachable: 503
+        try:
+            assert_problem(user_client.post("/users/register", json=registration), 503)
+        finally:
+            os.environ["AUTH_SERVICE_URL"] = auth_url
+        created = user_client.post("/users/register", json=registration)  # the failed one left no user behind
         assert created.status_code == 201, created.text
         assert_problem(user_client.post("/users/register", json=registration), 409)
         user = created.json()
-        # What auth-service's consumer of user.created does (events are off here: see test_events_wiring.py).
-        impl = importlib.import_module(f"{auth.__package__}.impl")
-        password_hash = hash_password("correct horse")
-        resources = auth_app.state.resources
-        assert auth_client.portal is not None
-
-        async def add_credentials() -> None:
-            async with resources.session() as session, session.begin():
-                await impl.add_credentials(session, UUID(user["id"]), email, password_hash)
-
-        auth_client.portal.call(add_credentials)
-
         assert_problem(auth_client.post("/auth/login", json={"email": email, "password": "wrong horse"}), 401)
         login = auth_client.post("/auth/login", json={"email": email, "password": "correct horse"})
         assert login.status_code == 200, login.text
@@ -475,7 +491,7 @@ def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_pa
     assert clean.returncode == 0, clean.stdout + clean.stderr
     consumer = root / "services" / "user_service" / "impl" / "on_auth_created.py"
     consumer.write_text(consumer.read_text(encoding="utf-8").replace("event.userId", "event.userid"), "utf-8")
-    producer = root / "services" / "auth_service" / "impl" / "on_user_created.py"
+    producer = root / "services" / "auth_service" / "impl" / "set_credentials.py"
     text = producer.read_text(encoding="utf-8")
     assert "models.AuthCreated(userId=" in text
     producer.write_text(text.replace("models.AuthCreated(userId=", "models.AuthCreated(user_id="), "utf-8")

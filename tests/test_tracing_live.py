@@ -94,9 +94,11 @@ def _spans(path: Path) -> list[dict[str, Any]]:
 # (service, span kind, span name): each span the registration must produce
 EXPECTED = [
     ("user-service", "SERVER", "POST /users/register"),
-    ("user-service", "PRODUCER", "publish user.created"),
-    ("auth-service", "CONSUMER", "process user.created"),
+    ("user-service", "CLIENT", "PUT"),
+    ("auth-service", "SERVER", "PUT /credentials/{userId}"),
     ("auth-service", "PRODUCER", "publish auth.created"),
+    ("user-service", "CONSUMER", "process auth.created"),
+    ("user-service", "PRODUCER", "publish user.created"),
     ("notification-service", "CONSUMER", "process user.created"),
     ("notification-service", "PRODUCER", "publish notification.sent"),
 ]
@@ -137,13 +139,14 @@ def test_one_trace_from_the_request_through_outbox_consumers_and_their_publishes
     gateway = _gateway_span(stack)
     assert server["parent"] == (gateway["span_id"] if gateway else CLIENT_SPAN)
     assert relay["parent"] == server["id"], "the relay continues the request that staged the event"
-    for consumer in ("auth-service", "notification-service"):
-        consumed = spans[(consumer, "CONSUMER", "process user.created")]
-        assert consumed["parent"] == relay["id"], consumer
-    assert (
-        spans[("auth-service", "PRODUCER", "publish auth.created")]["parent"]
-        == (spans[("auth-service", "CONSUMER", "process user.created")]["id"])
-    )
+    assert spans[("notification-service", "CONSUMER", "process user.created")]["parent"] == relay["id"]
+    # The credentials go by call: user-service's client span, auth-service's server span, its outbox relay.
+    call = spans[("user-service", "CLIENT", "PUT")]
+    credentials = spans[("auth-service", "SERVER", "PUT /credentials/{userId}")]
+    auth_relay = spans[("auth-service", "PRODUCER", "publish auth.created")]
+    assert (call["parent"], credentials["parent"]) == (server["id"], call["id"])
+    assert auth_relay["parent"] == credentials["id"]
+    assert spans[("user-service", "CONSUMER", "process auth.created")]["parent"] == auth_relay["id"]
     assert (
         spans[("notification-service", "PRODUCER", "publish notification.sent")]["parent"]
         == (spans[("notification-service", "CONSUMER", "process user.created")]["id"])

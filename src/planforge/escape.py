@@ -34,6 +34,7 @@ __all__ = [
     "py_str",
     "sh_word",
     "yaml_document",
+    "yaml_key",
     "yaml_str",
 ]
 
@@ -86,6 +87,19 @@ def json_document(value: Any, indent: int | None = 2, *, sort_keys: bool = False
 
 def js_str(value: object) -> str:
     """A JavaScript string literal of value (a JSON string, with U+2028/U+2029 escaped)."""
+    return json_str(value)
+
+
+# Plain scalars that some YAML reader takes for something else than a string: YAML 1.1's booleans and nulls
+# (PyYAML, most tools), YAML 1.2's (`true`, `null`, `~`), and 1.1's one-letter booleans (`y`, `n`).
+_YAML_SPECIAL = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
+_YAML_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def yaml_key(value: str) -> str:
+    """A name as a YAML mapping key: plain when every YAML reader takes it for that string, else double-quoted."""
+    if _YAML_PLAIN_NAME.fullmatch(value) and value.lower() not in _YAML_SPECIAL:
+        return value
     return json_str(value)
 
 
@@ -189,5 +203,6 @@ FILTERS = {
     "py_doc": py_doc,
     "py_str": py_str,
     "sh_word": sh_word,
+    "yaml_key": yaml_key,
     "yaml_str": yaml_str,
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planforge.model import Flow, Model, Route, Step
+from planforge.paths import parse_call, template_matches
 
 __all__ = [
     "Action",
@@ -241,11 +242,7 @@ def _service_failure(model: Model, raw: dict[str, Any], flow: Flow | None) -> _B
     refusal = _unstartable(model, raw, flow)
     if refusal or flow is None:
         return refusal or _refuse(raw, "no flow", "")
-    routes = gateway_routes(model)
-    cut = next(
-        (i for i, s in enumerate(flow.steps) if (c := client_call(model, s)) and routes[c].service == service),
-        len(flow.steps),
-    )
+    cut = next((i for i in range(len(flow.steps)) if service in _needed_by_call(model, flow.steps, i)), len(flow.steps))
     early, late = flow.steps[:cut], flow.steps[cut:]
     down = actions(model, tuple(s for s in early if not s.on and s.by != service))
     if late:
@@ -255,6 +252,27 @@ def _service_failure(model: Model, raw: dict[str, Any], flow: Flow | None) -> _B
         down += (Action("", _UNAVAILABLE, (call,)),)
     back = actions(model, tuple(s for s in early if s.on or s.by == service)) + actions(model, late)
     return _scenario(raw, flow, service=service, before=down, after=back)
+
+
+def _needed_by_call(model: Model, steps: tuple[Step, ...], index: int) -> set[str]:
+    """The services the client call of steps[index] needs (none if it is no client call): the service the gateway
+    routes it to, and those that services call in the steps that follow, until the client calls again."""
+    call = client_call(model, steps[index])
+    if call is None:
+        return set()
+    needed = {gateway_routes(model)[call].service}
+    for step in steps[index + 1 :]:
+        if client_call(model, step):
+            break
+        if step.by != "client" and step.call:
+            needed |= _served_by(model, step.call)
+    return needed
+
+
+def _served_by(model: Model, call: str) -> set[str]:
+    """The services with a route that a service-to-service call 'METHOD /path' reaches."""
+    method, path = parse_call(call)
+    return {s.name for s in model.services for r in s.routes if r.method == method and template_matches(r.path, path)}
 
 
 def _network_partition(model: Model, raw: dict[str, Any], flow: Flow | None) -> _Built:

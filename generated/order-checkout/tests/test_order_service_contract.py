@@ -87,8 +87,10 @@ def test_rejects_an_invalid_body(client: TestClient, method: str, path: str) -> 
 @SCHEMA.parametrize()
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis(case: schemathesis.Case[Any]) -> None:
-    # 501 (an operation not implemented yet) is documented; anything else 5xx is a bug.
+    # 501 (an operation not implemented yet) is documented, and so are 502-504: the services this one calls do
+    # not run in its contract test (call_and_validate checks the status is one the route declares). Anything
+    # else 5xx is a bug.
     response = case.call_and_validate(
         headers=AUTH, excluded_checks=[not_a_server_error]
     )
-    assert response.status_code < 500 or response.status_code == 501
+    assert response.status_code < 500 or response.status_code in (501, 502, 503, 504)

@@ -25,8 +25,14 @@ from auth_service.app import CONFIG, build_app
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi/auth-service.yaml"
 APP = build_app(settings_for_tests(CONFIG))
 AUTH = bearer(APP)
-REQUESTS = [("login", "POST", "/auth/login")]
-WITH_BODY = [("POST", "/auth/login")]
+REQUESTS = [
+    ("login", "POST", "/auth/login"),
+    ("set_credentials", "PUT", "/credentials/3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11"),
+]
+WITH_BODY = [
+    ("POST", "/auth/login"),
+    ("PUT", "/credentials/3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11"),
+]
 # Valid data must get past validation (a 422 for it is a bug); 5xx covers 501 stubs.
 CHECKS = {
     "positive_data_acceptance": {

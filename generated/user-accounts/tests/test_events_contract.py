@@ -75,7 +75,6 @@ EXAMPLES: dict[str, list[Any]] = {
             "userId": "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11",
             "email": "ada@example.com",
             "displayName": "Ada Lovelace",
-            "passwordHash": "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA$ZXhhbXBsZWhhc2hleGFtcGxlaGFzaGV4YW1wbGVoYXNo",
             "createdAt": "2025-01-15T09:00:00Z",
         },
     ],
@@ -94,8 +93,8 @@ KNOWN_BY = {
     "auth.revoked": ["auth_service", "user_service"],
     "permission.changed": ["auth_service", "user_service"],
     "user.authenticated": ["auth_service", "user_service"],
-    "user.created": ["auth_service", "notification_service", "user_service"],
     "notification.sent": ["notification_service", "user_service"],
+    "user.created": ["notification_service", "user_service"],
     "user.updated": ["notification_service", "user_service"],
 }
 EXAMPLE_CASES: list[tuple[str, int]] = [
@@ -117,7 +116,6 @@ PRODUCERS: list[tuple[str, str]] = [
     ("user_service", "user.updated"),
 ]
 CONSUMERS: list[tuple[str, str, str]] = [
-    ("auth_service", "auth-service-queue", "user.created"),
     ("notification_service", "notification-queue", "user.created"),
     ("notification_service", "notification-queue", "user.updated"),
     ("user_service", "user-service-queue", "auth.created"),
@@ -136,7 +134,6 @@ PUBLICATIONS: list[tuple[str, str, str]] = [
     ("user.updated", "user-events", "user.updated"),
 ]
 ROUTES: dict[str, list[str]] = {
-    "auth-service-queue": ["user.created"],
     "notification-queue": ["user.created", "user.updated"],
     "user-service-queue": [
         "auth.created",

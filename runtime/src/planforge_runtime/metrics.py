@@ -11,9 +11,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["KNOWN_METHODS", "Metrics", "MetricsMiddleware", "method_label"]
 
 _log = logging.getLogger("planforge.access")
+
+# The methods of RFC 9110 and PATCH (RFC 5789). Any other request-line token is a client's free text; as a label it
+# would grow the series without bound, so it is counted as "other" (the access log keeps the raw token).
+KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
+
+
+def method_label(method: str) -> str:
+    """The metric label for a request method: the method if it is a known one (case-sensitive), else "other"."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 class Metrics:
@@ -75,7 +84,8 @@ class Metrics:
         self.events_published.labels(event).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one answered request."""
+        """Record one answered request (an unknown method is recorded as "other")."""
+        method = method_label(method)
         self.requests.labels(method, route, str(status)).inc()
         if status >= 500:
             self.errors.labels(method, route).inc()

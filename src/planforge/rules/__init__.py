@@ -26,6 +26,7 @@ from planforge.rules import (
     references,
     resilience,
     routes,
+    secrets,
     security,
     text,
 )
@@ -44,6 +45,7 @@ CHECKS: tuple[Callable[[Manifest], Iterator[Diagnostic]], ...] = (
     routes.check,
     access.check,
     payloads.check,
+    secrets.check,
     text.check,
     resilience.check,
     caching.check,

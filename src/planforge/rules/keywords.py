@@ -14,7 +14,7 @@ from planforge.rules.jsonschemas import schema_sites
 from planforge.rules.manifest import Manifest
 from planforge.schemawalk import subschemas
 
-__all__ = ["CHECKED_FORMATS", "KEYWORDS", "PARAMETER_KEYWORDS", "check"]
+__all__ = ["ANNOTATION_FORMATS", "CHECKED_FORMATS", "KEYWORDS", "PARAMETER_KEYWORDS", "check"]
 
 # Draft 2020-12's vocabularies (core, applicator, unevaluated, validation, meta-data, format, content), and the
 # annotations OpenAPI 3.1 adds to them.
@@ -38,6 +38,9 @@ KEYWORDS = frozenset(
 CHECKED_FORMATS = frozenset(
     {"date", "date-time", "email", "idn-email", "idn-hostname", "ipv4", "ipv6", "regex", "time", "uuid"}
 )
+# Formats that only annotate (nothing to check): OpenAPI's `password` tells clients to hide the input. In events
+# it marks a secret, which PF716 refuses.
+ANNOTATION_FORMATS = frozenset({"password"})
 # What a generated endpoint enforces on a path or query parameter (FastAPI Path/Query and the annotation).
 PARAMETER_KEYWORDS = frozenset(
     {
@@ -75,7 +78,7 @@ def _format(m: Manifest, path: tuple[str | int, ...], node: dict[str, object], p
     if not isinstance(value, str):
         return
     checked = _PARAMETER_FORMATS if parameter else CHECKED_FORMATS
-    if value not in checked:
+    if value not in checked and (parameter or value not in ANNOTATION_FORMATS):
         yield m.error(
             "PF722",
             (*path, "format"),

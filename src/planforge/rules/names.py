@@ -10,7 +10,7 @@ from planforge.diagnostics import Diagnostic
 from planforge.loader import JsonPath
 from planforge.paths import normalized, path_parameters
 from planforge.rules.identifiers import class_problem, handler_problem, package_problem, parameter_problem
-from planforge.rules.manifest import Manifest
+from planforge.rules.manifest import BUILTIN_SCHEMAS, Manifest
 
 __all__ = ["check"]
 
@@ -116,6 +116,7 @@ def _unsafe_route_names(m: Manifest, path: JsonPath, route: dict[str, Any]) -> I
 
 
 def _collisions(m: Manifest) -> Iterator[Diagnostic]:
+    yield from _builtin_schemas(m)
     yield from _same_after(m, "schema", "schemas", m.schemas, str.lower, "differ only in case")
     yield from _same_after(m, "event", "events", m.events, python_name, "have the same Python name")
     for name in m.services:
@@ -139,6 +140,21 @@ def _collisions(m: Manifest) -> Iterator[Diagnostic]:
             )
     flows = {index: flow_slug(flow["name"], index) for index, flow in enumerate(m.flows)}
     yield from _flow_slugs(m, flows)
+
+
+def _builtin_schemas(m: Manifest) -> Iterator[Diagnostic]:
+    """A declared schema named like a built-in one would replace it (Problem: every error answer's body)."""
+    for name in m.schemas:
+        builtin = next((b for b in BUILTIN_SCHEMAS if b.lower() == name.lower()), None)
+        if builtin is not None:
+            how = "is the name of" if builtin == name else "differs only in case from"
+            yield m.error(
+                "PF704",
+                ("schemas", name),
+                f"schema '{name}' {how} the built-in schema '{builtin}', the body of every error answer",
+                f"rename it; routes answer errors with the built-in {builtin}",
+                key=True,
+            )
 
 
 def _same_after(

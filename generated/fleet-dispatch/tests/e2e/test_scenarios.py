@@ -52,27 +52,29 @@ def test_service_failure(e2e: E2E, stack: Stack) -> None:
     try:
         # 1. client: Signs in
         journey.call("POST /api/v2/auth/token")
-        # 2. client: Books a job
-        journey.call("POST /api/v2/jobs")
-        # 3. gateway: Checks the JWT and the rate limit and forwards to dispatch-service
-        # 4. dispatch-service: Asks pricing-service for a quote
-        # 6. dispatch-service: Stores the job as BOOKED and answers 202 Accepted
-        journey.published("job.booked")
-        # 8. dispatch-service: Finds a free van in the region
-        # 9. dispatch-service: Assigns the van
-        journey.published("job.assigned")
-        # 12. client: Reads the timeline
-        journey.call("GET /api/v2/timelines/{jobId}")
+        # pricing-service is down: the gateway answers POST /api/v2/jobs with a problem
+        journey.unavailable("POST /api/v2/jobs")
     finally:
         stack.start_service("pricing-service")
     journey.restarted("pricing-service")
+    # 2. client: Books a job
+    journey.call("POST /api/v2/jobs")
+    # 3. gateway: Checks the JWT and the rate limit and forwards to dispatch-service
+    # 4. dispatch-service: Asks pricing-service for a quote
     # 5. pricing-service: Counts the free vans in the region
+    # 6. dispatch-service: Stores the job as BOOKED and answers 202 Accepted
+    journey.published("job.booked")
     # 7. tracking-service: Starts the job's timeline
     journey.consumed("tracking-service", "job.booked")
+    # 8. dispatch-service: Finds a free van in the region
+    # 9. dispatch-service: Assigns the van
+    journey.published("job.assigned")
     # 10. vehicle-service: Marks the van BUSY
     journey.consumed("vehicle-service", "job.assigned")
     # 11. tracking-service: Adds the assignment to the timeline
     journey.consumed("tracking-service", "job.assigned")
+    # 12. client: Reads the timeline
+    journey.call("GET /api/v2/timelines/{jobId}")
 
 
 def test_network_partition(e2e: E2E, proxy: TcpProxy) -> None:

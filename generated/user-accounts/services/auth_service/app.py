@@ -5,8 +5,9 @@ The handlers live in impl/<operation>.py, which planforge never overwrites.
 """
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Path
 from planforge_runtime import (
     PROBLEM,
     BreakerConfig,
@@ -36,7 +37,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="auth-service",
     jwt_audience=None,
     jwt_leeway=30,
-    pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
+    pii_fields=("clientIp", "displayName", "email", "recipient"),
     caches=(),
     breaker=BreakerConfig(
         failure_rate=0.5,
@@ -68,6 +69,30 @@ async def op_login(
     body: models.LoginRequest,
 ) -> Any:
     return await operations.call(ctx, "login", 200, body=body)
+
+
+@router.put(
+    "/credentials/{userId}",
+    operation_id="set_credentials",
+    summary="Create the credentials of a user being registered (internal, called by user-service).",
+    status_code=204,
+    response_model=None,
+    response_model_exclude_unset=True,
+    responses={409: PROBLEM, 422: PROBLEM, "default": PROBLEM},
+)
+async def op_set_credentials(
+    ctx: Annotated[Context, Depends(operations.public)],
+    *,
+    user_id: Annotated[UUID, Path(alias="userId")],
+    body: models.CredentialsRequest,
+) -> Any:
+    return await operations.call(
+        ctx,
+        "set_credentials",
+        204,
+        user_id=user_id,
+        body=body,
+    )
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

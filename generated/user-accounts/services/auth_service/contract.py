@@ -8,7 +8,7 @@ the pydantic models express).
 from planforge_runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
-    [["login", "LoginRequest"]],
+    [["login", "LoginRequest"], ["set_credentials", "CredentialsRequest"]],
     {
         "LoginRequest": {
             "type": "object",
@@ -16,7 +16,26 @@ BODIES = RequestBodies(
             "required": ["email", "password"],
             "properties": {
                 "email": {"type": "string", "format": "email", "maxLength": 254},
-                "password": {"type": "string", "minLength": 8, "maxLength": 128},
+                "password": {
+                    "type": "string",
+                    "format": "password",
+                    "minLength": 8,
+                    "maxLength": 128,
+                },
+            },
+        },
+        "CredentialsRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["email", "password"],
+            "properties": {
+                "email": {"type": "string", "format": "email", "maxLength": 254},
+                "password": {
+                    "type": "string",
+                    "format": "password",
+                    "minLength": 8,
+                    "maxLength": 128,
+                },
             },
         },
     },

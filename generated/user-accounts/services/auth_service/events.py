@@ -7,12 +7,7 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge_runtime.events import (
-    ConsumedEvent,
-    ConsumerConfig,
-    ServiceEvents,
-    read_topology,
-)
+from planforge_runtime.events import ServiceEvents, read_topology
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
 from . import models
@@ -94,34 +89,6 @@ CATALOG = EventCatalog(
             },
             model=models.UserAuthenticated,
         ),
-        EventSpec(
-            name="user.created",
-            exchange="user-events",
-            routing_key="user.created",
-            schema={
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "userId",
-                    "email",
-                    "displayName",
-                    "passwordHash",
-                    "createdAt",
-                ],
-                "properties": {
-                    "userId": {"type": "string", "format": "uuid"},
-                    "email": {"type": "string", "format": "email", "maxLength": 254},
-                    "displayName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "passwordHash": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": 200,
-                    },
-                    "createdAt": {"type": "string", "format": "date-time"},
-                },
-            },
-            model=models.UserCreated,
-        ),
     ],
     SCHEMAS,
 )
@@ -135,10 +102,5 @@ EVENTS = ServiceEvents(
         "auth.revoked",
         "permission.changed",
     ),
-    consumers=(
-        ConsumerConfig(
-            queue="auth-service-queue",
-            events=(ConsumedEvent(event="user.created", module="on_user_created"),),
-        ),
-    ),
+    consumers=(),
 )

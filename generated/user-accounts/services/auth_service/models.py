@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, RootModel
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    SecretStr,
+)
 
 
 class Problem(BaseModel):
@@ -30,7 +38,7 @@ class LoginRequest(BaseModel):
         extra="forbid",
     )
     email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(max_length=128, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
 
 
 class TokenResponse(BaseModel):
@@ -44,6 +52,18 @@ class TokenResponse(BaseModel):
     access_token: Annotated[str, Field(min_length=1)]
     token_type: Annotated[str, Field(max_length=20, min_length=1)]
     expires_in: Annotated[int, Field(ge=1)]
+
+
+class CredentialsRequest(BaseModel):
+    """
+    The manifest's CredentialsRequest schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    email: Annotated[EmailStr, Field(max_length=254)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
 
 
 class AuthCreated(BaseModel):
@@ -101,18 +121,3 @@ class UserAuthenticated(BaseModel):
     userId: UUID
     authenticatedAt: AwareDatetime
     clientIp: Annotated[str | None, Field(max_length=45, min_length=2)] = None
-
-
-class UserCreated(BaseModel):
-    """
-    The data of user.created: A user registered.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    userId: UUID
-    email: Annotated[EmailStr, Field(max_length=254)]
-    displayName: Annotated[str, Field(max_length=100, min_length=1)]
-    passwordHash: Annotated[str, Field(max_length=200, min_length=1)]
-    createdAt: AwareDatetime

@@ -36,7 +36,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="auth-service",
     jwt_audience=None,
     jwt_leeway=30,
-    pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
+    pii_fields=("clientIp", "displayName", "email", "recipient"),
     caches=(
         CacheConfig(
             name="user-profile",

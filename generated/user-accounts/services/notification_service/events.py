@@ -64,22 +64,11 @@ CATALOG = EventCatalog(
             schema={
                 "type": "object",
                 "additionalProperties": False,
-                "required": [
-                    "userId",
-                    "email",
-                    "displayName",
-                    "passwordHash",
-                    "createdAt",
-                ],
+                "required": ["userId", "email", "displayName", "createdAt"],
                 "properties": {
                     "userId": {"type": "string", "format": "uuid"},
                     "email": {"type": "string", "format": "email", "maxLength": 254},
                     "displayName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "passwordHash": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": 200,
-                    },
                     "createdAt": {"type": "string", "format": "date-time"},
                 },
             },

@@ -76,7 +76,6 @@ class UserCreated(BaseModel):
     userId: UUID
     email: Annotated[EmailStr, Field(max_length=254)]
     displayName: Annotated[str, Field(max_length=100, min_length=1)]
-    passwordHash: Annotated[str, Field(max_length=200, min_length=1)]
     createdAt: AwareDatetime
 
 

@@ -38,7 +38,7 @@ CONFIG = ServiceConfig(
     jwt_issuer="auth-service",
     jwt_audience=None,
     jwt_leeway=30,
-    pii_fields=("clientIp", "displayName", "email", "passwordHash", "recipient"),
+    pii_fields=("clientIp", "displayName", "email", "recipient"),
     caches=(
         CacheConfig(
             name="user-profile",
@@ -78,7 +78,7 @@ router = APIRouter()
     status_code=201,
     response_model=models.User,
     response_model_exclude_unset=True,
-    responses={409: PROBLEM, 422: PROBLEM, "default": PROBLEM},
+    responses={409: PROBLEM, 422: PROBLEM, 503: PROBLEM, "default": PROBLEM},
 )
 async def op_register_user(
     ctx: Annotated[Context, Depends(operations.public)],

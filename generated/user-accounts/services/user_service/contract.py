@@ -16,7 +16,12 @@ BODIES = RequestBodies(
             "required": ["email", "password", "displayName"],
             "properties": {
                 "email": {"type": "string", "format": "email", "maxLength": 254},
-                "password": {"type": "string", "minLength": 8, "maxLength": 128},
+                "password": {
+                    "type": "string",
+                    "format": "password",
+                    "minLength": 8,
+                    "maxLength": 128,
+                },
                 "displayName": {"type": "string", "minLength": 1, "maxLength": 100},
             },
         },

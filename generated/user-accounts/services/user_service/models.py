@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, RootModel
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    SecretStr,
+)
 
 
 class Problem(BaseModel):
@@ -30,7 +38,7 @@ class RegistrationRequest(BaseModel):
         extra="forbid",
     )
     email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(max_length=128, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
     displayName: Annotated[str, Field(max_length=100, min_length=1)]
 
 
@@ -145,7 +153,6 @@ class UserCreated(BaseModel):
     userId: UUID
     email: Annotated[EmailStr, Field(max_length=254)]
     displayName: Annotated[str, Field(max_length=100, min_length=1)]
-    passwordHash: Annotated[str, Field(max_length=200, min_length=1)]
     createdAt: AwareDatetime
 
 

@@ -14,12 +14,11 @@ def test_happy_path(e2e: E2E) -> None:
     # 1. client: Sends registration data to the API gateway
     journey.call("POST /api/v1/users/register")
     # 2. gateway: Forwards the request to user-service
-    # 3. user-service: Creates the user record
-    # 4. user-service: Announces the new user
-    journey.published("user.created")
-    # 5. auth-service: Creates the authentication record
-    journey.consumed("auth-service", "user.created")
+    # 3. user-service: Hands the email and password to auth-service
+    # 4. auth-service: Stores the scrypt hash of the password and announces the credentials
     journey.published("auth.created")
+    # 5. user-service: Creates the user record and announces the new user
+    journey.published("user.created")
     # 6. notification-service: Sends the welcome email
     journey.consumed("notification-service", "user.created")
     journey.published("notification.sent")
@@ -46,22 +45,23 @@ def test_service_failure(e2e: E2E, stack: Stack) -> None:
     journey = e2e.journey("Auth service down")
     stack.stop_service("auth-service")
     try:
-        # 1. client: Sends registration data to the API gateway
-        journey.call("POST /api/v1/users/register")
-        # 2. gateway: Forwards the request to user-service
-        # 3. user-service: Creates the user record
-        # 4. user-service: Announces the new user
-        journey.published("user.created")
-        # 7. gateway: Sends the confirmation (201 Created) to the client
+        # auth-service is down: the gateway answers POST /api/v1/users/register with a problem
+        journey.unavailable("POST /api/v1/users/register")
     finally:
         stack.start_service("auth-service")
     journey.restarted("auth-service")
-    # 5. auth-service: Creates the authentication record
-    journey.consumed("auth-service", "user.created")
+    # 1. client: Sends registration data to the API gateway
+    journey.call("POST /api/v1/users/register")
+    # 2. gateway: Forwards the request to user-service
+    # 3. user-service: Hands the email and password to auth-service
+    # 4. auth-service: Stores the scrypt hash of the password and announces the credentials
     journey.published("auth.created")
+    # 5. user-service: Creates the user record and announces the new user
+    journey.published("user.created")
     # 6. notification-service: Sends the welcome email
     journey.consumed("notification-service", "user.created")
     journey.published("notification.sent")
+    # 7. gateway: Sends the confirmation (201 Created) to the client
 
 
 def test_network_partition(e2e: E2E, proxy: TcpProxy) -> None:
@@ -74,12 +74,11 @@ def test_network_partition(e2e: E2E, proxy: TcpProxy) -> None:
     finally:
         proxy.restore()
     # 2. gateway: Forwards the request to user-service
-    # 3. user-service: Creates the user record
-    # 4. user-service: Announces the new user
-    journey.published("user.created")
-    # 5. auth-service: Creates the authentication record
-    journey.consumed("auth-service", "user.created")
+    # 3. user-service: Hands the email and password to auth-service
+    # 4. auth-service: Stores the scrypt hash of the password and announces the credentials
     journey.published("auth.created")
+    # 5. user-service: Creates the user record and announces the new user
+    journey.published("user.created")
     # 6. notification-service: Sends the welcome email
     journey.consumed("notification-service", "user.created")
     journey.published("notification.sent")

@@ -10,12 +10,11 @@ def test_user_registration_flow(e2e: E2E) -> None:
     # 1. client: Sends registration data to the API gateway
     journey.call("POST /api/v1/users/register")
     # 2. gateway: Forwards the request to user-service
-    # 3. user-service: Creates the user record
-    # 4. user-service: Announces the new user
-    journey.published("user.created")
-    # 5. auth-service: Creates the authentication record
-    journey.consumed("auth-service", "user.created")
+    # 3. user-service: Hands the email and password to auth-service
+    # 4. auth-service: Stores the scrypt hash of the password and announces the credentials
     journey.published("auth.created")
+    # 5. user-service: Creates the user record and announces the new user
+    journey.published("user.created")
     # 6. notification-service: Sends the welcome email
     journey.consumed("notification-service", "user.created")
     journey.published("notification.sent")

@@ -1,7 +1,7 @@
 """Handlers of Auth Service: one module per operation, each with `async def handle`.
 
-add_credentials() is what the consumer of user.created (on_user_created.py) calls to let a new
-user sign in. The credentials table (tables.py) comes from migrations/auth_service_0001_initial.py.
+add_credentials() is what set_credentials.py (called by user-service while it registers a user)
+uses to let a new user sign in. The credentials table (tables.py) comes from migrations/auth_service_0001_initial.py.
 """
 
 from uuid import UUID

@@ -26,7 +26,9 @@ async def handle(
             credentials.c.email == str(body.email).lower()
         )
         row = (await session.execute(query)).one_or_none()
-    matches = verify_password(body.password, row.password_hash if row else _DECOY)
+    matches = verify_password(
+        body.password.get_secret_value(), row.password_hash if row else _DECOY
+    )
     if row is None or not matches:
         raise Problem(
             401,

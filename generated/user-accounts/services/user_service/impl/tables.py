@@ -1,4 +1,4 @@
-"""The user-service's table, and turning its rows into the API's User."""
+"""The user-service's table, and turning its rows into the API's User (auth-service keeps the credentials)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,6 @@ users = Table(
     Column("id", Uuid, primary_key=True),
     Column("email", String(254), nullable=False, unique=True),
     Column("display_name", String(100), nullable=False),
-    Column("password_hash", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False),
@@ -30,7 +29,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def to_user(row: Any) -> models.User:
-    """The API's view of a users row (never the password hash)."""
+    """The API's view of a users row."""
     user = models.User(
         id=row.id,
         email=row.email,
