@@ -104,7 +104,7 @@ class _EventBuilder:
         while type(event) is not _MapEnd:
             if type(event) is not _Scalar or event.anchor is not None:
                 raise Unusual
-            mark = event.start_mark
+            mark: Any = event.start_mark
             at = (mark.line + 1, mark.column + 1)
             key = self._key(event, at)
             if key is None:
