@@ -117,3 +117,28 @@ def test_an_invalid_schema_is_still_reported_by_the_ranked_error(tmp_path: Path)
     manifest.write_text(json.dumps(data))  # JSON is YAML
     codes = [(d.code, d.message) for d in validate(manifest).diagnostics]
     assert any(code == "PF712" and "'objekt' is not valid" in message for code, message in codes), codes
+
+
+def _reference_topic_match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    """RabbitMQ's topic matching word by word (the recursive definition the compiled pattern replaces)."""
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_reference_topic_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _reference_topic_match(rest, words[1:])
+
+
+_TOPIC_WORDS = st.lists(st.sampled_from(["a", "b", "", "*", "#", "a*", "#b", "x+y", "(", "\\"]), min_size=1, max_size=5)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(pattern=_TOPIC_WORDS, key=_TOPIC_WORDS)
+def test_topic_matching_is_the_word_by_word_definition(pattern: list[str], key: list[str]) -> None:
+    """The compiled topic pattern answers as the recursive definition, for wildcards, empty and odd words."""
+    from planforge.amqp import topic_matches
+
+    expected = _reference_topic_match(tuple(pattern), tuple(".".join(key).split(".")))
+    assert topic_matches(".".join(pattern), ".".join(key)) is expected

@@ -11,6 +11,7 @@ from referencing.jsonschema import DRAFT202012
 from planforge.loader import JsonPath
 from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.rules.manifest import Manifest
+from planforge.schemawalk import ref_values
 from planforge.schemawalk import refs_in as walk_refs
 
 __all__ = ["PROBLEM", "bad_refs", "refs_in", "registry", "resolve", "schema_sites"]
@@ -37,6 +38,9 @@ def bad_refs(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:
     """Every '$ref' that does not name a declared or built-in schema."""
     names = m.schema_names()
     for site, schema in schema_sites(m):
+        # The paths are walked for only the schemas that have a bad $ref.
+        if all(isinstance(ref, str) and ref in names for ref in ref_values(schema)):
+            continue
         for path, ref in refs_in(schema, site):
             if not isinstance(ref, str) or ref not in names:
                 yield path, ref
