@@ -1,4 +1,4 @@
-"""The e2e target and planforge.runtime.e2e: generated end-to-end suites, and running them against the real stack.
+"""The e2e target and planforge_testkit.e2e: generated end-to-end suites, and running them against the real stack.
 
 The fast tests check what the target renders (which scenarios apply, valid sample values, metric parsing). The
 services tests run ``python -m pytest generated/<slug>/tests/e2e`` in a subprocess, as a user would: the whole
@@ -20,10 +20,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from planforge_testkit.e2e import consumed_count, sample
+from planforge_testkit.e2e.feature import Feature
 
 from planforge.pipeline import render, validate
-from planforge.runtime.e2e import consumed_count, sample
-from planforge.runtime.e2e.feature import Feature
 from planforge.targets import e2e as e2e_target
 
 from .conftest import EXAMPLES, REPO

@@ -1,0 +1,233 @@
+"""A journey through the real stack: client calls through the gateway, events on the tap, consumers' metrics.
+
+Each generated flow test is a list of these steps; every assertion names the step, so a failure reads like the
+flow in the manifest.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jsonschema
+from planforge_runtime.samples import sample
+
+from planforge_testkit.e2e.broker import EventTap
+from planforge_testkit.e2e.feature import Feature, RouteFacts, sign_token
+
+__all__ = ["E2E", "Journey", "consumed_count"]
+
+_CONSUMED = "planforge_events_consumed_total"
+_SAMPLE_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class E2E:
+    """The running stack as the tests see it: gateway, services, tap, and the key to sign tokens with."""
+
+    feature: Feature
+    gateway_url: str
+    service_url: Callable[[str], str]
+    tap: EventTap
+    private_key: str
+    consumers: dict[str, list[str]] = field(default_factory=dict)
+    timeout: float = 20.0
+
+    def journey(self, name: str) -> Journey:
+        """A new journey with its own correlation ID."""
+        return Journey(self, name)
+
+    def consumed(self, service: str, event: str, outcome: str = "ok") -> float:
+        """planforge_events_consumed_total of the service for event and outcome, over its queues (0 when down)."""
+        try:
+            text = httpx.get(self.service_url(service) + "/metrics", timeout=5).text
+        except httpx.TransportError:
+            return 0.0
+        return consumed_count(text, event, outcome)
+
+
+def consumed_count(metrics: str, event: str, outcome: str = "ok") -> float:
+    """The sum of planforge_events_consumed_total{event=..., outcome=...} in a Prometheus text exposition."""
+    total = 0.0
+    for line in metrics.splitlines():
+        match = _SAMPLE_LINE.match(line)
+        if not match or match["name"] != _CONSUMED:
+            continue
+        labels = dict(_LABEL.findall(match["labels"] or ""))
+        if labels.get("event") == event and labels.get("outcome") == outcome:
+            total += float(match["value"])
+    return total
+
+
+class Journey:
+    """One run through flows: a correlation ID, the values sent and received, and consumer baselines."""
+
+    def __init__(self, e2e: E2E, name: str) -> None:
+        self.e2e, self.name = e2e, name
+        self.correlation_id = f"e2e-{uuid.uuid4().hex}"
+        self.values: dict[str, Any] = {}
+        self.done: set[str] = set()
+        self.issued: str | None = None  # the token the manifest's token route returned
+        self.subject: str | None = None  # the subject the manifest's subject route created
+        self.baselines = {
+            (service, event): e2e.consumed(service, event)
+            for event, services in e2e.consumers.items()
+            for service in services
+        }
+
+    # --- client calls
+
+    def call(self, call: str, *, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send the call through the gateway (its prerequisites first); assert the route's success status.
+
+        The token route is retried until it succeeds: the credentials a subject route created may reach the
+        issuing service by an event, a moment later."""
+        route = self.e2e.feature.route(call)
+        self._prerequisites(route)
+        auth = self.e2e.feature.auth
+        retry = auth is not None and call == auth.token_call and auth.subject_call in self.done
+        deadline = time.monotonic() + (self.e2e.timeout if retry else 0)
+        response = self.send(route, body=body, headers=headers)
+        while response.status_code not in (route.success, 501) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            response = self.send(route, body=body, headers=headers)
+        if response.status_code == 501:
+            import pytest
+
+            pytest.skip(f"{self.name}: {call} answers 501 Not Implemented (its handler is still a stub)")
+        assert response.status_code == route.success, f"{self.name}: {call}: {response.status_code} {response.text}"
+        self._remember(route, response)
+        self.done.add(call)
+        return response
+
+    def unavailable(self, call: str) -> httpx.Response:
+        """The call, while the service behind it is down: the gateway answers 502, 503 or 504 with a problem."""
+        route = self.e2e.feature.route(call)
+        response = self.send(route)
+        assert response.status_code in (502, 503, 504), (
+            f"{self.name}: {call} with {route.service} down: {response.status_code} {response.text}"
+        )
+        assert response.headers.get("content-type", "").startswith("application/problem+json"), response.headers
+        return response
+
+    def send(self, route: RouteFacts, *, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """The request of route with sample values, the correlation ID and (unless public) a token; no checks."""
+        if body is None and route.request is not None:
+            body = sample(route.request, uuid.uuid4().hex, self.values)
+        sent = {self.e2e.feature.correlation_header: self.correlation_id, **(headers or {})}
+        if not route.public:
+            sent["Authorization"] = f"Bearer {self.token()}"
+        url = self.e2e.gateway_url + self._path(route)
+        query = {n: sample(p["schema"], n) for n, p in route.parameters.items() if p["in"] == "query" and p["required"]}
+        if route.request is not None:
+            self.values.update(body if isinstance(body, dict) else {})
+        return httpx.request(route.method, url, json=body, headers=sent, params=query, timeout=self.e2e.timeout)
+
+    def read_back(self, call: str, *fields: str) -> dict[str, Any]:
+        """GET call until the response has every field (consumers work asynchronously); its body."""
+        route = self.e2e.feature.route(call)
+        deadline = time.monotonic() + self.e2e.timeout
+        while True:
+            response = self.send(route)
+            body = response.json() if response.status_code == route.success else {}
+            missing = [name for name in fields if body.get(name) is None]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert response.status_code == route.success, f"{self.name}: {call}: {response.status_code} {response.text}"
+        assert not missing, f"{self.name}: {call}: {', '.join(missing)} still unset: {body}"
+        self._remember(route, response)
+        return dict(body)
+
+    def request_for(self, call: str) -> tuple[str, dict[str, str]]:
+        """The URL and headers (correlation ID, token unless public) of a call without a body, for load tests."""
+        route = self.e2e.feature.route(call)
+        headers = {self.e2e.feature.correlation_header: self.correlation_id}
+        if not route.public:
+            headers["Authorization"] = f"Bearer {self.token()}"
+        return self.e2e.gateway_url + self._path(route), headers
+
+    def token(self) -> str:
+        """A bearer token: the one the manifest's token route issued to this journey; else, when the manifest
+        says how a client obtains credentials (testing.auth.subject), one got that way; else one for this
+        journey's subject (or a fresh one), signed with the stack's key as the issuer would."""
+        auth = self.e2e.feature.auth
+        if self.issued is None and auth is not None and auth.token_call and auth.subject_call:
+            self.call(auth.token_call)
+        if self.issued is not None:
+            return self.issued
+        return sign_token(self.e2e.feature, self.e2e.private_key, self.subject or str(uuid.uuid4()))
+
+    def _path(self, route: RouteFacts) -> str:
+        """The route's path with each {parameter} filled: a value this journey sent or received (an 'xId' takes a
+        received 'id'), else its subject's identifier on a protected route, else a sample of its schema."""
+
+        def value(match: re.Match[str]) -> str:
+            name = match[1]
+            if name in self.values:
+                return str(self.values[name])
+            if name.endswith("Id") and "id" in self.values:
+                return str(self.values["id"])
+            if self.subject is not None and not route.public:
+                return self.subject  # the subject this journey signed in as (testing.auth.subject)
+            return str(sample(route.parameters.get(name, {}).get("schema", {"type": "string"}), name))
+
+        return re.sub(r"\{([^}]+)\}", value, route.path)
+
+    def _prerequisites(self, route: RouteFacts) -> None:
+        """Calls that must come first: before the token route, the route that creates the subject (whose request
+        fields, remembered, are the credentials), as testing.auth declares them."""
+        auth = self.e2e.feature.auth
+        if auth is None or route.call != auth.token_call or auth.subject_call is None:
+            return
+        if auth.subject_call not in self.done:
+            self.call(auth.subject_call)
+
+    def _remember(self, route: RouteFacts, response: httpx.Response) -> None:
+        if not response.content:
+            return
+        body = response.json()
+        if route.response is not None:
+            jsonschema.validate(body, route.response)
+        if not isinstance(body, dict):
+            return
+        self.values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
+        auth = self.e2e.feature.auth
+        if auth is not None and route.call == auth.token_call and isinstance(body.get(auth.token_field), str):
+            self.issued = body[auth.token_field]
+        if auth is not None and route.call == auth.subject_call and auth.subject_field in body:
+            self.subject = str(body[auth.subject_field])
+
+    # --- events and consumers
+
+    def published(self, event: str) -> dict[str, Any]:
+        """The event arrives on the tap with this journey's correlation ID, its data valid against its schema."""
+        envelope = self.e2e.tap.wait_for(event, self.correlation_id, self.e2e.timeout)
+        jsonschema.validate(envelope.get("data"), self.e2e.feature.event_schema(event))
+        return envelope
+
+    def consumed(self, service: str, event: str) -> float:
+        """The service's consumer counted event with outcome ok once more than at the start (polled)."""
+        baseline = self.baselines.get((service, event), 0.0)
+        deadline = time.monotonic() + self.e2e.timeout
+        count = self.e2e.consumed(service, event)
+        while count <= baseline and time.monotonic() < deadline:
+            time.sleep(0.1)
+            count = self.e2e.consumed(service, event)
+        assert count > baseline, (
+            f"{self.name}: {service} did not consume {event} (planforge_events_consumed_total ok stays {count:g})"
+        )
+        self.baselines[service, event] = count
+        return count
+
+    def restarted(self, service: str) -> None:
+        """The service was restarted: its counters begin again at zero."""
+        for key in self.baselines:
+            if key[0] == service:
+                self.baselines[key] = 0.0
