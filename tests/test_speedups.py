@@ -142,3 +142,36 @@ def test_topic_matching_is_the_word_by_word_definition(pattern: list[str], key: 
 
     expected = _reference_topic_match(tuple(pattern), tuple(".".join(key).split(".")))
     assert topic_matches(".".join(pattern), ".".join(key)) is expected
+
+
+def _reference_breaking(char: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or char in (
+        "\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+    )
+
+
+def _reference_escape(char: str, *, python: bool) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    if python:
+        return f"\\U{code:08x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40))
+def test_escapes_look_up_only_what_is_not_printable_ascii(text: str) -> None:
+    """The escaping functions (which skip printable ASCII) answer as a per-character lookup of every character."""
+    from planforge import escape
+
+    spaced = "".join(" " if _reference_breaking(c) else c for c in text)
+    assert escape.one_line(text) == " ".join(spaced.split())
+    escaped = "".join(_reference_escape(c, python=False) if c != "\n" and _reference_breaking(c) else c for c in text)
+    assert escape._unicode_escapes(text) == escaped
+    assert escape._py_escapes(text) == "".join(
+        _reference_escape(c, python=True) if _reference_breaking(c) else c for c in text
+    )
