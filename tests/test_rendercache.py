@@ -126,3 +126,48 @@ def test_the_key_covers_the_manifest_name_the_reference_and_the_templates(
         monkeypatch.delenv("PLANFORGE_DATA_DIR")
         resources._data_root.cache_clear()
         rendercache.code_fingerprint.cache_clear()
+
+
+def _schema_of_one_service(manifest: Path) -> tuple[str, str]:
+    """(service, schema) where the object schema is in that service's models only and no event carries it."""
+    from planforge.build import build_model
+    from planforge.loader import load_manifest
+    from planforge.schemawalk import referenced
+
+    model = build_model(load_manifest(manifest), manifest.name)
+    named = {name: schema.value for name, schema in model.schemas}
+    in_events = set(referenced(named, [event.data.value for event in model.events]))
+    for service in model.services:
+        for name in service.schemas:
+            others = [s for s in model.services if s is not service and name in s.schemas]
+            if name in named and not others and name not in in_events and "properties" in named[name]:
+                return service.name, name
+    raise AssertionError("the example has no schema of one service only")
+
+
+def test_a_change_to_one_service_runs_the_model_generator_for_that_service_only(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """datamodel-code-generator's output is remembered per service schema set: after a change to one service's
+    schema, generate runs it once (one new entry), reuses every other service's models, and writes the change."""
+    import yaml
+
+    from planforge.loader import load_manifest
+
+    source = REPO / "examples" / "user-accounts" / "feature.yaml"
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_bytes(source.read_bytes())
+    env = {"PLANFORGE_CACHE_DIR": str(tmp_path / "cache")}
+    models = tmp_path / "cache" / "models"
+    assert run_cli("generate", "feature.yaml", "-o", "out", cwd=tmp_path, env=env).returncode == 0
+    before = set(models.glob("*.txt"))
+    assert len(before) > 1, "one entry per service with models"
+    service, schema = _schema_of_one_service(manifest)
+    data = load_manifest(manifest).data  # YAML 1.2 scalars: `on` stays a string
+    data["schemas"][schema]["properties"]["changedForOneService"] = {"type": "string", "maxLength": 10}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    changed = run_cli("generate", "feature.yaml", "-o", "out", cwd=tmp_path, env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert len(set(models.glob("*.txt")) - before) == 1, f"only {service}'s models were generated again"
+    written = [line.split()[-1] for line in changed.stdout.splitlines() if line.strip().startswith("write")]
+    assert any(f"/{service.replace('-', '_')}/" in path and path.endswith("models.py") for path in written), written
