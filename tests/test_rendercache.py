@@ -171,3 +171,17 @@ def test_a_change_to_one_service_runs_the_model_generator_for_that_service_only(
     assert len(set(models.glob("*.txt")) - before) == 1, f"only {service}'s models were generated again"
     written = [line.split()[-1] for line in changed.stdout.splitlines() if line.strip().startswith("write")]
     assert any(f"/{service.replace('-', '_')}/" in path and path.endswith("models.py") for path in written), written
+
+
+def test_library_versions_in_the_key_are_those_importlib_metadata_reports() -> None:
+    """The run key's library versions are read from dist-info folder names, as importlib.metadata finds them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def reported(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "none"
+
+    expected = ",".join(f"{name}={reported(name)}" for name in rendercache._LIBRARIES)
+    assert rendercache._versions() == expected
