@@ -235,6 +235,23 @@ def schema(markdown: bool) -> None:
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds each service has to become ready."
 )
 @click.option("--monitoring", is_flag=True, help="Also run Prometheus with monitoring/ (and the nginx exporter).")
+@click.option(
+    "--mtls",
+    is_flag=True,
+    help="Mutual TLS between gateway and services and between services, from a local CA in the state folder "
+    "(always on when the manifest says security.service_auth: mtls).",
+)
+@click.option(
+    "--rotate-keys-every",
+    "rotate_keys_every",
+    help="Rotate the JWT signing keys this often (a duration: 90s, 12h, 30d); replaced keys keep passing "
+    "for a token lifetime.",
+)
+@click.option(
+    "--token-lifetime",
+    "token_lifetime",
+    help="How long a replaced key keeps passing (default 16m: the services' 15-minute tokens and leeway).",
+)
 def up(
     generated: Path,
     port: int,
@@ -247,6 +264,9 @@ def up(
     free_ports: bool,
     timeout: float,
     monitoring: bool,
+    mtls: bool,
+    rotate_keys_every: str | None,
+    token_lifetime: str | None,
 ) -> None:
     """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
 
@@ -267,8 +287,27 @@ def up(
         free_ports=free_ports,
         monitoring=monitoring,
         timeout=timeout,
+        mtls=mtls,
+        rotate_keys_every=_duration("--rotate-keys-every", rotate_keys_every),
+        token_lifetime=_duration("--token-lifetime", token_lifetime),
     )
     _exit(run(generated, options))
+
+
+def _duration(option: str, text: str | None) -> float | None:
+    """Seconds of a duration option (90s, 12h, 30d); exit 2 with a message when it is not one."""
+    if text is None:
+        return None
+    from planforge.units import seconds
+
+    try:
+        value = seconds(text)
+    except (ValueError, KeyError, IndexError):
+        value = 0.0
+    if value <= 0:
+        click.echo(f"planforge up: {option} {text!r}: give a positive duration such as 90s, 12h or 30d", err=True)
+        _exit(EXIT_USAGE)
+    return value
 
 
 @app.command()

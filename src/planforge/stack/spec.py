@@ -44,6 +44,11 @@ SERVICE_SETTINGS: tuple[str, ...] = (
     "JWT_SECRET",
     "JWT_KEYS_DIR",
     "FORWARDED_ALLOW_IPS",
+    "JWT_JWKS_FILE",
+    "JWT_KID",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CA_FILE",
 )
 
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -93,6 +98,7 @@ class StackSpec:
     jwt_algorithm: str
     jwt_algorithms: tuple[str, ...]
     jwt_issuer: str | None
+    mtls: bool = False
 
     def service(self, name: str) -> ServiceSpec:
         """The service called name."""
@@ -122,6 +128,7 @@ def load_spec(generated: Path) -> StackSpec:
         jwt_algorithm=data["jwt"]["algorithm"],
         jwt_algorithms=tuple(data["jwt"]["algorithms"]),
         jwt_issuer=data["jwt"]["issuer"],
+        mtls=bool(data.get("mtls", False)),
     )
 
 
@@ -155,6 +162,12 @@ class Options:
     redis_prefix: str = ""
     free_ports: bool = False
     monitoring: bool = False  # also start Prometheus with monitoring/ (and the nginx exporter)
+    # Mutual TLS between gateway and services and between services (also when deploy/stack.json asks for it).
+    mtls: bool = False
+    # Rotate the JWT signing keys this often (seconds; None: never). Tokens of a replaced key pass for
+    # token_lifetime seconds more (the services' token time to live and the leeway, by default).
+    rotate_keys_every: float | None = None
+    token_lifetime: float | None = None
     timeout: float = 60.0
     postgres_url: str = ""
     redis_url: str = ""
