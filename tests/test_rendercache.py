@@ -126,3 +126,63 @@ def test_the_key_covers_the_manifest_name_the_reference_and_the_templates(
         monkeypatch.delenv("PLANFORGE_DATA_DIR")
         resources._data_root.cache_clear()
         rendercache.code_fingerprint.cache_clear()
+
+
+def _schema_of_one_service(manifest: Path) -> tuple[str, str]:
+    """(service, schema) where the object schema is in that service's models only and no event carries it."""
+    from planforge.build import build_model
+    from planforge.loader import load_manifest
+    from planforge.schemawalk import referenced
+
+    model = build_model(load_manifest(manifest), manifest.name)
+    named = {name: schema.value for name, schema in model.schemas}
+    in_events = set(referenced(named, [event.data.value for event in model.events]))
+    for service in model.services:
+        for name in service.schemas:
+            others = [s for s in model.services if s is not service and name in s.schemas]
+            if name in named and not others and name not in in_events and "properties" in named[name]:
+                return service.name, name
+    raise AssertionError("the example has no schema of one service only")
+
+
+def test_a_change_to_one_service_runs_the_model_generator_once_and_rewrites_that_service_only(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """datamodel-code-generator runs once per feature and its output is remembered per schema set: after a change
+    to one service's schema, generate runs it once (one new entry) and rewrites that service's models only."""
+    import yaml
+
+    from planforge.loader import load_manifest
+
+    source = REPO / "examples" / "user-accounts" / "feature.yaml"
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_bytes(source.read_bytes())
+    env = {"PLANFORGE_CACHE_DIR": str(tmp_path / "cache")}
+    models = tmp_path / "cache" / "models"
+    assert run_cli("generate", "feature.yaml", "-o", "out", cwd=tmp_path, env=env).returncode == 0
+    before = set(models.glob("*.txt"))
+    assert len(before) == 1, "one entry for the feature's schema set"
+    service, schema = _schema_of_one_service(manifest)
+    data = load_manifest(manifest).data  # YAML 1.2 scalars: `on` stays a string
+    data["schemas"][schema]["properties"]["changedForOneService"] = {"type": "string", "maxLength": 10}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    changed = run_cli("generate", "feature.yaml", "-o", "out", cwd=tmp_path, env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert len(set(models.glob("*.txt")) - before) == 1, "the model generator ran once"
+    written = [line.split()[-1] for line in changed.stdout.splitlines() if line.strip().startswith("write")]
+    rewritten = [path for path in written if path.endswith("models.py")]
+    assert rewritten == [f"out/user-accounts/services/{service.replace('-', '_')}/models.py"], written
+
+
+def test_library_versions_in_the_key_are_those_importlib_metadata_reports() -> None:
+    """The run key's library versions are read from dist-info folder names, as importlib.metadata finds them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def reported(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "none"
+
+    expected = ",".join(f"{name}={reported(name)}" for name in rendercache._LIBRARIES)
+    assert rendercache._versions() == expected

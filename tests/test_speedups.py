@@ -117,3 +117,61 @@ def test_an_invalid_schema_is_still_reported_by_the_ranked_error(tmp_path: Path)
     manifest.write_text(json.dumps(data))  # JSON is YAML
     codes = [(d.code, d.message) for d in validate(manifest).diagnostics]
     assert any(code == "PF712" and "'objekt' is not valid" in message for code, message in codes), codes
+
+
+def _reference_topic_match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    """RabbitMQ's topic matching word by word (the recursive definition the compiled pattern replaces)."""
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_reference_topic_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _reference_topic_match(rest, words[1:])
+
+
+_TOPIC_WORDS = st.lists(st.sampled_from(["a", "b", "", "*", "#", "a*", "#b", "x+y", "(", "\\"]), min_size=1, max_size=5)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(pattern=_TOPIC_WORDS, key=_TOPIC_WORDS)
+def test_topic_matching_is_the_word_by_word_definition(pattern: list[str], key: list[str]) -> None:
+    """The compiled topic pattern answers as the recursive definition, for wildcards, empty and odd words."""
+    from planforge.amqp import topic_matches
+
+    expected = _reference_topic_match(tuple(pattern), tuple(".".join(key).split(".")))
+    assert topic_matches(".".join(pattern), ".".join(key)) is expected
+
+
+def _reference_breaking(char: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or char in (
+        "\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+    )
+
+
+def _reference_escape(char: str, *, python: bool) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    if python:
+        return f"\\U{code:08x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40))
+def test_escapes_look_up_only_what_is_not_printable_ascii(text: str) -> None:
+    """The escaping functions (which skip printable ASCII) answer as a per-character lookup of every character."""
+    from planforge import escape
+
+    spaced = "".join(" " if _reference_breaking(c) else c for c in text)
+    assert escape.one_line(text) == " ".join(spaced.split())
+    escaped = "".join(_reference_escape(c, python=False) if c != "\n" and _reference_breaking(c) else c for c in text)
+    assert escape._unicode_escapes(text) == escaped
+    assert escape._py_escapes(text) == "".join(
+        _reference_escape(c, python=True) if _reference_breaking(c) else c for c in text
+    )

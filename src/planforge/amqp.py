@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 __all__ = ["binding_matches", "topic_matches"]
@@ -18,16 +19,21 @@ def binding_matches(exchange_type: str, pattern: str, routing_key: str) -> bool:
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
     """Topic matching: words split on '.', '*' matches exactly one word, '#' zero or more."""
-    return _match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+    return _topic_pattern(pattern).fullmatch("." + routing_key) is not None
 
 
 @cache
-def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
-    if not words:
-        return False
-    return (head == "*" or head == words[0]) and _match(rest, words[1:])
+def _topic_pattern(pattern: str) -> re.Pattern[str]:
+    """The pattern as a regular expression over '.' + routing key, where every word is '.' and its text.
+
+    Prefixing each word with its dot lets '#' match zero or more whole words; '*' and a literal word
+    match one word, as RabbitMQ's trie does. Rules and the model ask for every (binding, event) pair."""
+    parts = []
+    for word in pattern.split("."):
+        if word == "#":
+            parts.append(r"(?:\.[^.]*)*")
+        elif word == "*":
+            parts.append(r"\.[^.]*")
+        else:
+            parts.append(r"\." + re.escape(word))
+    return re.compile("".join(parts))

@@ -69,7 +69,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
     events = _events(data, services_raw, exchanges, queues, located)
     schemas = tuple((name, JsonValue.of(schema)) for name, schema in data.get("schemas", {}).items())
     caches = _caches(data, services_raw, located)
-    services = _services(data, gateway, located, schemas, caches)
+    services = _services(data, gateway, located, caches)
     datastores = _datastores(data, services_raw)
     flows = tuple(_flow(raw, i, services, gateway, datastores) for i, raw in enumerate(data.get("flows", [])))
     services = tuple(replace(s, compensations=compensations(s.name, flows)) for s in services)
@@ -199,11 +199,12 @@ def _services(
     data: dict[str, Any],
     gateway: Gateway | None,
     located: Any,
-    schemas: tuple[tuple[str, JsonValue], ...],
     caches: tuple[Cache, ...],
 ) -> tuple[Service, ...]:
     owners = {n: d.get("owner") for n, d in data.get("datastores", {}).items() if d.get("kind") == "postgres"}
-    named = {name: value.value for name, value in schemas}
+    # The manifest's own schema data (what the frozen values hold): reading refs needs no decoded copy.
+    named: dict[str, Any] = data.get("schemas", {})
+    order = {name: index for index, name in enumerate(named)}
     result = []
     for index, (name, raw) in enumerate(sorted(data["services"].items())):
         raw_routes = raw.get("routes", [])
@@ -228,7 +229,7 @@ def _services(
                 consumes=consumes,
                 calls=calls,
                 owns=tuple(d for d, owner in owners.items() if owner == name),
-                schemas=service_schemas(routes, named),
+                schemas=service_schemas(routes, named, order),
                 caches=tuple(c.name for c in caches if c.owner == name or _invalidates(c, consumes, raw, data)),
                 invalidations=invalidations(name, consumes, caches, raw, data),
                 location=located(("services", name)),

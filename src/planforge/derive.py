@@ -177,15 +177,16 @@ def statuses(
     return (*sorted(declared.items()), ("default", "Problem"))
 
 
-def service_schemas(routes: tuple[Route, ...], named: dict[str, Any]) -> tuple[str, ...]:
-    """The named schemas a service's routes need (transitively), in manifest order, Problem first."""
+def service_schemas(routes: tuple[Route, ...], named: dict[str, Any], order: dict[str, int]) -> tuple[str, ...]:
+    """The named schemas a service's routes need (transitively), in manifest order (order: each name's
+    index in named), Problem first."""
     roots: list[Any] = []
     for route in routes:
         roots.extend({"$ref": r.schema} for r in route.responses if r.schema)
         if route.request:
             roots.append({"$ref": route.request})
         roots.extend(p.schema.value for p in route.parameters)
-    wanted = referenced(named, roots)
+    wanted = referenced(named, roots, order)
     return ("Problem", *(name for name in wanted if name != "Problem"))
 
 

@@ -42,14 +42,24 @@ __all__ = [
 _LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
 
 
+# Printable ASCII is never invisible nor a line break: only the other characters are looked up, one by one.
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+_NOT_PRINTABLE_ASCII_OR_NEWLINE = re.compile(r"[^\x20-\x7e\n]")
+
+
 def _invisible(char: str) -> bool:
     """Control, format, separator (line/paragraph), surrogate and unassigned code points."""
     return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
+def _breaking(char: str) -> bool:
+    """Invisible, or a line break for some output language."""
+    return char in _LINE_BREAKS or _invisible(char)
+
+
 def one_line(text: object) -> str:
     """Text on one line: every line break of any language and every control character become one space."""
-    cleaned = "".join(" " if _invisible(c) or c in _LINE_BREAKS else c for c in str(text))
+    cleaned = _NOT_PRINTABLE_ASCII.sub(lambda found: " " if _breaking(found[0]) else found[0], str(text))
     return " ".join(cleaned.split())
 
 
@@ -60,14 +70,15 @@ def comment(text: object) -> str:
 
 def _unicode_escapes(literal: str) -> str:
     """JSON text with every invisible or line-breaking code point as a \\u escape (its own newlines kept)."""
-    out = []
-    for char in literal:
-        if char != "\n" and (_invisible(char) or char in _LINE_BREAKS):
-            code = ord(char)
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else "\\u{:04x}\\u{:04x}".format(*_surrogates(code)))
-        else:
-            out.append(char)
-    return "".join(out)
+    return _NOT_PRINTABLE_ASCII_OR_NEWLINE.sub(_json_escape, literal)
+
+
+def _json_escape(found: re.Match[str]) -> str:
+    char = found[0]
+    if not _breaking(char):
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else "\\u{:04x}\\u{:04x}".format(*_surrogates(code))
 
 
 def _surrogates(code: int) -> tuple[int, int]:
@@ -110,14 +121,15 @@ def yaml_str(value: object) -> str:
 
 def _py_escapes(literal: str) -> str:
     """A Python literal with every invisible or line-breaking code point as a \\u/\\U escape."""
-    out = []
-    for char in literal:
-        if _invisible(char) or char in _LINE_BREAKS:
-            code = ord(char)
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    return _NOT_PRINTABLE_ASCII.sub(_py_escape, literal)
+
+
+def _py_escape(found: re.Match[str]) -> str:
+    char = found[0]
+    if not _breaking(char):
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def py_str(value: object) -> str:

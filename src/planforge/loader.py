@@ -7,7 +7,10 @@ refuse duplicate keys, unknown tags and alias bombs, and keep a position for eve
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,20 +19,28 @@ import yaml
 
 from planforge.diagnostics import Diagnostic, Severity
 from planforge.errors import FindingsError, InputError
+from planforge.eventload import Built, Unusual, build_from_events
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
     "Document",
     "LoadError",
     "Positions",
     "ReadError",
     "load_manifest",
     "load_text",
+    "node_limit",
     "read_manifest",
 ]
 
-MAX_BYTES = 2 * 1024 * 1024
+# Input limits. A 3,000-operation feature with four schemas an operation is about 6.5 MiB and 500,000 nodes.
+MAX_BYTES = 16 * 1024 * 1024
+# Nodes a document may expand to: this many, or one per NODE_BYTES bytes of text for larger files. Manifests
+# take about 13 bytes a node, so only aliases (an alias bomb) or a very dense flow list come near it.
 MAX_NODES = 200_000
+NODE_BYTES = 4
 MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
@@ -47,6 +58,8 @@ _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOW_HINT = (
     "a {...} or [...] is not closed, or a plain value inside one holds ': ', '{', '[' or ' #': quote that value"
 )
+# The first characters a null, bool, int or float can start with: anything else is a string.
+_NOT_ONLY_TEXT = frozenset("~nNtTfF+-.0123456789")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
@@ -132,29 +145,70 @@ def load_text(raw: bytes, shown: str) -> Document:
     text = _decode(raw, shown)
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
-    root = _compose(text, shown)
-    builder = _Builder(shown)
-    data = builder.build(root, ())
+    limit = node_limit(len(raw))
+    with _collection_paused():
+        built = _from_events(text, shown, limit)
+        if built is None:
+            built = _from_nodes(text, shown, limit)
+    data, root, values, keys, problems = built
     if data is None:
         raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"
-        line, col = _mark(root)
         raise LoadError(
             [
                 _at(
                     shown,
-                    line,
-                    col,
+                    *root,
                     "PF006",
                     f"the manifest must be a mapping, not {kind}",
                     "start with 'planforge: 1' and the feature's sections as keys",
                 )
             ]
         )
-    if builder.problems:
-        raise LoadError(builder.problems)
-    return Document(shown, data, Positions(builder.values, builder.keys))
+    if problems:
+        raise LoadError(problems)
+    return Document(shown, data, Positions(values, keys))
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while building: the data has no cycles, and collections
+    triggered by the many new containers of a large manifest used to take most of the loading time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def node_limit(size: int) -> int:
+    """How many nodes a manifest of size bytes may expand to (PF007 past that)."""
+    return max(MAX_NODES, size // NODE_BYTES)
+
+
+def _from_events(text: str, shown: str, limit: int) -> Built | None:
+    """The fast path (planforge.eventload), or None when the document needs the node path."""
+    loader = _Loader(text)
+    try:
+        with _yaml_errors(shown):
+            built = build_from_events(loader, shown, _resolve_plain, limit, MAX_DEPTH)
+    except Unusual:
+        return None
+    finally:
+        loader.dispose()
+    if built is None:
+        raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
+    return built
+
+
+def _from_nodes(text: str, shown: str, limit: int) -> Built:
+    root = _compose(text, shown)
+    builder = _Builder(shown, limit)
+    data = builder.build(root, ())
+    return data, _mark(root), builder.values, builder.keys, builder.problems
 
 
 def _decode(raw: bytes, shown: str) -> str:
@@ -175,7 +229,21 @@ def _decode(raw: bytes, shown: str) -> str:
 def _compose(text: str, shown: str) -> yaml.Node:
     loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        with _yaml_errors(shown):
+            root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if root is None:
+        raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
+    node: yaml.Node = root
+    return node
+
+
+@contextmanager
+def _yaml_errors(shown: str) -> Iterator[None]:
+    """PyYAML's errors as located diagnostics (PF003 syntax, PF008 several documents)."""
+    try:
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -197,19 +265,14 @@ def _compose(text: str, shown: str) -> yaml.Node:
         raise LoadError([_at(shown, line, col, "PF003", f"YAML syntax error: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
         raise LoadError([_at(shown, 1, 1, "PF003", f"YAML syntax error: {exc}")]) from None
-    finally:
-        loader.dispose()
-    if root is None:
-        raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
-    node: yaml.Node = root
-    return node
 
 
 class _Builder:
     """Turns composed nodes into plain data, recording positions and collecting problems."""
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, limit: int) -> None:
         self.shown = shown
+        self.limit = limit
         self.values: dict[JsonPath, tuple[int, int]] = {}
         self.keys: dict[JsonPath, tuple[int, int]] = {}
         self.problems: list[Diagnostic] = []
@@ -218,8 +281,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
-            self._stop(node, "PF007", f"the manifest expands to more than {MAX_NODES} nodes (an alias bomb?)")
+        if self.count > self.limit:
+            self._stop(node, "PF007", f"the manifest expands to more than {self.limit} nodes (an alias bomb?)")
         if len(path) > MAX_DEPTH or id(node) in self.active:
             self._stop(node, "PF007", "the manifest nests too deeply or refers to itself through an alias")
         self.values.setdefault(path, _mark(node))
@@ -307,6 +370,8 @@ class _Builder:
 
 def _resolve_plain(value: str) -> Any:
     """YAML 1.2 core schema for plain scalars: null, bool, int, float, else the string itself."""
+    if value and value[0] not in _NOT_ONLY_TEXT:
+        return value
     if _NULL.match(value):
         return None
     if _TRUE.match(value):

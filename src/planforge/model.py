@@ -47,25 +47,30 @@ __all__ = [
 DEFAULT_JWT_LEEWAY = 30
 
 
+_UNDECODED: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class JsonValue:
     """A JSON value from the manifest, frozen as its JSON text (key order kept as written).
 
-    It is decoded once, into read-only containers (planforge.frozen), and every reader shares that.
+    It is decoded on first use, once, into read-only containers (planforge.frozen), and every reader
+    shares that; a value nobody reads (validate builds the model but renders nothing) is never decoded.
     """
 
     text: str
-    decoded: Any = field(compare=False, repr=False)
+    decoded: Any = field(default=_UNDECODED, compare=False, repr=False)
 
     @classmethod
     def of(cls, value: Any) -> JsonValue:
         """Freeze a plain value."""
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return cls(text, freeze(json.loads(text)))
+        return cls(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     @property
     def value(self) -> Any:
         """The value, read-only (FrozenDict / FrozenList): copy it before changing it."""
+        if self.decoded is _UNDECODED:
+            object.__setattr__(self, "decoded", freeze(json.loads(self.text)))
         return self.decoded
 
 

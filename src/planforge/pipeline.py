@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planforge.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from planforge.loader import Document, LoadError, ReadError, load_text, read_manifest
-from planforge.model import Model
 from planforge.targets import Output
+
+if TYPE_CHECKING:  # the model module takes long to import, and a no-op check or generate never builds one
+    from planforge.model import Model
 
 __all__ = ["Generation", "Rendering", "Validation", "generate_files", "manifest_ref", "render", "validate"]
 

@@ -15,6 +15,7 @@ __all__ = [
     "SCHEMA_MAPS",
     "inline",
     "point_refs",
+    "ref_values",
     "referenced",
     "refs",
     "refs_in",
@@ -86,7 +87,31 @@ def subschemas(schema: Any, path: Path = ()) -> Iterator[tuple[Path, dict[str, A
 
 def refs(schema: Any) -> list[str]:
     """The schema names a schema refers to, in document order (repeats kept)."""
-    return [ref for _, ref in refs_in(schema) if isinstance(ref, str)]
+    return [ref for ref in ref_values(schema) if isinstance(ref, str)]
+
+
+def ref_values(schema: Any) -> list[Any]:
+    """The value of every '$ref' of a schema, in document order: refs_in without the paths, and much cheaper."""
+    found: list[Any] = []
+    _collect_refs(schema, found)
+    return found
+
+
+def _collect_refs(schema: Any, found: list[Any]) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _collect_refs(item, found)
+        return
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key == "$ref":
+            found.append(value)
+        elif key in SCHEMA_MAPS and isinstance(value, dict):
+            for sub in value.values():
+                _collect_refs(sub, found)
+        elif key not in DATA_KEYWORDS and isinstance(value, dict | list):
+            _collect_refs(value, found)
 
 
 def rewrite_refs(schema: Any, change: Callable[[str], str]) -> Any:
@@ -113,8 +138,11 @@ def point_refs(schema: Any, prefix: str) -> Any:
     return rewrite_refs(schema, lambda ref: ref if "/" in ref else prefix + ref)
 
 
-def referenced(named: Mapping[str, Any], roots: list[Any]) -> list[str]:
-    """The names of named schemas that roots refer to, transitively, in named's order."""
+def referenced(named: Mapping[str, Any], roots: list[Any], order: Mapping[str, int] | None = None) -> list[str]:
+    """The names of named schemas that roots refer to, transitively, in named's order.
+
+    order (each name's index in named) lets a caller asking for many root sets sort only what it found,
+    not walk every name each time."""
     wanted: set[str] = set()
     pending = [name for root in roots for name in refs(root)]
     while pending:
@@ -123,7 +151,9 @@ def referenced(named: Mapping[str, Any], roots: list[Any]) -> list[str]:
             continue
         wanted.add(name)
         pending.extend(refs(named[name]))
-    return [name for name in named if name in wanted]
+    if order is None:
+        return [name for name in named if name in wanted]
+    return sorted(wanted, key=order.__getitem__)
 
 
 def resolve(schema: Any, named: Mapping[str, Any]) -> Any:

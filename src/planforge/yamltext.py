@@ -25,6 +25,8 @@ _RISKY = re.compile("[^\n\x20-\x7e\u00a0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 # Multi-line text both write as the same literal block: no line starts or ends with a space, no blank tail.
 _BLOCK = re.compile(r"[^ \n](?:[^\n]*[^ \n])?(?:\n(?:[^ \n](?:[^\n]*[^ \n])?)?)*\n?")
 _MAX_KEY = 100
+# Printable ASCII is never invisible: only the other characters are looked up.
+_NOT_PRINTABLE_OR_NEWLINE = re.compile("[^\n\x20-\x7e]")
 
 
 def dump_yaml(data: Any, *, width: int, literal_blocks: bool = False) -> str:
@@ -55,7 +57,7 @@ def _agreed(node: Any, key: bool = False) -> bool:
 def _literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Multi-line text as a literal block; text with any other line-breaking or invisible character double-quoted,
     so its escapes show (a raw U+2028 would end a line for YAML 1.1 parsers)."""
-    if any(c in value for c in "\r\x85\u2028\u2029") or any(_invisible(c) and c != "\n" for c in value):
+    if any(c in value for c in "\r\x85\u2028\u2029") or any(map(_invisible, _NOT_PRINTABLE_OR_NEWLINE.findall(value))):
         style: str | None = '"'
     else:
         style = "|" if "\n" in value else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from planforge_runtime.problem import PROBLEM_SCHEMA as PROBLEM
 from referencing import Registry, Resource
@@ -11,6 +12,7 @@ from referencing.jsonschema import DRAFT202012
 
 from planforge.loader import JsonPath
 from planforge.rules.manifest import Manifest
+from planforge.schemawalk import ref_values
 from planforge.schemawalk import refs_in as walk_refs
 
 __all__ = ["PROBLEM", "bad_refs", "refs_in", "registry", "resolve", "schema_sites"]
@@ -33,10 +35,23 @@ def refs_in(schema: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
     yield from walk_refs(schema, path)
 
 
-def bad_refs(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:
-    """Every '$ref' that does not name a declared or built-in schema."""
+def bad_refs(m: Manifest) -> list[tuple[JsonPath, Any]]:
+    """Every '$ref' that does not name a declared or built-in schema (found once per manifest: two rules ask)."""
+    found = _BAD_REFS.get(m)
+    if found is None:
+        found = _BAD_REFS[m] = list(_find_bad_refs(m))
+    return found
+
+
+_BAD_REFS: WeakKeyDictionary[Manifest, list[tuple[JsonPath, Any]]] = WeakKeyDictionary()
+
+
+def _find_bad_refs(m: Manifest) -> Iterator[tuple[JsonPath, Any]]:
     names = m.schema_names()
     for site, schema in schema_sites(m):
+        # The paths are walked for only the schemas that have a bad $ref.
+        if all(isinstance(ref, str) and ref in names for ref in ref_values(schema)):
+            continue
         for path, ref in refs_in(schema, site):
             if not isinstance(ref, str) or ref not in names:
                 yield path, ref

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from planforge.diagnostics import Diagnostic, Severity
@@ -61,13 +62,29 @@ class Manifest:
 
     def publishers(self, event: str) -> list[str]:
         """Services that list the event in publishes."""
-        return [name for name, spec in self.services.items() if event in spec.get("publishes", [])]
+        return list(self._publishers.get(event, ()))
 
     def consumers(self, event: str) -> list[str]:
         """Services that consume the event from some queue."""
-        return [
-            name for name, spec in self.services.items() if any(c["event"] == event for c in spec.get("consumes", []))
-        ]
+        return list(self._consumers.get(event, ()))
+
+    @cached_property
+    def _publishers(self) -> dict[str, list[str]]:
+        """Event -> the services that publish it, in manifest order (indexed once: rules ask per binding)."""
+        found: dict[str, list[str]] = {}
+        for name, spec in self.services.items():
+            for event in dict.fromkeys(spec.get("publishes", [])):
+                found.setdefault(event, []).append(name)
+        return found
+
+    @cached_property
+    def _consumers(self) -> dict[str, list[str]]:
+        """Event -> the services that consume it, in manifest order."""
+        found: dict[str, list[str]] = {}
+        for name, spec in self.services.items():
+            for event in dict.fromkeys(c["event"] for c in spec.get("consumes", [])):
+                found.setdefault(event, []).append(name)
+        return found
 
     def schema_names(self) -> set[str]:
         """Names a $ref, request or response may use: declared schemas and the built-in ones."""

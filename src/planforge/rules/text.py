@@ -17,7 +17,27 @@ _MARKERS = ("{{", "{%", "{#", "<script", "```", "-->")
 
 def check(m: Manifest) -> Iterator[Diagnostic]:
     """Every string of the manifest, keys included, free of template and markup syntax."""
-    yield from _strings(m, m.data, ())
+    # One search over all the text first: the walk that locates each finding runs only when there is one.
+    # "\0" is in no marker, so no marker spans two strings; lower() changes no character across a boundary.
+    joined = "\0".join(_texts(m.data)).lower()
+    if any(marker in joined for marker in _MARKERS):
+        yield from _strings(m, m.data, ())
+
+
+def _texts(root: Any) -> list[str]:
+    """Every string of a JSON value, keys included (in no particular order)."""
+    found: list[str] = []
+    pending = [root]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            found.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return found
 
 
 def _strings(m: Manifest, value: Any, path: JsonPath) -> Iterator[Diagnostic]:
