@@ -37,7 +37,8 @@ def test_the_access_rule(access: Access, claims: dict[str, Any], allowed: bool) 
     try:
         access.check(claims, {"userId": ME})
     except Problem as refused:
-        assert not allowed and refused.status == 403
+        assert not allowed
+        assert refused.status == 403
     else:
         assert allowed
 
@@ -69,5 +70,6 @@ def test_openapi_lists_the_access(user_accounts: tuple[Path, ModuleType]) -> Non
     document = yaml.safe_load((root / "openapi" / "user-service.yaml").read_text(encoding="utf-8"))
     for method in ("get", "put"):
         operation = document["paths"]["/users/{userId}"][method]
-        assert "403" in operation["responses"] and operation["security"] == [{"bearerAuth": []}]
+        assert "403" in operation["responses"]
+        assert operation["security"] == [{"bearerAuth": []}]
         assert operation["x-planforge-access"] == "owner (userId)"

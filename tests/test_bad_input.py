@@ -59,7 +59,8 @@ def test_bad_input_is_a_located_diagnostic(name: str, tmp_path: Path, run_cli: R
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr + result.stdout
         first = result.stderr.splitlines()[0]
-        assert first.startswith(f"{manifest}:") and f"error {EXPECTED_CODES[name]}:" in first, first
+        assert first.startswith(f"{manifest}:"), first
+        assert f"error {EXPECTED_CODES[name]}:" in first, first
     assert not out.exists()
 
 

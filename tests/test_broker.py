@@ -69,7 +69,8 @@ RETRY_CASES = [(["200ms", "300ms"], 2, True), (["200ms"], 1, False), (["200ms"],
 
 def _model(manifest: Path) -> Model:
     validation = validate(manifest)
-    assert validation.ok and validation.document is not None, [d.text() for d in validation.diagnostics]
+    assert validation.ok, [d.text() for d in validation.diagnostics]
+    assert validation.document is not None, [d.text() for d in validation.diagnostics]
     return build_model(validation.document, manifest.name)
 
 
@@ -293,7 +294,8 @@ def test_rejected_message_is_retried_with_backoff_then_dead_lettered(
     if not dead_letter:
         assert dead is None
         return
-    assert dead is not None and dead.body == b"poison"
+    assert dead is not None
+    assert dead.body == b"poison"
     assert dead.headers["x-first-death-reason"] == "rejected"
     deaths: Any = dead.headers["x-death"]
     rejections = [d for d in deaths if d["queue"] == "b-queue" and d["reason"] == "rejected"]

@@ -27,7 +27,9 @@ def test_every_format_prints_the_same_list(run_cli: RunCli) -> None:
     found = json.loads(run_cli("validate", SEED_CASE, "--format", "json").stderr)
     text = run_cli("validate", SEED_CASE, "--format", "text").stderr.splitlines()
     github = run_cli("validate", SEED_CASE, "--format", "github").stderr.splitlines()
-    assert found and len(text) == len(found) + 1 and len(github) == len(found)
+    assert found
+    assert len(text) == len(found) + 1
+    assert len(github) == len(found)
     for item, line, annotation in zip(found, text, github, strict=False):
         assert line.startswith(f"{item['path']}:{item['line']}:{item['col']}: {item['severity']} {item['code']}: ")
         assert annotation.startswith(f"::{item['severity']} file={item['path']},line={item['line']},")

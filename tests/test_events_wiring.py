@@ -143,8 +143,10 @@ def test_a_dead_lettered_step_is_compensated_with_valid_data() -> None:
     service_bus = ServiceBus(resources, payments.EVENTS, payments.operations, Metrics())
     consumer = next(c for c in service_bus.bus.consumers if c.queue == "payment-service-queue")
     compensation = consumer.compensation
-    assert compensation is not None and compensation.event_type == "payment.failed"
-    assert compensation.applies_to("stock.reserved") and not compensation.applies_to("stock.released")
+    assert compensation is not None
+    assert compensation.event_type == "payment.failed"
+    assert compensation.applies_to("stock.reserved")
+    assert not compensation.applies_to("stock.released")
     catalog = payments.EVENTS.catalog
     example = {
         "orderId": "6a0e2f4c-3b1d-4c8e-9f7a-1b2c3d4e5f60",
@@ -156,4 +158,5 @@ def test_a_dead_lettered_step_is_compensated_with_valid_data() -> None:
     failed = catalog.envelope("stock.reserved", example)
     data = compensation.data(failed, "RuntimeError: the provider is down")
     catalog.validate("payment.failed", data)
-    assert data["orderId"] == example["orderId"] and data["reason"].startswith("RuntimeError")
+    assert data["orderId"] == example["orderId"]
+    assert data["reason"].startswith("RuntimeError")

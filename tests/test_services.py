@@ -59,7 +59,8 @@ _loaded = 0
 def generate(manifest: Path, out: Path) -> Path:
     """Render every target of manifest into out/<slug>, as `planforge generate` does; the root is returned."""
     result = validate(manifest)
-    assert result.ok and result.document is not None, result.diagnostics
+    assert result.ok, result.diagnostics
+    assert result.document is not None, result.diagnostics
     rendering = render(result.document, manifest.name)
     root: Path = out / rendering.slug
     plan = plan_writes(rendering.output, root, manifest.name)
@@ -77,7 +78,8 @@ def load_service(root: Path, package: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         alias, directory / "__init__.py", submodule_search_locations=[str(directory)]
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     spec.loader.exec_module(module)
@@ -336,9 +338,11 @@ def test_the_breaker_opens_half_opens_and_closes() -> None:
     for ok in (True, False, True, False):
         assert breaker.allow()
         breaker.record(ok)
-    assert breaker.state == "open" and not breaker.allow()
+    assert breaker.state == "open"
+    assert not breaker.allow()
     now[0] = 31
-    assert breaker.allow() and not breaker.allow()  # one trial call when half open
+    assert breaker.allow()
+    assert not breaker.allow()
     breaker.record(True)
     assert breaker.state == "closed"
 
@@ -471,7 +475,8 @@ def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them(
 
 def test_password_hashes_verify_only_their_password() -> None:
     stored = hash_password("correct horse")
-    assert stored.startswith("scrypt$") and stored != hash_password("correct horse")
+    assert stored.startswith("scrypt$")
+    assert stored != hash_password("correct horse")
     assert verify_password("correct horse", stored)
     assert not verify_password("wrong horse", stored)
     assert not verify_password("correct horse", "not-a-hash")
