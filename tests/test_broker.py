@@ -339,7 +339,7 @@ async def _next(queue: AbstractQueue, timeout: float) -> AbstractIncomingMessage
 
 
 async def _reaches(channel: AbstractChannel, queue: str, within: float) -> bool:
-    """Does the queue hold a message within the given time?"""
+    """Whether the queue holds a message within the given time."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await _depth(channel, queue):

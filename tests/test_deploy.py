@@ -168,7 +168,7 @@ def test_gateway_settings_mounted_over_the_generated_ones_keep_the_upstream_name
 @pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_gateway_with_the_compose_settings_passes_nginx_t(example: str) -> None:
-    """nginx accepts the generated gateway with the compose files mounted over its settings (hosts made local)."""
+    """Nginx accepts the generated gateway with the compose files mounted over its settings (hosts made local)."""
     files = rendered(example).files
     root = Path(tempfile.mkdtemp(prefix="planforge-deploy-gateway-"))
     try:
@@ -376,7 +376,7 @@ class Running:
         pytest.fail(f"no line starting with {prefix!r}:\n" + "\n".join(self.seen) + f"\nstderr:\n{err}")
 
     def ports(self) -> dict[str, int]:
-        """name -> port from the 'starting NAME on :PORT' progress lines seen so far."""
+        """Each name -> port from the 'starting NAME on :PORT' progress lines seen so far."""
         found = {}
         for line in self.seen:
             words = line.split()

@@ -64,5 +64,5 @@ def test_markdown_code_span_and_text_stay_inert(text: str) -> None:
 def test_shell_word_and_nginx_string() -> None:
     assert escape.sh_word("a'b $(id)") == "'a'\"'\"'b $(id)'"
     assert escape.nginx_str('a"b\\c') == '"a\\"b\\\\c"'
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot hold '\\$' literally"):
         escape.nginx_str("$host")

@@ -330,7 +330,7 @@ def running(commands: dict[str, list[str]], logs: Path, **popen: Any) -> Iterato
 
 @contextlib.contextmanager
 def running_nginx(root: Path, port: int, env: dict[str, str]) -> Iterator[Path]:
-    """nginx with root/nginx.conf and root as its runtime folder; yields its access log (errors: root/process-0.log)."""
+    """Nginx with root/nginx.conf and root as its runtime folder; yields its access log (errors: root/process-0.log)."""
     command = [str(NGINX), "-e", "stderr", "-p", str(root), "-c", str(root / "nginx.conf")]
     with running({f"http://127.0.0.1:{port}": command}, root, env={**os.environ, **env}):
         yield root / "access.log"
@@ -1075,7 +1075,7 @@ def test_real_services_still_behind_the_jwt_check(real_gateway: Gateway) -> None
 # --- key rotation: a JWKS key set, keys chosen by kid -----------------------------------------------------
 
 
-def test_key_rotation_overlap_then_old_key_refused(tmp_path: Path) -> None:
+def test_key_rotation_overlap_then_old_key_refused() -> None:
     """Rotation adds a key and signs with it; tokens of the old key pass until a token lifetime later, then not.
 
     The gateway (GATEWAY_JWT_JWKS_FILE) and a service's TokenVerifier (JWT_JWKS_FILE) read the same key set.
@@ -1116,12 +1116,12 @@ def test_key_rotation_overlap_then_old_key_refused(tmp_path: Path) -> None:
             assert status in (200, 401), status
             try:
                 verifier.verify(token)
+                verdict = 200
             except Problem as refused:
-                assert refused.status == 401
-                assert status == 401, "the gateway passed a token the service refuses"
-                return False
-            assert status == 200, "the service passed a token the gateway refuses"
-            return True
+                verdict = refused.status
+            assert verdict in (200, 401), verdict
+            assert status == verdict, f"the gateway answered {status}, the service {verdict}"
+            return verdict == 200
 
         old = {alg: signed(alg, kid) for alg, kid in first.items()}
         assert all(passes(t) for t in old.values())

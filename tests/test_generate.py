@@ -57,7 +57,7 @@ def test_every_owned_file_says_it_is_generated(project: Path, run_cli: RunCli) -
 
 
 def test_check_is_clean_then_lists_every_kind_of_staleness(project: Path, run_cli: RunCli) -> None:
-    """check passes after generate, then names missing, changed (with a diff) and extra files."""
+    """The check passes after generate, then names missing, changed (with a diff) and extra files."""
     _generate(run_cli, project)
     assert run_cli("check", "feature.yaml", cwd=project).returncode == 0
     root = project / "generated" / "mini"
@@ -185,7 +185,7 @@ def test_failing_write_leaves_output_untouched(project: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Path, "write_bytes", failing)
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="No space left on device"):
             output.apply(plan)
     assert not (project / "generated").exists()
 

@@ -212,10 +212,12 @@ class Broker:
         self.channel = channel
 
     async def depth(self, queue: str) -> int:
+        """The number of ready messages in queue."""
         declared = await self.channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.message_count or 0)
 
     async def publish(self, body: bytes, routing_key: str = "thing.made") -> None:
+        """Publish a raw, persistent body on the test exchange."""
         exchange = await self.channel.get_exchange(EXCHANGE, ensure=False)
         await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key)
 
@@ -293,7 +295,7 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 
 
 @pytest.mark.asyncio
-async def test_an_invalid_payload_fails_loudly_in_the_producer(tmp_path: Path) -> None:
+async def test_an_invalid_payload_fails_loudly_in_the_producer() -> None:
     bus = EventBus(amqp_url("no-such-vhost"), make_topology(()), CATALOG)
     with pytest.raises(
         EventValidationError, match=r"event 'thing.made' is invalid at data.n: is less than the minimum of 0$"
@@ -338,7 +340,7 @@ def test_a_service_bus_uses_its_database_else_its_redis_else_memory(
     assert bus.consume(QUEUE, {"thing.made": _ignore}).max_retries == 2
 
 
-async def _ignore(envelope: Envelope, context: EventContext) -> None:
+async def _ignore(_envelope: Envelope, _context: EventContext) -> None:
     return None
 
 
@@ -564,6 +566,7 @@ class CutAfterCommit:
 
     @asynccontextmanager
     async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """The store's processing, then the cut after the first delivery's commit."""
         async with self.store.processing(event_id, queue) as processing:
             self.deliveries.append(processing.duplicate)
             yield processing
@@ -679,7 +682,7 @@ async def test_poison_goes_straight_to_the_dead_letter_queue_with_its_reason(bro
     await declared(broker, make_topology((5000,)))  # a retry would take 5 s: poison must not take one
     called: list[str] = []
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         called.append(envelope.event_id)
 
     unknown = CATALOG.envelope("thing.failed", {"failedEventId": "x", "reason": "y"}).as_json()
@@ -745,6 +748,7 @@ class LogLines(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record as its formatted line."""
         self.lines.append(self.format(record))
 
 
@@ -784,7 +788,7 @@ async def test_failing_consumers_leak_no_personal_data_into_logs_or_dead_letters
         await connection.run_sync(users_metadata.create_all)
         await connection.execute(insert(users).values(email="pii.alice@example.com", hash="taken"))
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         data = envelope.data
         if data["fail"] == "database":  # the email is taken: a unique violation quoting it
             async with resources.engine.begin() as connection:
@@ -1000,6 +1004,7 @@ class CutAfterBatchCommit(SqlIdempotency):
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Any]:
+        """The store's batch, then the cut after the first batch commits."""
         async with super().batch() as transaction:
             yield transaction
         self.committed += 1

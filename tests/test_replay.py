@@ -48,7 +48,7 @@ async def test_replay_after_a_fix_takes_each_event_once(broker: Broker) -> None:
     effects: Counter[int] = Counter()
     broken = {"now": False}
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         if broken["now"]:
             raise RuntimeError("the downstream system is down")
         effects[envelope.data["n"]] += 1

@@ -30,6 +30,8 @@ _tracer = TracerProvider().get_tracer("test")  # spans with real ids, whatever t
 
 
 class Profile(BaseModel):
+    """A response model for the test app."""
+
     name: str
 
 

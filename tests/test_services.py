@@ -394,11 +394,11 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
     user_app = users.build_app(settings_for_tests(users.CONFIG, **isolated))
     with fresh_database() as auth_database:  # one database per service, as deployed
         auth_app = auth.build_app(settings_for_tests(auth.CONFIG, **(isolated | {"database_url": auth_database})))
-        _register_log_in_and_read(users, auth, user_app, auth_app, registration, redis_prefix)
+        _register_log_in_and_read(auth, user_app, auth_app, registration, redis_prefix)
 
 
 def _register_log_in_and_read(
-    users: ModuleType, auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
+    auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
 ) -> None:
     email = registration["email"]
     with TestClient(user_app) as user_client, TestClient(auth_app) as auth_client:

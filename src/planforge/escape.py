@@ -58,7 +58,7 @@ def comment(text: object) -> str:
 
 
 def _unicode_escapes(literal: str) -> str:
-    """JSON text with every invisible or line-breaking code point as a \\u escape (its own newlines kept)."""
+    r"""JSON text with every invisible or line-breaking code point as a \u escape (its own newlines kept)."""
     out = []
     for char in literal:
         if char != "\n" and (_invisible(char) or char in _LINE_BREAKS):
@@ -95,7 +95,7 @@ def yaml_str(value: object) -> str:
 
 
 def _py_escapes(literal: str) -> str:
-    """A Python literal with every invisible or line-breaking code point as a \\u/\\U escape."""
+    r"""A Python literal with every invisible or line-breaking code point as a \u/\U escape."""
     out = []
     for char in literal:
         if _invisible(char) or char in _LINE_BREAKS:

@@ -13,7 +13,6 @@ import contextlib
 import difflib
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +156,7 @@ def apply(plan: WritePlan) -> None:
             _remove_empty(directory)
         raise
     for temp, target in staged:
-        os.replace(temp, target)
+        temp.replace(target)
     for path in plan.removes:
         target = _inside(root, path)
         target.unlink(missing_ok=True)

@@ -64,7 +64,7 @@ def generate(manifest: Path, out: Path) -> tuple[Model, Path]:
 
 
 def assert_lints_and_type_checks(root: Path) -> None:
-    """ruff check, ruff format and mypy (strict, the generated pyproject's settings) pass on the output."""
+    """The ruff check, ruff format and mypy (strict, the generated pyproject's settings) pass on the output."""
     commands = [
         [str(BIN / "ruff"), "check", "--no-cache", "."],
         [str(BIN / "ruff"), "format", "--check", "--no-cache", "."],

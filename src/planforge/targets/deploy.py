@@ -293,7 +293,7 @@ def _postgres(model: Model, names: dict[str, str]) -> Container:
     )
 
 
-def _redis(model: Model, names: dict[str, str]) -> Container:
+def _redis(_model: Model, names: dict[str, str]) -> Container:
     return Container(
         name=names["redis"],
         comment="Infrastructure: Redis.",
@@ -302,7 +302,7 @@ def _redis(model: Model, names: dict[str, str]) -> Container:
     )
 
 
-def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
+def _rabbitmq(_model: Model, names: dict[str, str]) -> Container:
     return Container(
         name=names["rabbitmq"],
         comment="Infrastructure: RabbitMQ, with the feature's topology imported at boot (see rabbitmq/rabbitmq.conf).",
