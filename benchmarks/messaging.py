@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from planforge.model import Binding, Queue  # noqa: E402
 from planforge_runtime.messaging import (  # noqa: E402
     Envelope,
     EventBus,
@@ -40,6 +39,8 @@ from planforge_runtime.messaging import (  # noqa: E402
     outbox,
     processed_events,
 )
+
+from planforge.model import Binding, Queue  # noqa: E402
 from planforge.topology import ExchangeSpec, Topology, queue_topology  # noqa: E402
 from tests.rabbit import amqp_url, fresh_vhost  # noqa: E402
 
@@ -70,8 +71,9 @@ def topology() -> Topology:
     )
 
 
-async def raw_baseline(url: str, events: int) -> float:
-    """Seconds to publish events persistent messages with confirms and consume them with acks."""
+async def raw_baseline(url: str, events: int) -> tuple[float, float]:
+    """Seconds to publish events persistent messages with confirms and consume them with acks, and the CPU
+    seconds this process spent meanwhile."""
     async with await aio_pika.connect(url) as publishing, await aio_pika.connect(url) as consuming:
         received = 0
         done = asyncio.Event()
@@ -89,7 +91,7 @@ async def raw_baseline(url: str, events: int) -> float:
         confirms = await publishing.channel(publisher_confirms=True)
         exchange = await confirms.get_exchange(EXCHANGE, ensure=False)
         bodies = [CATALOG.envelope("bench.happened", {"n": n}).body() for n in range(events)]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, events, BATCH):
             await asyncio.gather(
                 *(
@@ -98,28 +100,35 @@ async def raw_baseline(url: str, events: int) -> float:
                 )
             )
         await asyncio.wait_for(done.wait(), 120)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def planforge_end_to_end(
     url: str, engine: AsyncEngine, events: int, in_memory: bool = False
-) -> tuple[float, float]:
-    """Seconds to commit events to the outbox one transaction each, and seconds from their commit until the
-    consumer has handled and acked them all (relay with confirms, processed_events or in memory, ack)."""
+) -> tuple[float, float, float]:
+    """Seconds to commit events to the outbox one transaction each, seconds from their commit until the
+    consumer has handled and acked them all (relay with confirms, processed_events or in memory, ack), and the
+    CPU seconds this process spent in the latter."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with engine.begin() as connection:
         await connection.execute(delete(outbox))
         await connection.execute(delete(processed_events))
-    handled = 0
+    acked = 0
     done = asyncio.Event()
+    finished = [0.0, 0.0]  # wall and CPU clock when the last event was acked
 
     async def handler(envelope: Envelope, context: EventContext) -> None:
-        nonlocal handled
-        handled += 1
-        if handled == events:
+        """Does nothing: the figure is the event path's own cost."""
+
+    def on_outcome(queue: str, event_type: str, outcome: str) -> None:
+        """Told after each ack (after the commit that recorded the event), as the baseline counts its acks."""
+        nonlocal acked
+        acked += outcome == "ok"
+        if acked == events:
+            finished[:] = time.perf_counter(), time.process_time()
             done.set()
 
-    bus = EventBus(url, topology(), CATALOG, sessions=sessions, poll_interval=3600)
+    bus = EventBus(url, topology(), CATALOG, sessions=sessions, poll_interval=3600, on_outcome=on_outcome)
     bus.consume(QUEUE, {"bench.happened": handler}, prefetch=PREFETCH, store=MemoryIdempotency() if in_memory else None)
     await bus.start()
     try:
@@ -128,11 +137,11 @@ async def planforge_end_to_end(
         for n in range(events):
             async with sessions() as session, session.begin():
                 await add_event(session, CATALOG.envelope("bench.happened", {"n": n}), EXCHANGE, "bench.happened")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         assert bus.relay is not None
         bus.relay.wake()
         await asyncio.wait_for(done.wait(), 300)
-        return started - staged, time.perf_counter() - started
+        return started - staged, finished[0] - started, finished[1] - cpu
     finally:
         await bus.stop()
 
@@ -155,30 +164,46 @@ async def run(vhost: str, events: int, runs: int) -> None:
     engine = create_async_engine(f"postgresql+asyncpg://{user}@127.0.0.1:5432/{name}", pool_size=10)
     try:
         await create_tables(engine)
-        raw, staging, relayed, in_memory = [], [], [], []
-        for _ in range(runs):
-            raw.append(await raw_baseline(amqp_url(vhost), events))
-            stage_seconds, relay_seconds = await planforge_end_to_end(amqp_url(vhost), engine, events)
-            staging.append(stage_seconds)
-            relayed.append(relay_seconds)
-            in_memory.append((await planforge_end_to_end(amqp_url(vhost), engine, events, in_memory=True))[1])
-        medians = [statistics.median(figures) for figures in (raw, relayed, in_memory, staging)]
-        report(events, runs, *medians)
+        figures: dict[str, list[float]] = {name: [] for name in FIGURES}
+        for _ in range(runs):  # interleaved, so that a busy moment of the machine hits every path alike
+            raw_seconds, raw_cpu = await raw_baseline(amqp_url(vhost), events)
+            stage_seconds, relay_seconds, relay_cpu = await planforge_end_to_end(amqp_url(vhost), engine, events)
+            memory_seconds = (await planforge_end_to_end(amqp_url(vhost), engine, events, in_memory=True))[1]
+            run_figures = {
+                "raw": events / raw_seconds,
+                "planforge": events / relay_seconds,
+                "ratio": raw_seconds / relay_seconds,
+                "in_memory": events / memory_seconds,
+                "staging": events / stage_seconds,
+                "raw_cpu": raw_cpu / events * 1e6,
+                "planforge_cpu": relay_cpu / events * 1e6,
+            }
+            for name, value in run_figures.items():
+                figures[name].append(value)
+            print("  run: " + ", ".join(f"{name} {value:.2f}" for name, value in run_figures.items()), flush=True)
+        report(events, runs, {name: statistics.median(values) for name, values in figures.items()})
     finally:
         await engine.dispose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
-def report(events: int, runs: int, raw: float, relayed: float, in_memory: float, staging: float) -> None:
-    """Print events per second of each path, and the ratio of planforge's to the raw baseline."""
+FIGURES = ("raw", "planforge", "ratio", "in_memory", "staging", "raw_cpu", "planforge_cpu")
+
+
+def report(events: int, runs: int, median: dict[str, float]) -> None:
+    """Print the medians: events per second of each path, the ratio of planforge's to the raw baseline (the
+    median of the runs' own ratios), and this process's CPU time per event."""
     print(f"messaging: {events} events, median of {runs} runs (this machine; compare ratios, not absolutes)")
-    print(f"  raw aio-pika: publish (confirms) -> consume (acks)            {events / raw:7.0f} events/s")
+    print(f"  raw aio-pika: publish (confirms) -> consume (acks)            {median['raw']:7.0f} events/s")
     print("  planforge: outbox -> relay (confirms) -> consumer (acks),")
-    print(f"    idempotency in PostgreSQL (processed_events, the default)   {events / relayed:7.0f} events/s")
-    print(f"  ratio planforge / raw                                           {raw / relayed:7.2f}")
-    print(f"  for comparison: the same with idempotency in memory          {events / in_memory:7.0f} events/s")
-    print(f"  and the producer's outbox writes, one transaction each        {events / staging:7.0f} events/s")
+    print(f"    idempotency in PostgreSQL (processed_events, the default)   {median['planforge']:7.0f} events/s")
+    print(f"  ratio planforge / raw (median of the runs' ratios)              {median['ratio']:7.2f}")
+    print(f"  for comparison: the same with idempotency in memory          {median['in_memory']:7.0f} events/s")
+    print(f"  and the producer's outbox writes, one transaction each        {median['staging']:7.0f} events/s")
+    print(
+        f"  CPU of this process per event: raw {median['raw_cpu']:.0f} us, planforge {median['planforge_cpu']:.0f} us"
+    )
 
 
 def main() -> None:

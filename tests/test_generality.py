@@ -76,7 +76,7 @@ async def handle(
         raise Problem(404, "No such shelf.")
     await asyncio.sleep(0.05)
     shelf["name"] = body.name
-    await ctx.publish("shelf.changed", {"region": region, "shelfId": shelf_id, "name": body.name})
+    await ctx.publish(models.ShelfChanged(region=region, shelfId=shelf_id, name=body.name))
     return models.Shelf(**shelf)
 '''
 
@@ -95,10 +95,12 @@ async def handle(ctx: Context, *, region: str, shelf_id: int) -> None:
 
 _ON_SHELF_CHANGED = '''"""on_shelf_changed for the test: nothing to do besides what the wiring does."""
 
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
+
+from .. import models
 
 
-async def handle(event: Envelope, ctx: EventContext) -> None:
+async def handle(event: models.ShelfChanged, ctx: EventContext) -> None:
     return None
 '''
 

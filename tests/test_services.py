@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -39,8 +40,11 @@ from planforge_runtime.passwords import hash_password, verify_password
 from planforge_runtime.problems import Problem
 from planforge_testkit.testing import api_shape, assert_problem, bearer, settings_for_tests
 
+from planforge.build import build_model
+from planforge.loader import load_manifest
 from planforge.output import apply, plan_writes
 from planforge.pipeline import render, validate
+from planforge.topology import service_topology
 
 from .datastores import fresh_database, fresh_redis_prefix
 
@@ -116,6 +120,21 @@ def test_openapi_documents_are_valid(rendered: dict[str, Path], name: str) -> No
     assert len(documents) == len(packages(rendered[name]))
     for document in documents:
         validate_openapi(yaml.safe_load(document.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_events_py_declares_the_topology_its_topology_json_holds(rendered: dict[str, Path], name: str) -> None:
+    """events.py carries no topology literal: TOPOLOGY is read from topology.json, the service's own topology."""
+    root = rendered[name]
+    model = build_model(load_manifest(MANIFESTS[name]), MANIFESTS[name].name)
+    services = {s.package: s for s in model.services if s.publishes or s.consumes}
+    for package, service in services.items():
+        source = (root / "services" / package / "events.py").read_text(encoding="utf-8")
+        assert "TOPOLOGY = read_topology(__file__)" in source
+        assert '"exchanges"' not in source
+        app_module = load_service(root, package)
+        events = sys.modules[f"{app_module.__package__}.events"]
+        assert json.loads(json.dumps(service_topology(model, service))) == events.TOPOLOGY
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
@@ -449,6 +468,26 @@ def test_the_implemented_example_passes_its_contract_tests(implemented: Path, re
             continue
         with fresh_database() as url:
             run_contract_tests(implemented, path, DATABASE_URL=url, REDIS_KEY_PREFIX=redis_prefix)
+
+
+def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_path: Path) -> None:
+    """The example's handlers type-check against the generated event models; reading a field a consumed event
+    does not have, or publishing a model with a field its event does not have, is a mypy error."""
+    root = tmp_path / "user-accounts"
+    shutil.copytree(implemented, root)
+    mypy = [str(BIN / "mypy"), "--cache-dir", str(MYPY_CACHE), "services"]
+    clean = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    consumer = root / "services" / "user_service" / "impl" / "on_auth_created.py"
+    consumer.write_text(consumer.read_text(encoding="utf-8").replace("event.userId", "event.userid"), "utf-8")
+    producer = root / "services" / "auth_service" / "impl" / "on_user_created.py"
+    text = producer.read_text(encoding="utf-8")
+    assert "models.AuthCreated(userId=" in text
+    producer.write_text(text.replace("models.AuthCreated(userId=", "models.AuthCreated(user_id="), "utf-8")
+    wrong = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert 'on_auth_created.py:14: error: "AuthCreated" has no attribute "userid"' in wrong.stdout, wrong.stdout
+    assert 'Unexpected keyword argument "user_id" for "AuthCreated"' in wrong.stdout, wrong.stdout
 
 
 def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them() -> None:

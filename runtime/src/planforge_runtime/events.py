@@ -11,17 +11,21 @@ wiring drops the cache entries the event invalidates (key: the event data fields
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from planforge_runtime.audit import AuditRecord
 from planforge_runtime.messaging import Compensation, Envelope, EventBus, EventCatalog, EventContext, Handler
+from planforge_runtime.messaging.envelope import UNSET
 from planforge_runtime.metrics import Metrics
 from planforge_runtime.operations import Operations
 from planforge_runtime.resources import Resources
@@ -36,6 +40,7 @@ __all__ = [
     "ServiceEvents",
     "UndeclaredEventError",
     "compensation_data",
+    "read_topology",
 ]
 
 # Handlers that run at once per queue; within SQLAlchemy's default pool of 5 connections.
@@ -81,6 +86,14 @@ class ServiceEvents:
     consumers: tuple[ConsumerConfig, ...] = ()
     # (event, invalidation): entries of the service's own caches it drops when it publishes the event.
     invalidates: tuple[tuple[str, Invalidation], ...] = ()
+
+
+def read_topology(module_file: str) -> dict[str, Any]:
+    """The topology a service declares, from the topology.json beside its events module (module_file: __file__)."""
+    document = json.loads(Path(module_file).with_name("topology.json").read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{Path(module_file).with_name('topology.json')} does not hold a JSON object")
+    return document
 
 
 class UndeclaredEventError(ValueError):
@@ -152,7 +165,8 @@ class ServiceBus:
             found = self.operations.find(consumed.module)
             if found is None:
                 raise NotImplementedError(f"the consumer of {consumed.event} is not implemented: write {name}")
-            await found(event, ctx)
+            # The handler gets the data as the event's model (ctx.envelope is the whole envelope).
+            await found(self.events.catalog.typed(event.event_type, event.data), ctx)
             # In the handler's transaction when it has one: the record commits with the effects, or not at all.
             record = AuditRecord.now("consumed", f"{event.event_type} from {ctx.queue}", "ok")
             await self.resources.audit.append(record, ctx.session)
@@ -173,9 +187,10 @@ class ServiceBus:
         if event_type not in self.events.publishes:
             raise UndeclaredEventError(self.resources.config.name, event_type, self.events.publishes)
 
-    async def publish(self, event_type: str, data: Any, session: AsyncSession | None = None) -> Envelope:
+    async def publish(self, event: str | BaseModel, data: Any = UNSET, session: AsyncSession | None = None) -> Envelope:
         """Into the outbox in session's transaction; else, with a database, in a transaction of its own;
-        else straight to the broker with confirms."""
+        else straight to the broker with confirms. event: a model instance, or an event type with its data."""
+        event_type, data = self.events.catalog.payload(event, data)
         self.declared(event_type)
         if session is not None:
             envelope = await self._staged(session, event_type, data)

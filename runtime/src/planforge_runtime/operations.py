@@ -14,13 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import httpx
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,7 @@ from planforge_runtime.cache import CacheAside
 from planforge_runtime.config import Settings
 from planforge_runtime.correlation import current_correlation_id
 from planforge_runtime.etags import ResourceLocks, etag_of, if_match_names
+from planforge_runtime.messaging.envelope import UNSET
 from planforge_runtime.problems import Problem
 from planforge_runtime.resources import Resources
 
@@ -98,15 +100,28 @@ class Context:
             raise RuntimeError(f"{self.resources.config.name} has no event bus: it uses no rabbitmq datastore")
         return self.bus
 
-    async def publish(self, event_type: str, data: Any) -> Envelope:
-        """Publish an event the service declares, with the request's correlation ID: through the outbox (in a
-        transaction of its own) when the service owns a database, else directly with confirms."""
-        return await self._events().publish(event_type, data)
+    @overload
+    async def publish(self, event: BaseModel) -> Envelope: ...
 
-    async def stage(self, session: AsyncSession, event_type: str, data: Any) -> Envelope:
+    @overload
+    async def publish(self, event: str, data: Any) -> Envelope: ...
+
+    async def publish(self, event: str | BaseModel, data: Any = UNSET) -> Envelope:
+        """Publish an event the service declares, `ctx.publish(models.UserAuthenticated(...))` (the model names
+        the event) or `ctx.publish("user.authenticated", data)`, with the request's correlation ID: through the
+        outbox (in a transaction of its own) when the service owns a database, else directly with confirms."""
+        return await self._events().publish(event, data)
+
+    @overload
+    async def stage(self, session: AsyncSession, event: BaseModel) -> Envelope: ...
+
+    @overload
+    async def stage(self, session: AsyncSession, event: str, data: Any) -> Envelope: ...
+
+    async def stage(self, session: AsyncSession, event: str | BaseModel, data: Any = UNSET) -> Envelope:
         """Add an event to the outbox in session's transaction, so it is published if and only if that commits:
-        `async with ctx.session() as s, s.begin(): ...; await ctx.stage(s, "user.created", data)`."""
-        return await self._events().publish(event_type, data, session)
+        `async with ctx.session() as s, s.begin(): ...; await ctx.stage(s, models.UserCreated(...))`."""
+        return await self._events().publish(event, data, session)
 
 
 Handler = Callable[..., Awaitable[Any]]

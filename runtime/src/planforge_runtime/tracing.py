@@ -13,6 +13,7 @@ one finished span each (what the tests read).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -133,7 +134,9 @@ def parent_context(headers: Mapping[str, Any] | str | None) -> otel_context.Cont
     return propagate.extract(carrier)
 
 
+@functools.cache
 def _tracer() -> trace.Tracer:
+    """The runtime's tracer, made once (two spans an event): a proxy that follows the provider set later."""
     return trace.get_tracer(_TRACER)
 
 

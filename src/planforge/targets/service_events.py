@@ -1,16 +1,18 @@
 """The event wiring of a generated service: services/<package>/events.py and its user-owned consumer stubs.
 
-events.py holds the feature's broker topology (declared idempotently at start-up), the EventCatalog of every
-event the service publishes or consumes (with its JSON Schema), and the ServiceEvents that create_app turns
-into a running EventBus: one consumer per queue, each event handled by impl/on_<event>.py, with the cache
-invalidations and compensation the manifest implies. Everything is computed here; the templates only format.
+events.py reads the broker topology the service declares (idempotently, at start-up) from topology.json beside
+it, and holds the EventCatalog of every event the service publishes or consumes (with its JSON Schema and its
+pydantic model in models.py), and the ServiceEvents that create_app turns into a running EventBus: one consumer
+per queue, each event handled by impl/on_<event>.py with the event's model, with the cache invalidations and
+compensation the manifest implies. Everything is computed here; the templates only format.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from planforge.escape import py_doc
 from planforge.model import Event, Model, Service
@@ -28,6 +30,7 @@ __all__ = [
     "events_module",
     "has_events",
     "service_events",
+    "topology_json",
 ]
 
 
@@ -99,21 +102,33 @@ def _referenced(model: Model, events: list[Event]) -> dict[str, Any]:
     return {name: named[name] for name in sorted(referenced(named, [e.data.value for e in events]))}
 
 
-def _spec(event: Event) -> Seq:
+def _spec(event: Event, classes: dict[str, str]) -> Seq:
     items = (
         f"name={py_str(event.name)}",
         f"exchange={py_str(event.exchange)}",
         f"routing_key={py_str(event.routing_key)}",
         kw("schema", literal(event.data.value)),
+        f"model=models.{classes[event.name]}",
     )
     return Seq("EventSpec", items)
 
 
-def events_module(model: Model, service: Service, title: str) -> str:
-    """services/<package>/events.py."""
+def topology_json(model: Model, service: Service) -> str:
+    """services/<package>/topology.json: the exchanges the service publishes to, its queues with their
+    bindings, retry chains and dead letter paths (what it declares at start-up)."""
+    # One line per exchange, queue and binding: a fifth of the indented size, and still one diff line per change.
+    sections = []
+    for key, items in cast(dict[str, list[Any]], service_topology(model, service)).items():
+        rows = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
+        sections.append(f"  {json.dumps(key)}: [\n{rows}\n  ]" if items else f"  {json.dumps(key)}: []")
+    return "{\n" + ",\n".join(sections) + "\n}\n"
+
+
+def events_module(model: Model, service: Service, title: str, classes: dict[str, str]) -> str:
+    """services/<package>/events.py (classes: the model class of each of its events)."""
     events = service_events(model, service)
     consumers = _consumers(model, service)
-    runtime = {"from planforge_runtime.events import ServiceEvents"}
+    runtime = {"from planforge_runtime.events import ServiceEvents, read_topology"}
     runtime |= {"from planforge_runtime.events import ConsumedEvent, ConsumerConfig"} if consumers else set()
     on_publish = [
         Seq("", (py_str(i.event), _invalidation(i, service)), is_tuple=True)
@@ -133,10 +148,11 @@ def events_module(model: Model, service: Service, title: str) -> str:
     return render_template(
         "services/events.py.j2",
         title=title,
-        imports=import_block({"from typing import Any"}, runtime, set()),
-        topology=assignment("TOPOLOGY: dict[str, Any]", dict(service_topology(model, service))),
+        imports=import_block({"from typing import Any"}, runtime, {"from . import models"}),
         schemas=assignment("SCHEMAS: dict[str, Any]", _referenced(model, events)),
-        catalog=code(Seq("CATALOG = EventCatalog", (Seq("", tuple(_spec(e) for e in events), "[]"), "SCHEMAS"))),
+        catalog=code(
+            Seq("CATALOG = EventCatalog", (Seq("", tuple(_spec(e, classes) for e in events), "[]"), "SCHEMAS"))
+        ),
         service_events=code(Seq("EVENTS = ServiceEvents", service_items)),
     )
 
@@ -149,8 +165,8 @@ class ConsumerStub:
     source: str
 
 
-def consumer_stubs(service: Service) -> list[ConsumerStub]:
-    """impl/on_<event>.py for every event the service consumes, created once."""
+def consumer_stubs(service: Service, classes: dict[str, str]) -> list[ConsumerStub]:
+    """impl/on_<event>.py for every event the service consumes, created once (classes: each event's model)."""
     stubs = []
     for consumption in sorted(service.consumes, key=lambda c: c.event):
         module = consumer_module(consumption.event)
@@ -158,6 +174,7 @@ def consumer_stubs(service: Service) -> list[ConsumerStub]:
             "services/impl/consumer.py.j2",
             module=module,
             event=consumption.event,
+            model=f"models.{classes[consumption.event]}",
             queue=consumption.queue,
             does=py_doc(consumption.does or f"Handle {consumption.event}"),
         )

@@ -22,8 +22,14 @@ from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
 from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
-from planforge.targets.pymodels import python_models
-from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
+from planforge.targets.pymodels import feature_models, python_models
+from planforge.targets.service_events import (
+    consumer_stubs,
+    events_contract_tests,
+    events_module,
+    has_events,
+    topology_json,
+)
 from planforge.templating import render_template
 
 __all__ = ["render"]
@@ -52,9 +58,10 @@ def render(model: Model) -> Output:
         ),
     }
     user: dict[str, str] = {}
+    feature = feature_models(model, WIDTH)
     for service in model.services:
         root = f"services/{service.package}"
-        models = python_models(model, service, py_doc(service.title), WIDTH)
+        models = python_models(feature, model, service, py_doc(service.title))
         named = {name: schema.value for name, schema in model.schemas}
         endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
@@ -75,8 +82,9 @@ def render(model: Model) -> Output:
         for endpoint in endpoints:
             user[f"{root}/impl/{endpoint.module}.py"] = _stub(endpoint)
         if has_events(service):
-            owned[f"{root}/events.py"] = events_module(model, service, py_doc(service.title))
-            user |= {f"{root}/impl/{stub.module}.py": stub.source for stub in consumer_stubs(service)}
+            owned[f"{root}/events.py"] = events_module(model, service, py_doc(service.title), models.events)
+            owned[f"{root}/topology.json"] = topology_json(model, service)
+            user |= {f"{root}/impl/{stub.module}.py": stub.source for stub in consumer_stubs(service, models.events)}
     contract = events_contract_tests(model, py_doc(model.name))
     if contract is not None:
         owned["tests/test_events_contract.py"] = contract

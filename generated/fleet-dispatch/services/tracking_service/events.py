@@ -2,7 +2,7 @@
 """Tracking Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
@@ -12,339 +12,15 @@ from planforge_runtime.events import (
     ConsumerConfig,
     Invalidation,
     ServiceEvents,
+    read_topology,
 )
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "dispatch-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "fleet-telemetry",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "ops-alert-queue.retry.first"},
-        },
-        {
-            "name": "ops-alert-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alerts",
-            "type": "direct",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "tracking-queue.retry.first"},
-        },
-        {
-            "name": "tracking-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "tracking-telemetry-queue.retry.first"},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "ops-alert-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "ops-alert-queue.retry",
-            },
-        },
-        {
-            "name": "ops-alert-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "ops-alert-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "ops-alert-queue.requeue",
-                "x-dead-letter-routing-key": "to:ops-alert-queue.retry.2",
-            },
-        },
-        {
-            "name": "ops-alert-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "ops-alert-queue.requeue",
-                "x-dead-letter-routing-key": "to:ops-alert-queue.dlx",
-            },
-        },
-        {
-            "name": "tracking-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "tracking-queue.retry",
-            },
-        },
-        {
-            "name": "tracking-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "tracking-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "tracking-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-queue.retry.2",
-            },
-        },
-        {
-            "name": "tracking-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "tracking-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-queue.dlx",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "tracking-telemetry-queue.retry",
-                "x-max-length": 50000,
-                "x-overflow": "reject-publish",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-telemetry-queue.retry.2",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-telemetry-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "dispatch-events",
-            "destination": "tracking-queue",
-            "destination_type": "queue",
-            "routing_key": "job.*",
-        },
-        {
-            "source": "fleet-telemetry",
-            "destination": "tracking-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "ops-alert-queue.dlx",
-            "destination": "ops-alert-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alert-queue.requeue",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alert-queue.retry",
-            "destination": "ops-alert-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:ops-alert-queue.dlx",
-        },
-        {
-            "source": "ops-alert-queue.retry",
-            "destination": "ops-alert-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:ops-alert-queue.retry.2",
-        },
-        {
-            "source": "ops-alert-queue.retry.first",
-            "destination": "ops-alert-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alerts",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "job.failed",
-        },
-        {
-            "source": "ops-alerts",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "vehicle.broke_down",
-        },
-        {
-            "source": "tracking-queue.dlx",
-            "destination": "tracking-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-queue.requeue",
-            "destination": "tracking-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-queue.retry",
-            "destination": "tracking-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:tracking-queue.dlx",
-        },
-        {
-            "source": "tracking-queue.retry",
-            "destination": "tracking-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:tracking-queue.retry.2",
-        },
-        {
-            "source": "tracking-queue.retry.first",
-            "destination": "tracking-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-telemetry-queue.dlx",
-            "destination": "tracking-telemetry-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-telemetry-queue.requeue",
-            "destination": "tracking-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry",
-            "destination": "tracking-telemetry-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:tracking-telemetry-queue.dlx",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry",
-            "destination": "tracking-telemetry-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:tracking-telemetry-queue.retry.2",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry.first",
-            "destination": "tracking-telemetry-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -366,6 +42,7 @@ CATALOG = EventCatalog(
                     "assignedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.JobAssigned,
         ),
         EventSpec(
             name="job.booked",
@@ -382,6 +59,7 @@ CATALOG = EventCatalog(
                     "bookedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.JobBooked,
         ),
         EventSpec(
             name="job.failed",
@@ -398,6 +76,7 @@ CATALOG = EventCatalog(
                     "failedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.JobFailed,
         ),
         EventSpec(
             name="vehicle.broke_down",
@@ -421,6 +100,7 @@ CATALOG = EventCatalog(
                     "reportedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleBrokeDown,
         ),
         EventSpec(
             name="vehicle.moved",
@@ -438,6 +118,7 @@ CATALOG = EventCatalog(
                     "at": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleMoved,
         ),
         EventSpec(
             name="vehicle.offline",
@@ -452,6 +133,7 @@ CATALOG = EventCatalog(
                     "lastSeenAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleOffline,
         ),
     ],
     SCHEMAS,

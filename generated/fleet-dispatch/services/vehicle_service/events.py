@@ -2,7 +2,7 @@
 """Vehicle Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
@@ -12,442 +12,15 @@ from planforge_runtime.events import (
     ConsumerConfig,
     Invalidation,
     ServiceEvents,
+    read_topology,
 )
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "dispatch-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "dispatch-telemetry-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "dispatch-telemetry-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "dispatch-telemetry-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "dispatch-telemetry-queue.retry.first"},
-        },
-        {
-            "name": "dispatch-telemetry-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "fleet-telemetry",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alert-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "ops-alert-queue.retry.first"},
-        },
-        {
-            "name": "ops-alert-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "ops-alerts",
-            "type": "direct",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "tracking-telemetry-queue.retry.first"},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "vehicle-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "vehicle-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "vehicle-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "vehicle-queue.retry.first"},
-        },
-        {
-            "name": "vehicle-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "dispatch-telemetry-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "dispatch-telemetry-queue.retry",
-            },
-        },
-        {
-            "name": "dispatch-telemetry-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "dispatch-telemetry-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.retry.2",
-            },
-        },
-        {
-            "name": "dispatch-telemetry-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "dispatch-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:dispatch-telemetry-queue.dlx",
-            },
-        },
-        {
-            "name": "ops-alert-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "ops-alert-queue.retry",
-            },
-        },
-        {
-            "name": "ops-alert-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "ops-alert-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "ops-alert-queue.requeue",
-                "x-dead-letter-routing-key": "to:ops-alert-queue.retry.2",
-            },
-        },
-        {
-            "name": "ops-alert-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "ops-alert-queue.requeue",
-                "x-dead-letter-routing-key": "to:ops-alert-queue.dlx",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "tracking-telemetry-queue.retry",
-                "x-max-length": 50000,
-                "x-overflow": "reject-publish",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-telemetry-queue.retry.2",
-            },
-        },
-        {
-            "name": "tracking-telemetry-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "tracking-telemetry-queue.requeue",
-                "x-dead-letter-routing-key": "to:tracking-telemetry-queue.dlx",
-            },
-        },
-        {
-            "name": "vehicle-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "vehicle-queue.retry",
-            },
-        },
-        {
-            "name": "vehicle-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "vehicle-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 200,
-                "x-dead-letter-exchange": "vehicle-queue.requeue",
-                "x-dead-letter-routing-key": "to:vehicle-queue.retry.2",
-            },
-        },
-        {
-            "name": "vehicle-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "vehicle-queue.requeue",
-                "x-dead-letter-routing-key": "to:vehicle-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "dispatch-events",
-            "destination": "vehicle-queue",
-            "destination_type": "queue",
-            "routing_key": "job.assigned",
-        },
-        {
-            "source": "dispatch-telemetry-queue.dlx",
-            "destination": "dispatch-telemetry-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "dispatch-telemetry-queue.requeue",
-            "destination": "dispatch-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "dispatch-telemetry-queue.retry",
-            "destination": "dispatch-telemetry-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:dispatch-telemetry-queue.dlx",
-        },
-        {
-            "source": "dispatch-telemetry-queue.retry",
-            "destination": "dispatch-telemetry-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:dispatch-telemetry-queue.retry.2",
-        },
-        {
-            "source": "dispatch-telemetry-queue.retry.first",
-            "destination": "dispatch-telemetry-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "fleet-telemetry",
-            "destination": "dispatch-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "fleet-telemetry",
-            "destination": "tracking-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "ops-alert-queue.dlx",
-            "destination": "ops-alert-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alert-queue.requeue",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alert-queue.retry",
-            "destination": "ops-alert-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:ops-alert-queue.dlx",
-        },
-        {
-            "source": "ops-alert-queue.retry",
-            "destination": "ops-alert-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:ops-alert-queue.retry.2",
-        },
-        {
-            "source": "ops-alert-queue.retry.first",
-            "destination": "ops-alert-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "ops-alerts",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "job.failed",
-        },
-        {
-            "source": "ops-alerts",
-            "destination": "ops-alert-queue",
-            "destination_type": "queue",
-            "routing_key": "vehicle.broke_down",
-        },
-        {
-            "source": "ops-alerts",
-            "destination": "vehicle-queue",
-            "destination_type": "queue",
-            "routing_key": "job.failed",
-        },
-        {
-            "source": "tracking-telemetry-queue.dlx",
-            "destination": "tracking-telemetry-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-telemetry-queue.requeue",
-            "destination": "tracking-telemetry-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry",
-            "destination": "tracking-telemetry-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:tracking-telemetry-queue.dlx",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry",
-            "destination": "tracking-telemetry-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:tracking-telemetry-queue.retry.2",
-        },
-        {
-            "source": "tracking-telemetry-queue.retry.first",
-            "destination": "tracking-telemetry-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "vehicle-queue.dlx",
-            "destination": "vehicle-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "vehicle-queue.requeue",
-            "destination": "vehicle-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "vehicle-queue.retry",
-            "destination": "vehicle-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:vehicle-queue.dlx",
-        },
-        {
-            "source": "vehicle-queue.retry",
-            "destination": "vehicle-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:vehicle-queue.retry.2",
-        },
-        {
-            "source": "vehicle-queue.retry.first",
-            "destination": "vehicle-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -469,6 +42,7 @@ CATALOG = EventCatalog(
                     "assignedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.JobAssigned,
         ),
         EventSpec(
             name="job.failed",
@@ -485,6 +59,7 @@ CATALOG = EventCatalog(
                     "failedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.JobFailed,
         ),
         EventSpec(
             name="vehicle.broke_down",
@@ -508,6 +83,7 @@ CATALOG = EventCatalog(
                     "reportedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleBrokeDown,
         ),
         EventSpec(
             name="vehicle.moved",
@@ -525,6 +101,7 @@ CATALOG = EventCatalog(
                     "at": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleMoved,
         ),
         EventSpec(
             name="vehicle.offline",
@@ -539,6 +116,7 @@ CATALOG = EventCatalog(
                     "lastSeenAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.VehicleOffline,
         ),
     ],
     SCHEMAS,

@@ -2,152 +2,24 @@
 """Notification Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
 
-from planforge_runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge_runtime.events import (
+    ConsumedEvent,
+    ConsumerConfig,
+    ServiceEvents,
+    read_topology,
+)
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "notification-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "notification-queue.retry.first"},
-        },
-        {
-            "name": "notification-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "notification-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "notification-queue.retry",
-                "x-max-length": 10000,
-                "x-overflow": "reject-publish",
-            },
-        },
-        {
-            "name": "notification-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "notification-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.2",
-            },
-        },
-        {
-            "name": "notification-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.3",
-            },
-        },
-        {
-            "name": "notification-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "notification-queue.dlx",
-            "destination": "notification-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.requeue",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:notification-queue.dlx",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.2",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.3",
-        },
-        {
-            "source": "notification-queue.retry.first",
-            "destination": "notification-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.cancelled",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.confirmed",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -180,6 +52,7 @@ CATALOG = EventCatalog(
                     "cancelledAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.OrderCancelled,
         ),
         EventSpec(
             name="order.confirmed",
@@ -209,6 +82,7 @@ CATALOG = EventCatalog(
                     "confirmedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.OrderConfirmed,
         ),
     ],
     SCHEMAS,

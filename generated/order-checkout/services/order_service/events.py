@@ -2,7 +2,7 @@
 """Order Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
@@ -12,399 +12,15 @@ from planforge_runtime.events import (
     ConsumerConfig,
     Invalidation,
     ServiceEvents,
+    read_topology,
 )
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "inventory-events",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "inventory-service-queue.retry.first"},
-        },
-        {
-            "name": "inventory-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "notification-queue.retry.first"},
-        },
-        {
-            "name": "notification-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "order-service-queue.retry.first"},
-        },
-        {
-            "name": "order-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-events",
-            "type": "direct",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "inventory-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "inventory-service-queue.retry",
-            },
-        },
-        {
-            "name": "inventory-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "inventory-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
-            },
-        },
-        {
-            "name": "notification-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "notification-queue.retry",
-                "x-max-length": 10000,
-                "x-overflow": "reject-publish",
-            },
-        },
-        {
-            "name": "notification-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "notification-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.2",
-            },
-        },
-        {
-            "name": "notification-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.3",
-            },
-        },
-        {
-            "name": "notification-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.dlx",
-            },
-        },
-        {
-            "name": "order-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "order-service-queue.retry",
-            },
-        },
-        {
-            "name": "order-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "order-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "inventory-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-service-queue.dlx",
-            "destination": "inventory-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.requeue",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:inventory-service-queue.dlx",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.2",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.3",
-        },
-        {
-            "source": "inventory-service-queue.retry.first",
-            "destination": "inventory-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.dlx",
-            "destination": "notification-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.requeue",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:notification-queue.dlx",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.2",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.3",
-        },
-        {
-            "source": "notification-queue.retry.first",
-            "destination": "notification-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "order.placed",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.cancelled",
-        },
-        {
-            "source": "order-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "order.confirmed",
-        },
-        {
-            "source": "order-service-queue.dlx",
-            "destination": "order-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.requeue",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:order-service-queue.dlx",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.2",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.3",
-        },
-        {
-            "source": "order-service-queue.retry.first",
-            "destination": "order-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.failed",
-        },
-        {
-            "source": "payment-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.authorized",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -437,6 +53,7 @@ CATALOG = EventCatalog(
                     "cancelledAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.OrderCancelled,
         ),
         EventSpec(
             name="order.confirmed",
@@ -466,6 +83,7 @@ CATALOG = EventCatalog(
                     "confirmedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.OrderConfirmed,
         ),
         EventSpec(
             name="order.placed",
@@ -511,6 +129,7 @@ CATALOG = EventCatalog(
                     "placedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.OrderPlaced,
         ),
         EventSpec(
             name="payment.authorized",
@@ -534,6 +153,7 @@ CATALOG = EventCatalog(
                     "authorizedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.PaymentAuthorized,
         ),
         EventSpec(
             name="stock.released",
@@ -550,6 +170,7 @@ CATALOG = EventCatalog(
                     "releasedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.StockReleased,
         ),
         EventSpec(
             name="stock.reserved",
@@ -573,6 +194,7 @@ CATALOG = EventCatalog(
                     "reservedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.StockReserved,
         ),
     ],
     SCHEMAS,

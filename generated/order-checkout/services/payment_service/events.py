@@ -2,396 +2,24 @@
 """Payment Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
 
-from planforge_runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge_runtime.events import (
+    ConsumedEvent,
+    ConsumerConfig,
+    ServiceEvents,
+    read_topology,
+)
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "inventory-events",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "inventory-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "inventory-service-queue.retry.first"},
-        },
-        {
-            "name": "inventory-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "order-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "order-service-queue.retry.first"},
-        },
-        {
-            "name": "order-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-events",
-            "type": "direct",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "payment-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "payment-service-queue.retry.first"},
-        },
-        {
-            "name": "payment-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "inventory-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "inventory-service-queue.retry",
-            },
-        },
-        {
-            "name": "inventory-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "inventory-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "inventory-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "inventory-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:inventory-service-queue.dlx",
-            },
-        },
-        {
-            "name": "order-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "order-service-queue.retry",
-            },
-        },
-        {
-            "name": "order-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "order-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "order-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "order-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:order-service-queue.dlx",
-            },
-        },
-        {
-            "name": "payment-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "payment-service-queue.retry",
-            },
-        },
-        {
-            "name": "payment-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "payment-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 500,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "payment-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 10000,
-                "x-dead-letter-exchange": "payment-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:payment-service-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "inventory-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-events",
-            "destination": "payment-service-queue",
-            "destination_type": "queue",
-            "routing_key": "#",
-        },
-        {
-            "source": "inventory-service-queue.dlx",
-            "destination": "inventory-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.requeue",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:inventory-service-queue.dlx",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.2",
-        },
-        {
-            "source": "inventory-service-queue.retry",
-            "destination": "inventory-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:inventory-service-queue.retry.3",
-        },
-        {
-            "source": "inventory-service-queue.retry.first",
-            "destination": "inventory-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "order.placed",
-        },
-        {
-            "source": "order-service-queue.dlx",
-            "destination": "order-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.requeue",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:order-service-queue.dlx",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.2",
-        },
-        {
-            "source": "order-service-queue.retry",
-            "destination": "order-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:order-service-queue.retry.3",
-        },
-        {
-            "source": "order-service-queue.retry.first",
-            "destination": "order-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-events",
-            "destination": "inventory-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.failed",
-        },
-        {
-            "source": "payment-events",
-            "destination": "order-service-queue",
-            "destination_type": "queue",
-            "routing_key": "payment.authorized",
-        },
-        {
-            "source": "payment-service-queue.dlx",
-            "destination": "payment-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.requeue",
-            "destination": "payment-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:payment-service-queue.dlx",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.2",
-        },
-        {
-            "source": "payment-service-queue.retry",
-            "destination": "payment-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:payment-service-queue.retry.3",
-        },
-        {
-            "source": "payment-service-queue.retry.first",
-            "destination": "payment-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -420,6 +48,7 @@ CATALOG = EventCatalog(
                     "authorizedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.PaymentAuthorized,
         ),
         EventSpec(
             name="payment.failed",
@@ -437,6 +66,7 @@ CATALOG = EventCatalog(
                     "failedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.PaymentFailed,
         ),
         EventSpec(
             name="stock.released",
@@ -453,6 +83,7 @@ CATALOG = EventCatalog(
                     "releasedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.StockReleased,
         ),
         EventSpec(
             name="stock.reserved",
@@ -476,6 +107,7 @@ CATALOG = EventCatalog(
                     "reservedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.StockReserved,
         ),
     ],
     SCHEMAS,

@@ -2,7 +2,7 @@
 """User Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
@@ -12,397 +12,15 @@ from planforge_runtime.events import (
     ConsumerConfig,
     Invalidation,
     ServiceEvents,
+    read_topology,
 )
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "auth-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "auth-service-queue.retry.first"},
-        },
-        {
-            "name": "auth-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "notification-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "notification-queue.retry.first"},
-        },
-        {
-            "name": "notification-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "user-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "user-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "user-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "user-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "user-service-queue.retry.first"},
-        },
-        {
-            "name": "user-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "auth-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "auth-service-queue.retry",
-            },
-        },
-        {
-            "name": "auth-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "auth-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
-        {
-            "name": "notification-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "notification-queue.retry",
-            },
-        },
-        {
-            "name": "notification-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "notification-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.2",
-            },
-        },
-        {
-            "name": "notification-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.retry.3",
-            },
-        },
-        {
-            "name": "notification-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "notification-queue.requeue",
-                "x-dead-letter-routing-key": "to:notification-queue.dlx",
-            },
-        },
-        {
-            "name": "user-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "user-service-queue.retry",
-            },
-        },
-        {
-            "name": "user-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "user-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "user-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:user-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "user-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "user-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:user-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "user-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "user-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:user-service-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "auth-events",
-            "destination": "user-service-queue",
-            "destination_type": "queue",
-            "routing_key": "auth.*",
-        },
-        {
-            "source": "auth-events",
-            "destination": "user-service-queue",
-            "destination_type": "queue",
-            "routing_key": "permission.changed",
-        },
-        {
-            "source": "auth-events",
-            "destination": "user-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.authenticated",
-        },
-        {
-            "source": "auth-service-queue.dlx",
-            "destination": "auth-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.requeue",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:auth-service-queue.dlx",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.2",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.3",
-        },
-        {
-            "source": "auth-service-queue.retry.first",
-            "destination": "auth-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-events",
-            "destination": "user-service-queue",
-            "destination_type": "queue",
-            "routing_key": "notification.sent",
-        },
-        {
-            "source": "notification-queue.dlx",
-            "destination": "notification-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.requeue",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:notification-queue.dlx",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.2",
-        },
-        {
-            "source": "notification-queue.retry",
-            "destination": "notification-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:notification-queue.retry.3",
-        },
-        {
-            "source": "notification-queue.retry.first",
-            "destination": "notification-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "user-events",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.created",
-        },
-        {
-            "source": "user-events",
-            "destination": "notification-queue",
-            "destination_type": "queue",
-            "routing_key": "user.*",
-        },
-        {
-            "source": "user-service-queue.dlx",
-            "destination": "user-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "user-service-queue.requeue",
-            "destination": "user-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "user-service-queue.retry",
-            "destination": "user-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:user-service-queue.dlx",
-        },
-        {
-            "source": "user-service-queue.retry",
-            "destination": "user-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:user-service-queue.retry.2",
-        },
-        {
-            "source": "user-service-queue.retry",
-            "destination": "user-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:user-service-queue.retry.3",
-        },
-        {
-            "source": "user-service-queue.retry.first",
-            "destination": "user-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -423,6 +41,7 @@ CATALOG = EventCatalog(
                     "createdAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.AuthCreated,
         ),
         EventSpec(
             name="auth.revoked",
@@ -439,6 +58,7 @@ CATALOG = EventCatalog(
                     "revokedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.AuthRevoked,
         ),
         EventSpec(
             name="notification.sent",
@@ -468,6 +88,7 @@ CATALOG = EventCatalog(
                     "sentAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.NotificationSent,
         ),
         EventSpec(
             name="permission.changed",
@@ -486,6 +107,7 @@ CATALOG = EventCatalog(
                     "changedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.PermissionChanged,
         ),
         EventSpec(
             name="user.authenticated",
@@ -501,6 +123,7 @@ CATALOG = EventCatalog(
                     "clientIp": {"type": "string", "minLength": 2, "maxLength": 45},
                 },
             },
+            model=models.UserAuthenticated,
         ),
         EventSpec(
             name="user.created",
@@ -528,6 +151,7 @@ CATALOG = EventCatalog(
                     "createdAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.UserCreated,
         ),
         EventSpec(
             name="user.updated",
@@ -545,6 +169,7 @@ CATALOG = EventCatalog(
                     "updatedAt": {"type": "string", "format": "date-time"},
                 },
             },
+            model=models.UserUpdated,
         ),
     ],
     SCHEMAS,

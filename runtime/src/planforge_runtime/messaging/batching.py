@@ -25,6 +25,8 @@ __all__ = ["Batcher", "Run"]
 Run = Callable[[Envelope, int, AsyncSession | None], Awaitable[None]]
 # A delivery's outcome: True (duplicate), False (processed), or the exception that failed it.
 Outcome = bool | Exception
+# Turns of the event loop without a new delivery after which a batch starts.
+_QUIET_TURNS = 3
 _Claim = Callable[[str, str], AbstractAsyncContextManager[Processing]]
 
 
@@ -56,12 +58,21 @@ class Batcher:
 
     async def _drain(self) -> None:
         while self._pending:
-            await asyncio.sleep(0)  # deliveries already received join this batch
+            await self._gather()
             batch, self._pending = self._pending[: self.limit], self._pending[self.limit :]
             outcomes = await self._handle(batch)
             for delivery, outcome in zip(batch, outcomes, strict=True):
                 if not delivery.done.done():
                     delivery.done.set_result(outcome)
+
+    async def _gather(self) -> None:
+        """Let the deliveries already on their way join the batch: yield to the event loop while they keep
+        arriving (a delivery takes a few turns of the loop from the socket to submit()), never waiting a set time."""
+        quiet = 0
+        while quiet < _QUIET_TURNS and len(self._pending) < self.limit:
+            before = len(self._pending)
+            await asyncio.sleep(0)
+            quiet = quiet + 1 if len(self._pending) == before else 0
 
     async def _handle(self, batch: list[_Delivery]) -> list[Outcome]:
         outcomes: list[Outcome] = []

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from planforge_runtime.messaging.envelope import Envelope, EventCatalog
+from planforge_runtime.messaging.envelope import UNSET, Envelope, EventCatalog
 from planforge_runtime.messaging.outbox import add_event
 from planforge_runtime.messaging.publisher import Publisher
 
@@ -42,10 +43,18 @@ class EventContext:
         """The correlation ID of the event being handled, carried on by emitted events."""
         return self.envelope.correlation_id
 
-    async def emit(self, event_type: str, data: Any) -> Envelope:
-        """Publish a follow-up event: into the outbox in the handler's transaction when there is a session,
+    @overload
+    async def emit(self, event: BaseModel) -> Envelope: ...
+
+    @overload
+    async def emit(self, event: str, data: Any) -> Envelope: ...
+
+    async def emit(self, event: str | BaseModel, data: Any = UNSET) -> Envelope:
+        """Publish a follow-up event, `ctx.emit(models.AuthCreated(...))` (the model names the event), or
+        `ctx.emit("auth.created", data)`: into the outbox in the handler's transaction when there is a session,
         else directly with confirms. Its eventId derives from the handled event's, so a retried handler
         emits the same IDs and downstream consumers see duplicates, not new events."""
+        event_type, data = self.catalog.payload(event, data)
         self._emitted += 1
         seed = f"planforge:emit:{self.queue}:{self.envelope.event_id}:{self._emitted}:{event_type}"
         envelope = self.catalog.envelope(

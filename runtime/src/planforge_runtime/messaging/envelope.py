@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -86,12 +87,21 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """An event the service knows: where it is published and the JSON Schema of its data."""
+    """An event the service knows: where it is published, the JSON Schema of its data, and the pydantic model
+    of its data (generated services have one per event: consumers receive it, producers publish it)."""
 
     name: str
     exchange: str
     routing_key: str
     schema: Mapping[str, Any] = field(default_factory=dict)
+    model: type[BaseModel] | None = None
+
+
+class _Unset:
+    """No data given: the event is a model instance, which carries its own."""
+
+
+UNSET: Any = _Unset()
 
 
 class EventCatalog:
@@ -102,6 +112,7 @@ class EventCatalog:
 
     def __init__(self, events: Iterable[EventSpec], schemas: Mapping[str, Any] | None = None) -> None:
         self._specs = {spec.name: spec for spec in events}
+        self._by_model = {spec.model: spec.name for spec in self._specs.values() if spec.model is not None}
         self.schemas: dict[str, Any] = dict(schemas or {})
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT202012))
@@ -118,6 +129,22 @@ class EventCatalog:
             raise UnknownEventError(event_type)
         return self._specs[event_type]
 
+    def payload(self, event: str | BaseModel, data: Any = UNSET) -> tuple[str, Any]:
+        """(event type, JSON data) of what a producer publishes: a model instance (its class names the event),
+        or an event type and its data (a mapping, or a model instance)."""
+        if isinstance(event, BaseModel):
+            if type(event) not in self._by_model:
+                raise UnknownEventError(type(event).__name__)
+            return self._by_model[type(event)], _json(event)
+        if data is UNSET:
+            raise TypeError(f"publishing {event!r} needs its data")
+        return event, _json(data) if isinstance(data, BaseModel) else data
+
+    def typed(self, event_type: str, data: Any) -> Any:
+        """The event's data as its model (the data already matches the schema), or as it is without one."""
+        model = self.spec(event_type).model
+        return data if model is None else model.model_validate(data)
+
     def validate(self, event_type: str, data: Any) -> None:
         """Raise EventValidationError when data does not match the event's schema."""
         self.spec(event_type)
@@ -129,6 +156,7 @@ class EventCatalog:
         self, event_type: str, data: Any, correlation_id: str | None = None, event_id: str | None = None
     ) -> Envelope:
         """A new envelope around valid data; the correlation ID defaults to the current request's, else a new one."""
+        data = _json(data) if isinstance(data, BaseModel) else data
         self.validate(event_type, data)
         return Envelope(
             event_id=event_id or str(uuid.uuid4()),
@@ -154,6 +182,11 @@ class EventCatalog:
             raise EnvelopeError("envelope field 'data' is missing")
         event_id, event_type, timestamp, correlation_id = (document[name] for name in _FIELDS)
         return Envelope(event_id, event_type, timestamp, correlation_id, document["data"])
+
+
+def _json(data: BaseModel) -> Any:
+    """A model's data as JSON values; fields never set stay absent, as in a response (exclude_unset)."""
+    return data.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def _validator(schema: Mapping[str, Any], registry: Registry[Any]) -> Draft202012Validator:

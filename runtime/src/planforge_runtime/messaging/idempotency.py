@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, insert
+from sqlalchemy import DateTime, String, bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,22 @@ __all__ = [
 ]
 
 _DONE = b"done"
+
+# A batch's claim: one statement whatever the batch's size (the event IDs travel as one array), so SQLAlchemy
+# compiles it once and the driver prepares it once, where a multi-row VALUES is a new statement for every size.
+_CLAIM = (
+    postgresql_insert(processed_events)
+    .from_select(
+        ["event_id", "queue", "processed_at"],
+        select(
+            func.unnest(bindparam("event_ids", type_=ARRAY(String))),
+            bindparam("queue", type_=String),
+            bindparam("processed_at", type_=DateTime(timezone=True)),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(processed_events.c.event_id)
+)
 
 
 class EventInProgressError(RuntimeError):
@@ -110,13 +127,11 @@ class SqlBatch:
 
     async def claim(self, event_ids: list[str], queue: str) -> None:
         """Record the events as processed (in this transaction); the ones already recorded are duplicates."""
-        now = datetime.now(UTC)
-        rows = [{"event_id": e, "queue": queue, "processed_at": now} for e in dict.fromkeys(event_ids)]
-        statement = (
-            postgresql_insert(processed_events).values(rows).on_conflict_do_nothing().returning(processed_events)
+        unique = list(dict.fromkeys(event_ids))
+        result = await self.session.execute(
+            _CLAIM, {"event_ids": unique, "queue": queue, "processed_at": datetime.now(UTC)}
         )
-        result = await self.session.execute(statement)
-        self._claimed = {(row.event_id, row.queue) for row in result}
+        self._claimed = {(event_id, queue) for event_id in result.scalars()}
 
     @asynccontextmanager
     async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:

@@ -94,6 +94,9 @@ class Publisher:
 
     async def channel(self) -> AbstractChannel:
         """The confirm channel, connecting once if needed (raises a TRANSIENT error when the broker is down)."""
+        channel = self._channel
+        if channel is not None and not channel.is_closed:  # every publish asks: an open channel needs no lock
+            return channel
         async with self._lock:
             if self._channel is None or self._channel.is_closed:
                 await self._drop()

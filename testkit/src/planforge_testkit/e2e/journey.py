@@ -7,6 +7,7 @@ flow in the manifest.
 from __future__ import annotations
 
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +39,8 @@ class E2E:
     private_key: str
     consumers: dict[str, list[str]] = field(default_factory=dict)
     timeout: float = 20.0
+    # Under mutual TLS: the client context (the stack's CA and a certificate it signed) for calls to services.
+    service_tls: ssl.SSLContext | None = None
 
     def journey(self, name: str) -> Journey:
         """A new journey with its own correlation ID."""
@@ -46,7 +49,8 @@ class E2E:
     def consumed(self, service: str, event: str, outcome: str = "ok") -> float:
         """planforge_events_consumed_total of the service for event and outcome, over its queues (0 when down)."""
         try:
-            text = httpx.get(self.service_url(service) + "/metrics", timeout=5).text
+            verify: ssl.SSLContext | bool = self.service_tls or True
+            text = httpx.get(self.service_url(service) + "/metrics", timeout=5, verify=verify).text
         except httpx.TransportError:
             return 0.0
         return consumed_count(text, event, outcome)

@@ -1,14 +1,17 @@
 # Created by planforge from examples/order-checkout/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_order_cancelled: Emails the cancellation notice (order.cancelled from notification-queue)."""
 
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
+
+from .. import models
 
 
-async def handle(event: Envelope, ctx: EventContext) -> None:
-    """Handle one order.cancelled; event.data matches its schema, ctx.emit() publishes follow-ups.
+async def handle(event: models.OrderCancelled, ctx: EventContext) -> None:
+    """Handle one order.cancelled: event is its data as a model, ctx.envelope the whole envelope.
 
-    An unimplemented consumer (this stub) fails every delivery: the message is retried with
-    the manifest's backoff, then kept in the queue's dead letter queue, so nothing is lost.
-    It runs once per eventId; with a database, ctx.session is the transaction it commits in.
+    ctx.emit(models.<Event>(...)) publishes a follow-up. An unimplemented consumer (this
+    stub) fails every delivery: the message is retried with the manifest's backoff, then
+    kept in the queue's dead letter queue, so nothing is lost. It runs once per eventId;
+    with a database, ctx.session is the transaction it commits in.
     """
     raise NotImplementedError

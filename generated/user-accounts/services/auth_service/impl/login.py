@@ -1,7 +1,7 @@
 """login: Exchange email and password for a JWT. (POST /auth/login)."""
 
 from datetime import UTC, datetime
-from typing import Any
+from uuid import UUID
 
 from planforge_runtime import Context, Problem, Reply
 from planforge_runtime.passwords import hash_password, verify_password
@@ -33,7 +33,7 @@ async def handle(
             "The email or the password is wrong.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    await ctx.publish("user.authenticated", _authenticated(ctx, str(row.user_id)))
+    await ctx.publish(_authenticated(ctx, row.user_id))
     return models.TokenResponse(
         access_token=ctx.issue_token(str(row.user_id), email=str(body.email)),
         # the OAuth token type, not a password (bandit B106)
@@ -42,11 +42,10 @@ async def handle(
     )
 
 
-def _authenticated(ctx: Context, user_id: str) -> dict[str, Any]:
+def _authenticated(ctx: Context, user_id: UUID) -> models.UserAuthenticated:
     """The data of user.authenticated (the client's address when it is known)."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    data: dict[str, Any] = {"userId": user_id, "authenticatedAt": now}
+    event = models.UserAuthenticated(userId=user_id, authenticatedAt=datetime.now(UTC))
     client = ctx.request.client
     if client is not None and 2 <= len(client.host) <= 45:
-        data["clientIp"] = client.host
-    return data
+        event.clientIp = client.host
+    return event

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from planforge_runtime import Resources
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
 
 from .. import models
 
@@ -15,29 +15,31 @@ def history_key(prefix: str, user_id: UUID | str) -> str:
     return f"{prefix}notification-service:sent:{user_id}"
 
 
-async def send_email(event: Envelope, ctx: EventContext, template: str) -> None:
+async def send_email(
+    event: models.UserCreated | models.UserUpdated, ctx: EventContext, template: str
+) -> None:
     """'Send' an email to the event's user: record it once, then announce notification.sent.
 
     The notification's ID derives from the event's, so a retried delivery records nothing new.
     """
     assert ctx.resources is not None
     notification = models.Notification(
-        id=uuid.uuid5(uuid.NAMESPACE_URL, f"{template}:{event.event_id}"),
-        userId=UUID(event.data["userId"]),
+        id=uuid.uuid5(uuid.NAMESPACE_URL, f"{template}:{ctx.envelope.event_id}"),
+        userId=event.userId,
         channel="email",
         template=template,
         sentAt=datetime.now(UTC),
     )
     await _record(ctx.resources, notification)
-    sent = {
-        "notificationId": str(notification.id),
-        "userId": str(notification.userId),
-        "recipient": event.data["email"],
-        "channel": notification.channel,
-        "template": template,
-        "sentAt": notification.sentAt.isoformat(),
-    }
-    await ctx.emit("notification.sent", sent)
+    sent = models.NotificationSent(
+        notificationId=notification.id,
+        userId=notification.userId,
+        recipient=event.email,
+        channel=notification.channel,
+        template=template,
+        sentAt=notification.sentAt,
+    )
+    await ctx.emit(sent)
 
 
 # One atomic step (a Lua script runs alone on the Redis server): the once-only marker and the history entry are

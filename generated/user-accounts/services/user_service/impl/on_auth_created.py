@@ -2,11 +2,13 @@
 
 import logging
 
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
+
+from .. import models
 
 _log = logging.getLogger("user_service.events")
 
 
-async def handle(event: Envelope, ctx: EventContext) -> None:
+async def handle(event: models.AuthCreated, ctx: EventContext) -> None:
     """Note that the user can sign in now (the users table keeps no flag for it yet)."""
-    _log.info("credentials exist for user %s", event.data["userId"])
+    _log.info("credentials exist for user %s", event.userId)

@@ -2,14 +2,13 @@
 
 import logging
 
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
+
+from .. import models
 
 _log = logging.getLogger("user_service.events")
 
 
-async def handle(event: Envelope, ctx: EventContext) -> None:
+async def handle(event: models.NotificationSent, ctx: EventContext) -> None:
     """Log the notification (the profile keeps no field for it yet)."""
-    data = event.data
-    _log.info(
-        "%s %s sent to user %s", data["channel"], data["template"], data["userId"]
-    )
+    _log.info("%s %s sent to user %s", event.channel, event.template, event.userId)

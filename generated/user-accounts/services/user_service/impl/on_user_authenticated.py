@@ -1,32 +1,31 @@
 """on_user_authenticated: Updates the last login timestamp (user.authenticated from user-service-queue)."""
 
 import asyncio
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from planforge_runtime import CacheAside
-from planforge_runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import EventContext
 from sqlalchemy import event as orm_event
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import models
 from .tables import users
 
 _pending: set[asyncio.Task[None]] = set()
 
 
-async def handle(event: Envelope, ctx: EventContext) -> None:
+async def handle(event: models.UserAuthenticated, ctx: EventContext) -> None:
     """Set lastLoginAt to when the user signed in; the cached profile is dropped after the commit
     (dropping it before could let a read cache the old row again)."""
     assert ctx.session is not None and ctx.resources is not None
-    user_id = UUID(event.data["userId"])
-    moment = datetime.fromisoformat(event.data["authenticatedAt"])
     await ctx.session.execute(
-        update(users).where(users.c.id == user_id).values(last_login_at=moment)
+        update(users)
+        .where(users.c.id == event.userId)
+        .values(last_login_at=event.authenticatedAt)
     )
     _invalidate_after_commit(
-        ctx.session, ctx.resources.cache("user-profile"), str(user_id)
+        ctx.session, ctx.resources.cache("user-profile"), str(event.userId)
     )
 
 

@@ -35,17 +35,17 @@ async def handle(
         "created_at": user.createdAt,
         "version": user.version,
     }
-    created = {
-        "userId": str(user.id),
-        "email": row["email"],
-        "displayName": user.displayName,
-        "passwordHash": row["password_hash"],
-        "createdAt": user.createdAt.isoformat(),
-    }
+    created = models.UserCreated(
+        userId=user.id,
+        email=row["email"],
+        displayName=user.displayName,
+        passwordHash=row["password_hash"],
+        createdAt=user.createdAt,
+    )
     try:
         async with ctx.session() as session, session.begin():
             await session.execute(insert(users).values(**row))
-            await ctx.stage(session, "user.created", created)
+            await ctx.stage(session, created)
     except IntegrityError:
         raise Problem(409, "A user with this email address exists already.") from None
     return Reply(body=user, status=201)

@@ -30,14 +30,14 @@ async def handle(
         await session.execute(
             update(users).where(users.c.id == user_id).values(**change)
         )
-        updated = {
-            "userId": str(user_id),
-            "email": str(current.email),
-            "displayName": body.displayName,
-            "version": version,
-            "updatedAt": datetime.now(UTC).isoformat(),
-        }
-        await ctx.stage(session, "user.updated", updated)
+        updated = models.UserUpdated(
+            userId=user_id,
+            email=current.email,
+            displayName=body.displayName,
+            version=version,
+            updatedAt=datetime.now(UTC),
+        )
+        await ctx.stage(session, updated)
     user = current.model_copy(
         update={"displayName": body.displayName, "version": version}
     )

@@ -2,144 +2,19 @@
 """User Service: its events, from the manifest: the broker topology, the event catalog and the consumers.
 
 create_app builds the service's EventBus from EVENTS: it declares TOPOLOGY at start-up, validates every
-event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py.
+event against its schema in CATALOG, and hands each consumed event to impl/on_<event>.py as its model.
 """
 
 from typing import Any
 
-from planforge_runtime.events import ServiceEvents
+from planforge_runtime.events import ServiceEvents, read_topology
 from planforge_runtime.messaging import EventCatalog, EventSpec
 
-# What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
-# with their bindings, retry chains and dead letter paths.
-TOPOLOGY: dict[str, Any] = {
-    "exchanges": [
-        {
-            "name": "auth-service-queue.dlx",
-            "type": "fanout",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.requeue",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "auth-service-queue.retry",
-            "type": "direct",
-            "durable": True,
-            "internal": True,
-            "arguments": {"alternate-exchange": "auth-service-queue.retry.first"},
-        },
-        {
-            "name": "auth-service-queue.retry.first",
-            "type": "fanout",
-            "durable": True,
-            "internal": True,
-            "arguments": {},
-        },
-        {
-            "name": "user-events",
-            "type": "topic",
-            "durable": True,
-            "internal": False,
-            "arguments": {},
-        },
-    ],
-    "queues": [
-        {
-            "name": "auth-service-queue",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": "auth-service-queue.retry",
-            },
-        },
-        {
-            "name": "auth-service-queue.dlq",
-            "durable": True,
-            "arguments": {"x-queue-type": "quorum"},
-        },
-        {
-            "name": "auth-service-queue.retry.1",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 1000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.2",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.2",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 2000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.retry.3",
-            },
-        },
-        {
-            "name": "auth-service-queue.retry.3",
-            "durable": True,
-            "arguments": {
-                "x-queue-type": "quorum",
-                "x-message-ttl": 4000,
-                "x-dead-letter-exchange": "auth-service-queue.requeue",
-                "x-dead-letter-routing-key": "to:auth-service-queue.dlx",
-            },
-        },
-    ],
-    "bindings": [
-        {
-            "source": "auth-service-queue.dlx",
-            "destination": "auth-service-queue.dlq",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.requeue",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.dlx",
-            "destination_type": "exchange",
-            "routing_key": "to:auth-service-queue.dlx",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.2",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.2",
-        },
-        {
-            "source": "auth-service-queue.retry",
-            "destination": "auth-service-queue.retry.3",
-            "destination_type": "queue",
-            "routing_key": "to:auth-service-queue.retry.3",
-        },
-        {
-            "source": "auth-service-queue.retry.first",
-            "destination": "auth-service-queue.retry.1",
-            "destination_type": "queue",
-            "routing_key": "",
-        },
-        {
-            "source": "user-events",
-            "destination": "auth-service-queue",
-            "destination_type": "queue",
-            "routing_key": "user.created",
-        },
-    ],
-}
+from . import models
+
+# What this service declares at start-up (idempotently), from topology.json beside this file: the
+# exchanges it publishes to, and its queues with their bindings, retry chains and dead letter paths.
+TOPOLOGY = read_topology(__file__)
 
 # Named schemas that the event schemas refer to.
 SCHEMAS: dict[str, Any] = {}
@@ -158,6 +33,7 @@ CATALOG = EventCatalog(
                     "email": {"type": "string"},
                 },
             },
+            model=models.UserCreated,
         ),
     ],
     SCHEMAS,
