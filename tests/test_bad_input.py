@@ -50,7 +50,7 @@ EXPECTED_CODES = {
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 def test_bad_input_is_a_located_diagnostic(name: str, tmp_path: Path, run_cli: RunCli) -> None:
-    """validate and generate both refuse with the expected code, FILE:LINE:COL, and no traceback."""
+    """Both validate and generate refuse with the expected code, FILE:LINE:COL, and no traceback."""
     manifest = tmp_path / "feature.yaml"
     manifest.write_bytes(BAD_INPUTS[name])
     out = tmp_path / "out"
@@ -59,7 +59,8 @@ def test_bad_input_is_a_located_diagnostic(name: str, tmp_path: Path, run_cli: R
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr + result.stdout
         first = result.stderr.splitlines()[0]
-        assert first.startswith(f"{manifest}:") and f"error {EXPECTED_CODES[name]}:" in first, first
+        assert first.startswith(f"{manifest}:"), first
+        assert f"error {EXPECTED_CODES[name]}:" in first, first
     assert not out.exists()
 
 

@@ -69,7 +69,8 @@ RETRY_CASES = [(["200ms", "300ms"], 2, True), (["200ms"], 1, False), (["200ms"],
 
 def _model(manifest: Path) -> Model:
     validation = validate(manifest)
-    assert validation.ok and validation.document is not None, [d.text() for d in validation.diagnostics]
+    assert validation.ok, [d.text() for d in validation.diagnostics]
+    assert validation.document is not None, [d.text() for d in validation.diagnostics]
     return build_model(validation.document, manifest.name)
 
 
@@ -293,7 +294,8 @@ def test_rejected_message_is_retried_with_backoff_then_dead_lettered(
     if not dead_letter:
         assert dead is None
         return
-    assert dead is not None and dead.body == b"poison"
+    assert dead is not None
+    assert dead.body == b"poison"
     assert dead.headers["x-first-death-reason"] == "rejected"
     deaths: Any = dead.headers["x-death"]
     rejections = [d for d in deaths if d["queue"] == "b-queue" and d["reason"] == "rejected"]
@@ -337,7 +339,7 @@ async def _next(queue: AbstractQueue, timeout: float) -> AbstractIncomingMessage
 
 
 async def _reaches(channel: AbstractChannel, queue: str, within: float) -> bool:
-    """Does the queue hold a message within the given time?"""
+    """Whether the queue holds a message within the given time."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await _depth(channel, queue):
@@ -452,7 +454,7 @@ def test_each_service_declares_its_queues_and_its_events_destinations(manifest: 
 
 
 def _readme_rows(readme: str) -> dict[str, str]:
-    """stage name -> 'queue' or 'exchange', from the README's stage tables (first cell a code span)."""
+    """Stage name -> 'queue' or 'exchange', from the README's stage tables (first cell a code span)."""
     rows = {}
     for line in readme.splitlines():
         cells = [c.strip() for c in line.strip("|").split(" | ")] if line.startswith("| `") else []
@@ -489,7 +491,9 @@ def test_readme_follows_the_retry_policy(
     _assert_readme_matches(model)
     readme = render_targets(model, ("broker",)).owned["broker/README.md"]
     if max_retries:
-        assert f"({max_retries} retr" in readme and "0.2 s" in readme
+        assert f"({max_retries} retr" in readme
+        assert "0.2 s" in readme
     else:
-        assert "asks for no retries" in readme and "b-queue.retry" not in readme
+        assert "asks for no retries" in readme
+        assert "b-queue.retry" not in readme
     assert ("nothing bound: the message is dropped" in readme) is not dead_letter

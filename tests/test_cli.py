@@ -30,7 +30,9 @@ def test_every_format_prints_the_same_list(run_cli: RunCli) -> None:
     found = json.loads(run_cli("validate", SEED_CASE, "--format", "json").stderr)
     text = run_cli("validate", SEED_CASE, "--format", "text").stderr.splitlines()
     github = run_cli("validate", SEED_CASE, "--format", "github").stderr.splitlines()
-    assert found and len(text) == len(found) + 1 and len(github) == len(found)
+    assert found
+    assert len(text) == len(found) + 1
+    assert len(github) == len(found)
     for item, line, annotation in zip(found, text, github, strict=False):
         assert line.startswith(f"{item['path']}:{item['line']}:{item['col']}: {item['severity']} {item['code']}: ")
         assert annotation.startswith(f"::{item['severity']} file={item['path']},line={item['line']},")
@@ -93,7 +95,7 @@ def test_exit_0_for_a_clean_manifest(run_cli: RunCli, snapshot: SnapshotAssertio
 
 
 def test_exit_1_for_stale_output(run_cli: RunCli, snapshot: SnapshotAssertion, tmp_path: Path) -> None:
-    """check after a generated file was changed and another removed: FindingsError, exit 1, both listed."""
+    """Check after a generated file was changed and another removed: FindingsError, exit 1, both listed."""
     mini = "tests/fixtures/mini/feature.yaml"
     assert run_cli("generate", mini, "-o", str(tmp_path)).returncode == 0
     (tmp_path / "mini" / "pyproject.toml").unlink()
@@ -105,7 +107,7 @@ def test_exit_1_for_stale_output(run_cli: RunCli, snapshot: SnapshotAssertion, t
 
 
 def test_exit_1_for_an_edited_file(run_cli: RunCli, snapshot: SnapshotAssertion, tmp_path: Path) -> None:
-    """generate refusing to overwrite a file a person edited: FindingsError, exit 1, PF901 printed once."""
+    """Generate refusing to overwrite a file a person edited: FindingsError, exit 1, PF901 printed once."""
     assert run_cli("generate", EXAMPLE, "-o", str(tmp_path)).returncode == 0
     edited = tmp_path / "user-accounts" / "INTEGRATION_PLAN.md"
     edited.write_text(edited.read_text() + "my note\n")
@@ -171,12 +173,13 @@ def test_exit_3_for_an_internal_error(snapshot: SnapshotAssertion, tmp_path: Pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_exit_3_for_any_other_exception(tmp_path: Path) -> None:
+def test_exit_3_for_any_other_exception() -> None:
     """An exception outside the family is a bug too: one line naming it, exit 3, no traceback."""
     broken = "import planforge.pipeline as p\ndef boom(*a, **k):\n    raise KeyError('x')\np.validate = boom\n"
     result = _patched_cli(broken, "validate", EXAMPLE)
     assert result.returncode == 3
-    assert result.stderr.startswith("planforge: internal error: KeyError: 'x'") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("planforge: internal error: KeyError: 'x'")
+    assert "Traceback" not in result.stderr
 
 
 def test_every_error_of_planforge_has_the_exit_code_of_its_kind() -> None:
@@ -207,7 +210,8 @@ def test_every_error_of_planforge_has_the_exit_code_of_its_kind() -> None:
     }
     branch = {1: FindingsError, 2: InputError, 3: InternalError}
     for kind, code in kinds.items():
-        assert issubclass(kind, branch[code]) and kind.exit_code == code, kind
+        assert issubclass(kind, branch[code]), kind
+        assert kind.exit_code == code, kind
 
 
 # --- a missing package: exit 2 naming what to install, never 3 --------------------------------------------------
@@ -250,7 +254,7 @@ def test_plain_install_without_the_model_generator_says_what_to_install(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_missing_extra_is_named(tmp_path: Path) -> None:
+def test_a_missing_extra_is_named() -> None:
     """A command reaching a module of an extra that is not installed: exit 2 and `pip install 'planforge[extra]'`."""
     needs_extra = "import planforge.pipeline as p\ndef validate(*a, **k):\n    import syrupy\np.validate = validate\n"
     result = _patched_cli(_hiding({"syrupy"}, {"syrupy"}) + needs_extra, "validate", EXAMPLE)
@@ -278,9 +282,12 @@ def test_missing_parts_are_looked_up_in_the_declared_requirements() -> None:
     from planforge.installed import missing_part
 
     runtime_dep = missing_part(ModuleNotFoundError("x", name="aio_pika.abc"))
-    assert isinstance(runtime_dep, MissingDependency) and runtime_dep.distribution == "aio-pika"
+    assert isinstance(runtime_dep, MissingDependency)
+    assert runtime_dep.distribution == "aio-pika"
     core = missing_part(PackageNotFoundError("datamodel-code-generator"))
-    assert isinstance(core, MissingDependency) and core.exit_code == 2
+    assert isinstance(core, MissingDependency)
+    assert core.exit_code == 2
     extra = missing_part(ModuleNotFoundError("x", name="syrupy"))
-    assert isinstance(extra, MissingExtra) and extra.extra == "test"
+    assert isinstance(extra, MissingExtra)
+    assert extra.extra == "test"
     assert missing_part(ModuleNotFoundError("x", name="no_such_module_x")) is None

@@ -60,7 +60,8 @@ def rendered(example: str) -> Rendered:
     """Every target of an example, rendered once per test session."""
     manifest = REPO / "examples" / example / "feature.yaml"
     validation = validate(manifest)
-    assert validation.ok and validation.document is not None, validation.diagnostics
+    assert validation.ok, validation.diagnostics
+    assert validation.document is not None, validation.diagnostics
     rendering = render(validation.document, f"examples/{example}/feature.yaml")
     files = {**rendering.output.owned, **rendering.output.user}
     return Rendered(rendering.model, files, yaml.safe_load(files[COMPOSE]))
@@ -142,7 +143,8 @@ def test_compose_mounts_and_builds_only_rendered_files(example: str) -> None:
                 assert path in files or any(f.startswith(path + "/") for f in files), (name, volume)
         if "build" in container:
             package = container["build"]["args"]["SERVICE"]
-            assert f"services/{package}/requirements.txt" in files and f"services/{package}/app.py" in files
+            assert f"services/{package}/requirements.txt" in files
+            assert f"services/{package}/app.py" in files
     assert "deploy/entrypoint.sh" in files
     assert "COPY services/${SERVICE}/requirements.txt" in files["deploy/Dockerfile"]
 
@@ -152,7 +154,8 @@ def test_gateway_settings_mounted_over_the_generated_ones_keep_the_upstream_name
     """deploy/gateway/upstreams.conf names the same upstreams as gateway/settings/upstreams.conf, at compose hosts."""
     files, model = rendered(example).files, rendered(example).model
     names = _upstream_names(files["gateway/settings/upstreams.conf"])
-    assert names and names == _upstream_names(files["deploy/gateway/upstreams.conf"])
+    assert names
+    assert names == _upstream_names(files["deploy/gateway/upstreams.conf"])
     for service in model.services:
         if service.package in names:
             assert f"server {service.name}:{service.port};" in files["deploy/gateway/upstreams.conf"]
@@ -165,7 +168,7 @@ def test_gateway_settings_mounted_over_the_generated_ones_keep_the_upstream_name
 @pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_gateway_with_the_compose_settings_passes_nginx_t(example: str) -> None:
-    """nginx accepts the generated gateway with the compose files mounted over its settings (hosts made local)."""
+    """Nginx accepts the generated gateway with the compose files mounted over its settings (hosts made local)."""
     files = rendered(example).files
     root = Path(tempfile.mkdtemp(prefix="planforge-deploy-gateway-"))
     try:
@@ -200,7 +203,8 @@ def test_stack_json_lists_the_services_in_deployment_order(example: str, tmp_pat
     spec = load_spec(tmp_path)
     assert [s.name for s in spec.services] == [s.name for p in phases(model) for s in p.services]
     assert [name for _, names in spec.phases for name in names] == [s.name for s in spec.services]
-    assert spec.slug == model.slug and spec.upstreams is not None
+    assert spec.slug == model.slug
+    assert spec.upstreams is not None
 
 
 def test_entrypoint_turns_file_variables_into_values(tmp_path: Path) -> None:
@@ -372,7 +376,7 @@ class Running:
         pytest.fail(f"no line starting with {prefix!r}:\n" + "\n".join(self.seen) + f"\nstderr:\n{err}")
 
     def ports(self) -> dict[str, int]:
-        """name -> port from the 'starting NAME on :PORT' progress lines seen so far."""
+        """Each name -> port from the 'starting NAME on :PORT' progress lines seen so far."""
         found = {}
         for line in self.seen:
             words = line.split()
@@ -454,7 +458,8 @@ def test_up_runs_user_accounts_through_the_gateway_and_stops_cleanly(
 
     for name in ("auth-service", "user-service", "notification-service"):
         answer = httpx.get(f"http://127.0.0.1:{ports[name]}/readyz", timeout=5)
-        assert answer.status_code == 200 and answer.json()["status"] == "ready", (name, answer.text)
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.json()["status"] == "ready", (name, answer.text)
     with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=10) as client:
         body = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery", "displayName": "A"}
         created = client.post("/api/v1/users/register", json=body)
@@ -462,7 +467,8 @@ def test_up_runs_user_accounts_through_the_gateway_and_stops_cleanly(
         user = created.json()["id"]
         assert client.get(f"/api/v1/users/{user}").status_code == 401
         read = client.get(f"/api/v1/users/{user}", headers={"Authorization": f"Bearer {_token(state_dir, user)}"})
-        assert read.status_code == 200 and read.json()["email"] == body["email"], read.text
+        assert read.status_code == 200, read.text
+        assert read.json()["email"] == body["email"], read.text
         # A client-supplied X-Forwarded-For must not become the event's clientIp: the gateway sets it.
         credentials = {"email": body["email"], "password": body["password"]}
         login = client.post("/api/v1/auth/login", json=credentials, headers={"X-Forwarded-For": "203.0.113.9"})
@@ -505,17 +511,21 @@ def test_up_names_an_unreachable_datastore(user_accounts: Path, state_dir: Path)
     assert running.process.stderr is not None
     err = running.process.stderr.read()
     assert code == 1
-    assert "Redis 127.0.0.1:1" in err and "ConnectionError" in err, err
+    assert "Redis 127.0.0.1:1" in err, err
+    assert "ConnectionError" in err, err
 
 
 def test_up_refuses_bad_input(user_accounts: Path, run_cli: RunCli, tmp_path: Path) -> None:
     """A folder without deploy/stack.json, or an unknown service, is a usage error (exit 2)."""
     missing = run_cli("up", str(tmp_path))
-    assert missing.returncode == 2 and "deploy/stack.json: no such file" in missing.stderr
+    assert missing.returncode == 2
+    assert "deploy/stack.json: no such file" in missing.stderr
     unknown = run_cli("up", str(user_accounts), "--only", "billing-service", "--state", str(tmp_path / "state"))
-    assert unknown.returncode == 2 and "has no service billing-service" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "has no service billing-service" in unknown.stderr
     bad_prefix = run_cli("up", str(user_accounts), "--db-prefix", "Bad-Prefix", "--state", str(tmp_path / "state"))
-    assert bad_prefix.returncode == 2 and "--db-prefix" in bad_prefix.stderr
+    assert bad_prefix.returncode == 2
+    assert "--db-prefix" in bad_prefix.stderr
 
 
 @pytest.mark.services
@@ -542,7 +552,8 @@ def test_stack_api_starts_stops_and_restarts_one_service(
         stack.start_service("notification-service")
         assert httpx.get(url + "/readyz", timeout=5).status_code == 200
         pid = stack.children["notification-service"].process.pid
-    assert not _alive(pid) and _free(int(url.rsplit(":", 1)[1]))
+    assert not _alive(pid)
+    assert _free(int(url.rsplit(":", 1)[1]))
     assert progress.getvalue().count("starting notification-service") == 2
     with pytest.raises(StackUsageError, match="has no service"):
         Stack(user_accounts, Options(state=state_dir, only=("nope",)))

@@ -43,7 +43,8 @@ def test_each_depends_on_the_others_at_exactly_that_version() -> None:
 def test_generated_requirements_pin_the_generating_version(example: str) -> None:
     root = REPO / "generated" / example
     pins = [p.read_text(encoding="utf-8").splitlines()[-1] for p in sorted(root.glob("services/*/requirements.txt"))]
-    assert pins and set(pins) == {f"planforge-runtime=={planforge.__version__}"}
+    assert pins
+    assert set(pins) == {f"planforge-runtime=={planforge.__version__}"}
     tests = (root / "tests" / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1]
     assert tests == f"planforge-testkit=={planforge.__version__}"
     dockerfile = (root / "deploy" / "Dockerfile").read_text(encoding="utf-8")

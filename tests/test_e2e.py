@@ -37,7 +37,8 @@ SUITE_TIMEOUT = 170
 def rendered(example: str) -> tuple[Any, dict[str, str]]:
     """The model of an example and every file the e2e target renders for it."""
     validation = validate(REPO / "examples" / example / "feature.yaml")
-    assert validation.ok and validation.document is not None, validation.diagnostics
+    assert validation.ok, validation.diagnostics
+    assert validation.document is not None, validation.diagnostics
     rendering = render(validation.document, f"examples/{example}/feature.yaml", ("e2e",))
     return rendering.model, rendering.output.owned
 
@@ -89,7 +90,8 @@ def test_every_declared_scenario_is_generated_or_reported(case: str) -> None:
         d["name"] for d in declared if not any(d["name"] in w.message for w in warned)
     ]
     for scenario in generated:
-        assert scenario.flow is not None and scenario.flow.name == declared[scenario.index]["flow"]
+        assert scenario.flow is not None
+        assert scenario.flow.name == declared[scenario.index]["flow"]
         assert scenario.service == declared[scenario.index]["service"]
     source = render(validation.document, "feature.yaml", ("e2e",)).output.owned.get("tests/e2e/test_scenarios.py", "")
     assert re.findall(r"^def test_(\w+)", source, flags=re.M) == [s.function for s in generated]
@@ -106,7 +108,8 @@ def test_a_service_failure_on_a_service_the_client_calls_expects_a_problem_then_
     manifest = tmp_path / "feature.yaml"
     manifest.write_text(changed, encoding="utf-8")
     validation = validate(manifest)
-    assert validation.ok and validation.document is not None, validation.diagnostics
+    assert validation.ok, validation.diagnostics
+    assert validation.document is not None, validation.diagnostics
     assert not validation.diagnostics
     text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
     body = text[text.index("def test_service_failure") : text.index("def test_network_partition")]
@@ -125,7 +128,8 @@ def test_a_service_failure_on_a_service_another_one_calls_expects_a_problem_from
     body = text[text.index("def test_service_failure") : text.index("def test_network_partition")]
     down, back = body.split("finally:")
     assert 'journey.unavailable("POST /api/v1/users/register")' in down
-    assert "journey.published" not in down and "journey.call(" not in down
+    assert "journey.published" not in down
+    assert "journey.call(" not in down
     assert back.index('journey.published("auth.created")') < back.index('journey.published("user.created")')
 
 
@@ -135,10 +139,12 @@ def test_feature_json_carries_testing_auth_as_declared(example: str) -> None:
     model, _ = rendered(example)
     declared = model.policies.value["testing"].get("auth")
     facts = feature(example).auth
-    assert declared is not None and facts is not None
+    assert declared is not None
+    assert facts is not None
     assert facts.token_field == declared["token"]["field"]
     token = facts.token_call
-    assert token is not None and feature(example).route(token).public
+    assert token is not None
+    assert feature(example).route(token).public
     subject = declared.get("subject")
     assert facts.subject_field == (subject["field"] if subject else None)
     assert (facts.subject_call is None) == (subject is None)
@@ -247,7 +253,8 @@ def test_order_checkout_suite_runs_and_skips_the_flows_whose_handlers_are_stubs(
     done, elapsed = _run_suite("order-checkout")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     counts = _counts(done.stdout)
-    assert counts.get("failed", 0) == 0 and counts.get("error", 0) == 0, done.stdout[-3000:]
+    assert counts.get("failed", 0) == 0, done.stdout[-3000:]
+    assert counts.get("error", 0) == 0, done.stdout[-3000:]
     skips = re.findall(r"SKIPPED.*", done.stdout)
     assert all("501 Not Implemented" in line or "no client call starts" in line for line in skips), skips
     print(f"\norder-checkout e2e suite: {elapsed:.1f}s; {counts}")
@@ -319,7 +326,9 @@ def test_data_consistency_on_routes_that_answer_202_is_generated(tmp_path: Path)
     manifest = tmp_path / "feature.yaml"
     manifest.write_text(ACCEPTED_THEN_UPDATED, encoding="utf-8")
     validation = validate(manifest)
-    assert validation.ok and validation.document is not None and not validation.diagnostics, validation.diagnostics
+    assert validation.ok, validation.diagnostics
+    assert validation.document is not None, validation.diagnostics
+    assert not validation.diagnostics, validation.diagnostics
     text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
     assert 'journey.call("POST /api/v1/users")' in text
     assert 'success = e2e.feature.route("PUT /api/v1/users/{userId}").success' in text

@@ -30,8 +30,10 @@ def test_python_literal_holds_the_text(text: str) -> None:
 def test_docstring_is_one_inert_string(text: str) -> None:
     tree = ast.parse(f'def f():\n    """Doc: {escape.py_doc(text)}."""\n')
     function = tree.body[0]
-    assert isinstance(function, ast.FunctionDef) and len(function.body) == 1
-    assert isinstance(function.body[0], ast.Expr) and isinstance(function.body[0].value, ast.Constant)
+    assert isinstance(function, ast.FunctionDef)
+    assert len(function.body) == 1
+    assert isinstance(function.body[0], ast.Expr)
+    assert isinstance(function.body[0].value, ast.Constant)
 
 
 @pytest.mark.parametrize("text", NASTY)
@@ -54,13 +56,15 @@ def test_markdown_code_span_and_text_stay_inert(text: str) -> None:
     md = MarkdownIt("commonmark")
     [paragraph] = [t for t in md.parse(f"A {escape.md_code(text)} and {escape.md_text(text)}.") if t.type == "inline"]
     kinds = [child.type for child in paragraph.children or []]
-    assert kinds.count("code_inline") == 1 and "html_inline" not in kinds and "em_open" not in kinds
+    assert kinds.count("code_inline") == 1
+    assert "html_inline" not in kinds
+    assert "em_open" not in kinds
 
 
 def test_shell_word_and_nginx_string() -> None:
     assert escape.sh_word("a'b $(id)") == "'a'\"'\"'b $(id)'"
     assert escape.nginx_str('a"b\\c') == '"a\\"b\\\\c"'
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot hold '\\$' literally"):
         escape.nginx_str("$host")
 
 

@@ -133,7 +133,8 @@ def test_registration_flows_through_events_to_every_consumer(clients: dict[str, 
     assert counter(auth, "planforge_events_published_total", event="auth.created") >= 1
     assert _outbox_correlation(auth, "auth.created") == correlation  # the call carried the correlation ID
     payloads = _outbox_payloads(users) + _outbox_payloads(auth)
-    assert payloads and not [p for p in payloads if "correct horse" in p or "scrypt" in p]  # no secret on the broker
+    assert payloads
+    assert not [p for p in payloads if "correct horse" in p or "scrypt" in p]  # no secret on the broker
     sent = {"queue": "user-service-queue", "event": "notification.sent", "outcome": "ok"}
     eventually(lambda: counter(users, "planforge_events_consumed_total", **sent) == 1, "notification.sent consumed")
 
@@ -154,8 +155,10 @@ def test_a_dead_lettered_step_is_compensated_with_valid_data() -> None:
     service_bus = ServiceBus(resources, payments.EVENTS, payments.operations, Metrics())
     consumer = next(c for c in service_bus.bus.consumers if c.queue == "payment-service-queue")
     compensation = consumer.compensation
-    assert compensation is not None and compensation.event_type == "payment.failed"
-    assert compensation.applies_to("stock.reserved") and not compensation.applies_to("stock.released")
+    assert compensation is not None
+    assert compensation.event_type == "payment.failed"
+    assert compensation.applies_to("stock.reserved")
+    assert not compensation.applies_to("stock.released")
     catalog = payments.EVENTS.catalog
     example = {
         "orderId": "6a0e2f4c-3b1d-4c8e-9f7a-1b2c3d4e5f60",
@@ -167,4 +170,5 @@ def test_a_dead_lettered_step_is_compensated_with_valid_data() -> None:
     failed = catalog.envelope("stock.reserved", example)
     data = compensation.data(failed, "RuntimeError: the provider is down")
     catalog.validate("payment.failed", data)
-    assert data["orderId"] == example["orderId"] and data["reason"].startswith("RuntimeError")
+    assert data["orderId"] == example["orderId"]
+    assert data["reason"].startswith("RuntimeError")

@@ -219,13 +219,15 @@ def test_an_update_needs_the_current_etag(client: TestClient) -> None:
     _seed(client, "eu", 7, "Top")
     read = client.get("/regions/eu/shelves/7")
     etag = read.headers["ETag"]
-    assert read.status_code == 200 and etag.startswith('"')
+    assert read.status_code == 200
+    assert etag.startswith('"')
     assert client.get("/regions/eu/shelves/7").headers["ETag"] == etag  # same version, same ETag
 
     missing = client.put("/regions/eu/shelves/7", json={"name": "Middle"})
     assert missing.status_code == 428, missing.text
     stale = client.put("/regions/eu/shelves/7", json={"name": "Middle"}, headers={"If-Match": '"other"'})
-    assert stale.status_code == 412 and stale.headers["ETag"] == etag
+    assert stale.status_code == 412
+    assert stale.headers["ETag"] == etag
     updated = client.put("/regions/eu/shelves/7", json={"name": "Middle"}, headers={"If-Match": etag})
     assert updated.status_code == 200, updated.text
     assert updated.json()["name"] == "Middle"
@@ -242,7 +244,8 @@ def test_a_conditional_delete_answers_without_an_etag(client: TestClient) -> Non
     etag = client.get("/regions/eu/shelves/21").headers["ETag"]
     assert client.delete("/regions/eu/shelves/21", headers={"If-Match": '"other"'}).status_code == 412
     deleted = client.delete("/regions/eu/shelves/21", headers={"If-Match": etag})
-    assert deleted.status_code == 204 and "ETag" not in deleted.headers
+    assert deleted.status_code == 204
+    assert "ETag" not in deleted.headers
     assert client.get("/regions/eu/shelves/21").status_code == 404
 
 
@@ -273,7 +276,8 @@ def test_invalidation_is_derived_for_every_service_that_can_do_it(root: Path) ->
         audit.split()
     ).replace("( ", "(").replace(", )", ")")
     shelf = (root / "services" / "shelf_service" / "events.py").read_text(encoding="utf-8")
-    assert '"shelf.changed"' in shelf and "invalidates=" in shelf
+    assert '"shelf.changed"' in shelf
+    assert "invalidates=" in shelf
 
 
 def test_the_publishing_owner_drops_the_entry_it_changed(client: TestClient) -> None:
@@ -404,7 +408,8 @@ def test_a_cached_entry_reads_back_as_it_was_loaded(redis_prefix: str) -> None:
             await redis.aclose()
 
     loaded, cached = asyncio.run(twice())
-    assert loaded is not None and cached is not None
+    assert loaded is not None
+    assert cached is not None
     assert cached.model_dump(exclude_unset=True) == loaded.model_dump(exclude_unset=True) == {"id": 1}
 
 

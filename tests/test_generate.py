@@ -57,7 +57,7 @@ def test_every_owned_file_says_it_is_generated(project: Path, run_cli: RunCli) -
 
 
 def test_check_is_clean_then_lists_every_kind_of_staleness(project: Path, run_cli: RunCli) -> None:
-    """check passes after generate, then names missing, changed (with a diff) and extra files."""
+    """The check passes after generate, then names missing, changed (with a diff) and extra files."""
     _generate(run_cli, project)
     assert run_cli("check", "feature.yaml", cwd=project).returncode == 0
     root = project / "generated" / "mini"
@@ -75,7 +75,8 @@ def test_check_is_clean_then_lists_every_kind_of_staleness(project: Path, run_cl
     assert result.returncode == 1
     assert all(f"missing: generated/mini/{other}" in result.stdout for other in others[:1])
     assert "changed: generated/mini/INTEGRATION_PLAN.md" in result.stdout
-    assert "-A tiny feature, edited." in result.stdout and "+A tiny feature." in result.stdout
+    assert "-A tiny feature, edited." in result.stdout
+    assert "+A tiny feature." in result.stdout
     assert "extra:   generated/mini/old.md" in result.stdout
 
 
@@ -90,7 +91,8 @@ def test_edited_file_is_not_overwritten_without_force(project: Path, run_cli: Ru
     assert "generated/mini/INTEGRATION_PLAN.md: error PF901: edited since planforge generated it" in result.stderr
     assert plan.read_text().endswith("my notes\n")
     _generate(run_cli, project, "--force")
-    assert "A small feature." in plan.read_text() and "my notes" not in plan.read_text()
+    assert "A small feature." in plan.read_text()
+    assert "my notes" not in plan.read_text()
 
 
 def test_foreign_file_in_the_way_is_not_overwritten(project: Path, run_cli: RunCli) -> None:
@@ -118,7 +120,8 @@ def test_dropped_files_are_removed_unless_edited(project: Path, run_cli: RunCli)
     (root / "kept.md").write_text("old, with my edit\n")
     result = run_cli("generate", "feature.yaml", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "removed 1" in result.stdout and "remove generated/mini/gone.md" in result.stdout
+    assert "removed 1" in result.stdout
+    assert "remove generated/mini/gone.md" in result.stdout
     assert not (root / "gone.md").exists()
     assert (root / "kept.md").read_text() == "old, with my edit\n"
     assert "kept.md: warning PF902" in result.stderr
@@ -128,7 +131,8 @@ def test_dropped_files_are_removed_unless_edited(project: Path, run_cli: RunCli)
 def test_dry_run_writes_nothing(project: Path, run_cli: RunCli) -> None:
     """--dry-run prints the would-be summary and leaves no output."""
     result = run_cli("generate", "feature.yaml", "--dry-run", cwd=project)
-    assert result.returncode == 0 and "would write" in result.stdout
+    assert result.returncode == 0
+    assert "would write" in result.stdout
     assert not (project / "generated").exists()
 
 
@@ -138,7 +142,8 @@ def test_invalid_manifest_leaves_output_untouched(project: Path, run_cli: RunCli
     before = _tree(project / "generated")
     (project / "feature.yaml").write_text((project / "feature.yaml").read_text().replace("layer: core", "layer: nope"))
     result = run_cli("generate", "feature.yaml", cwd=project)
-    assert result.returncode == 1 and "error PF104" in result.stderr
+    assert result.returncode == 1
+    assert "error PF104" in result.stderr
     assert _tree(project / "generated") == before
 
 
@@ -153,7 +158,9 @@ def test_failing_render_leaves_output_untouched(project: Path, run_cli: RunCli, 
     plan.write_text(plan.read_text() + "{{ model.no_such_field }}\n")
     (project / "feature.yaml").write_text((project / "feature.yaml").read_text().replace("A tiny", "A small"))
     result = run_cli("generate", "feature.yaml", cwd=project, env={"PLANFORGE_DATA_DIR": str(data)})
-    assert result.returncode == 3 and "internal error" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 3
+    assert "internal error" in result.stderr
+    assert "Traceback" not in result.stderr
     assert _tree(project / "generated") == before
 
 
@@ -178,7 +185,7 @@ def test_failing_write_leaves_output_untouched(project: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Path, "write_bytes", failing)
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="No space left on device"):
             output.apply(plan)
     assert not (project / "generated").exists()
 

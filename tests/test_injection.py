@@ -1,6 +1,6 @@
-"""Manifest text never becomes code or markup: hostile text in every free-text field changes no file's structure.
+r"""Manifest text never becomes code or markup: hostile text in every free-text field changes no file's structure.
 
-A hypothesis strategy puts random Unicode text (quotes, backslashes, `\\N{...}`, U+2028/U+2029/U+0085,
+A hypothesis strategy puts random Unicode text (quotes, backslashes, `\N{...}`, U+2028/U+2029/U+0085,
 CR/LF where the schema allows them, and nginx, JavaScript, shell and Markdown metacharacters) into every
 free-text field of each example (found by walking the manifest with its JSON Schema). Every generated file
 must then parse (ast.parse, node --check and acorn, PyYAML, json, tomllib, bash -n and bashlex, crossplane
@@ -64,7 +64,7 @@ _MARKERS = ("{{", "{%", "{#", "<script", "```", "-->")
 
 
 def _allowed(text: str, *, one_line: bool) -> str:
-    """text as a manifest allows it: without PF711's markers; in `text` fields, without control characters."""
+    """The text as a manifest allows it: without PF711's markers; in `text` fields, without control characters."""
     if one_line:
         text = _C0.sub("?", text)
     lowered = text.lower()
@@ -113,7 +113,7 @@ def _replace_each(data: Any, paths: list[manifests.Path_], value: Any) -> Any:
 
 
 def _no_raw_line_breaks(files: dict[str, str]) -> None:
-    """No file holds a character some parser takes as a line break, besides \\n."""
+    r"""No file holds a character some parser takes as a line break, besides \n."""
     for path, text in files.items():
         odd = sorted({hex(ord(c)) for c in text if c in "\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"})
         assert not odd, f"{path} holds raw line-breaking characters {odd}"

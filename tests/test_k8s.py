@@ -294,7 +294,9 @@ def test_mtls_resources_validate_and_every_workload_has_a_certificate_from_the_i
             else:
                 kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
     ca = f"{model.slug}-ca"
-    assert ca in issuers and ca in certificates and certificates[ca]["spec"]["isCA"] is True
+    assert ca in issuers
+    assert ca in certificates
+    assert certificates[ca]["spec"]["isCA"] is True
     for name in [*(s.name for s in model.services), "gateway"]:
         spec = certificates[f"{name}-tls"]["spec"]
         assert spec["issuerRef"] == {"name": ca, "kind": "Issuer", "group": "cert-manager.io"}
@@ -326,7 +328,8 @@ def test_mtls_pods_serve_https_with_their_secret_and_call_over_https() -> None:
         command = container["command"]
         assert command[command.index("--ssl-cert-reqs") + 1] == "2"  # ssl.CERT_REQUIRED
         assert {"name": "tls", "secret": {"secretName": f"{model.slug}-{service.name}-tls"}} in pod["volumes"]
-        assert "exec" in container["readinessProbe"] and "/readyz" in container["readinessProbe"]["exec"]["command"]
+        assert "exec" in container["readinessProbe"]
+        assert "/readyz" in container["readinessProbe"]["exec"]["command"]
         (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
         assert {"TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"} <= set(config["data"])
         for callee in {c.target for c in service.calls}:
@@ -334,7 +337,9 @@ def test_mtls_pods_serve_https_with_their_secret_and_call_over_https() -> None:
     gateway = documents[f"{FOLDER}gateway.yaml"]
     (config,) = [d for d in gateway if d["kind"] == "ConfigMap"]
     tls = config["data"]["settings_services-tls.conf"]
-    assert "default https;" in tls and "proxy_ssl_verify on;" in tls and "/run/planforge/tls/tls.crt" in tls
+    assert "default https;" in tls
+    assert "proxy_ssl_verify on;" in tls
+    assert "/run/planforge/tls/tls.crt" in tls
     (deployment,) = [d for d in gateway if d["kind"] == "Deployment"]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert {"name": "tls", "secret": {"secretName": f"{model.slug}-gateway-tls"}} in volumes
@@ -367,7 +372,8 @@ def test_every_pinned_algorithm_has_its_key_and_settings_match_compose() -> None
         (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "jwt-keys"]
         environment = compose[service.name]["environment"]
         assert mount["mountPath"] == config["data"]["JWT_KEYS_DIR"] == environment["JWT_KEYS_DIR"]
-        assert "FORWARDED_ALLOW_IPS" in config["data"] and "FORWARDED_ALLOW_IPS" in environment
+        assert "FORWARDED_ALLOW_IPS" in config["data"]
+        assert "FORWARDED_ALLOW_IPS" in environment
     gateway = next(d for d in documents[f"{FOLDER}gateway.yaml"] if d["kind"] == "Deployment")
     (container,) = gateway["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in container["env"]}

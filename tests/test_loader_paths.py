@@ -55,7 +55,7 @@ _EDGES = {
 
 def _through_nodes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> Any:
     with monkeypatch.context() as patch:
-        patch.setattr(loader, "_from_events", lambda text, shown, limit: None)
+        patch.setattr(loader, "_from_events", lambda *_args: None)
         return _outcome(raw)
 
 
@@ -99,7 +99,7 @@ def test_what_the_event_path_leaves_to_the_node_path(name: str) -> None:
 
 def test_a_plain_manifest_takes_the_event_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Examples never need the node path (so the fast path is the one that runs)."""
-    monkeypatch.setattr(loader, "_from_nodes", lambda text, shown, limit: pytest.fail("node path used"))
+    monkeypatch.setattr(loader, "_from_nodes", lambda *_args: pytest.fail("node path used"))
     for name in EXAMPLES:
         load_text((REPO / "examples" / name / "feature.yaml").read_bytes(), "feature.yaml")
 

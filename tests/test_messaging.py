@@ -213,10 +213,12 @@ class Broker:
         self.channel = channel
 
     async def depth(self, queue: str) -> int:
+        """The number of ready messages in queue."""
         declared = await self.channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.message_count or 0)
 
     async def publish(self, body: bytes, routing_key: str = "thing.made") -> None:
+        """Publish a raw, persistent body on the test exchange."""
         exchange = await self.channel.get_exchange(EXCHANGE, ensure=False)
         await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key)
 
@@ -294,7 +296,7 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 
 
 @pytest.mark.asyncio
-async def test_an_invalid_payload_fails_loudly_in_the_producer(tmp_path: Path) -> None:
+async def test_an_invalid_payload_fails_loudly_in_the_producer() -> None:
     bus = EventBus(amqp_url("no-such-vhost"), make_topology(()), CATALOG)
     with pytest.raises(
         EventValidationError, match=r"event 'thing.made' is invalid at data.n: is less than the minimum of 0$"
@@ -316,7 +318,8 @@ async def test_an_invalid_payload_fails_loudly_in_the_producer(tmp_path: Path) -
         "correlationId": "c-1",
         "data": {"n": 1},
     }
-    assert uuid.UUID(envelope.event_id).version == 4 and envelope.timestamp.endswith("Z")
+    assert uuid.UUID(envelope.event_id).version == 4
+    assert envelope.timestamp.endswith("Z")
 
 
 @pytest.mark.parametrize(
@@ -333,11 +336,12 @@ def test_a_service_bus_uses_its_database_else_its_redis_else_memory(
     config = ServiceConfig(name="thing-service", title="Things", package="thing_service", datastores=datastores)
     resources = Resources(config, Settings(database_url="sqlite+aiosqlite:///unused.db"))
     bus = EventBus.for_service(resources, make_topology((100, 200)), CATALOG)
-    assert isinstance(bus.idempotency(), store) and (bus.relay is not None) == relays
+    assert isinstance(bus.idempotency(), store)
+    assert (bus.relay is not None) == relays
     assert bus.consume(QUEUE, {"thing.made": _ignore}).max_retries == 2
 
 
-async def _ignore(envelope: Envelope, context: EventContext) -> None:
+async def _ignore(_envelope: Envelope, _context: EventContext) -> None:
     return None
 
 
@@ -450,7 +454,8 @@ async def test_the_relay_deletes_published_rows_after_the_retention(sql: AsyncEn
     pruning = OutboxRelay(sessions, publisher, poll_interval=0.05, retention=0.3)
     try:
         assert await keeping.relay_once() == 1
-        assert await keeping.prune_once() == 0 and await count(sql, outbox) == 2
+        assert await keeping.prune_once() == 0
+        assert await count(sql, outbox) == 2
         pruning.start()
         await eventually(lambda: _rows_left(sql, 1), what="the published row deleted")
         await pruning.stop()
@@ -563,6 +568,7 @@ class CutAfterCommit:
 
     @asynccontextmanager
     async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """The store's processing, then the cut after the first delivery's commit."""
         async with self.store.processing(event_id, queue) as processing:
             self.deliveries.append(processing.duplicate)
             yield processing
@@ -591,7 +597,8 @@ async def test_a_consumer_killed_before_its_ack_processes_the_event_once(
         await eventually(lambda: _true(len(store.deliveries) == 2), what="the redelivery")
         await eventually(lambda: _empty(broker, QUEUE), what="the ack")
     assert store.deliveries == [False, True]
-    assert await count(pg, effects) == 1 and await count(pg, processed_events) == 1
+    assert await count(pg, effects) == 1
+    assert await count(pg, processed_events) == 1
     assert await broker.depth(f"{QUEUE}.dlq") == 0
 
 
@@ -635,9 +642,11 @@ async def test_a_handler_failing_twice_succeeds_once_after_the_backoff_delays(br
     finally:
         await redis.delete(*[key async for key in redis.scan_iter(f"{prefix}*")])
         await redis.aclose()
-    assert [attempt for _, attempt in calls] == [1, 2, 3] and done == [envelope.event_id]
+    assert [attempt for _, attempt in calls] == [1, 2, 3]
+    assert done == [envelope.event_id]
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(calls)]
-    assert gaps[0] >= delays[0] / 1000 and gaps[1] >= delays[1] / 1000, gaps
+    assert gaps[0] >= delays[0] / 1000, gaps
+    assert gaps[1] >= delays[1] / 1000, gaps
     assert await broker.depth(f"{QUEUE}.dlq") == 0
 
 
@@ -658,7 +667,8 @@ async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_and_com
         [dead] = await broker.take(f"{QUEUE}.dlq", 1, timeout=10)
         [compensating] = await broker.take(COMPENSATIONS, 1)
     assert attempts == [1, 2, 3, 4]
-    assert dead.body == envelope.body() and dead.routing_key == "thing.made"
+    assert dead.body == envelope.body()
+    assert dead.routing_key == "thing.made"
     assert dead.headers[ERROR_HEADER] == "ValueError: cannot make thing 5"
     assert (dead.headers[ATTEMPTS_HEADER], dead.headers[POISON_HEADER]) == (4, False)
     event = json.loads(compensating.body)
@@ -674,7 +684,7 @@ async def test_poison_goes_straight_to_the_dead_letter_queue_with_its_reason(bro
     await declared(broker, make_topology((5000,)))  # a retry would take 5 s: poison must not take one
     called: list[str] = []
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         called.append(envelope.event_id)
 
     unknown = CATALOG.envelope("thing.failed", {"failedEventId": "x", "reason": "y"}).as_json()
@@ -696,7 +706,8 @@ async def test_poison_goes_straight_to_the_dead_letter_queue_with_its_reason(bro
             await broker.publish(body)
         dead = await broker.take(f"{QUEUE}.dlq", len(bodies), timeout=4)
         [compensating] = await broker.take(COMPENSATIONS, 1)
-    assert time.monotonic() - started < 4.5 and called == []
+    assert time.monotonic() - started < 4.5
+    assert called == []
     reasons = {m.body: str(m.headers[ERROR_HEADER]) for m in dead}
     assert all(reasons[body].startswith(start) for body, start in bodies.items()), reasons
     assert all(m.headers[POISON_HEADER] is True and m.headers[ATTEMPTS_HEADER] == 1 for m in dead)
@@ -739,6 +750,7 @@ class LogLines(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record as its formatted line."""
         self.lines.append(self.format(record))
 
 
@@ -778,7 +790,7 @@ async def test_failing_consumers_leak_no_personal_data_into_logs_or_dead_letters
         await connection.run_sync(users_metadata.create_all)
         await connection.execute(insert(users).values(email="pii.alice@example.com", hash="taken"))
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         data = envelope.data
         if data["fail"] == "database":  # the email is taken: a unique violation quoting it
             async with resources.engine.begin() as connection:
@@ -817,7 +829,8 @@ async def test_failing_consumers_leak_no_personal_data_into_logs_or_dead_letters
     assert reasons[0].startswith(
         "EventValidationError: event 'user.made' is invalid at data.email: is not a valid email"
     )
-    assert reasons[1].startswith("IntegrityError: database error (") and "pii_users" in reasons[1], reasons[1]
+    assert reasons[1].startswith("IntegrityError: database error ("), reasons[1]
+    assert "pii_users" in reasons[1], reasons[1]
     assert reasons[2] == "RuntimeError: cannot welcome *** with ***"
 
 
@@ -865,7 +878,8 @@ def test_a_catalog_with_models_publishes_and_hands_out_typed_payloads() -> None:
     with pytest.raises(UnknownEventError):
         catalog.payload(Stranger(n=1))
     typed = catalog.typed("thing.made", {"n": 4, "tag": "t"})
-    assert isinstance(typed, ThingMade) and typed.tag == "t"
+    assert isinstance(typed, ThingMade)
+    assert typed.tag == "t"
     assert catalog.typed("label.set", "y") == Label("y")
     assert catalog.envelope("thing.made", ThingMade(n=5)).data == {"n": 5}
     with pytest.raises(EventValidationError, match=r"data\.n"):
@@ -940,7 +954,8 @@ async def test_a_duplicated_publish_is_processed_once(
             await eventually(lambda: _true(len(handled) >= 3), what="the handlers")
             await eventually(lambda: _empty(broker, QUEUE), what="the acks")
         if engine is not None:
-            assert await count(engine, effects) == 3 and await count(engine, processed_events) == 3
+            assert await count(engine, effects) == 3
+            assert await count(engine, processed_events) == 3
     assert sorted(handled) == sorted(e.event_id for e in envelopes)
     assert await broker.depth(f"{QUEUE}.dlq") == 0
 
@@ -1034,8 +1049,10 @@ async def test_a_batch_claims_its_events_with_one_statement_whatever_its_size(pg
                         claimed.append(not claim.duplicate)
     finally:
         sqlalchemy_event.remove(pg.sync_engine, "before_cursor_execute", seen)
-    assert len(statements) == 3 and len(set(statements)) == 1, "one statement, compiled and prepared once"
-    assert claimed.count(True) == 11 and claimed.count(False) == 3
+    assert len(statements) == 3, "one statement, compiled and prepared once"
+    assert len(set(statements)) == 1, "one statement, compiled and prepared once"
+    assert claimed.count(True) == 11
+    assert claimed.count(False) == 3
     assert await count(pg, processed_events) == 11
 
 
@@ -1049,6 +1066,7 @@ class CutAfterBatchCommit(SqlIdempotency):
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Any]:
+        """The store's batch, then the cut after the first batch commits."""
         async with super().batch() as transaction:
             yield transaction
         self.committed += 1
@@ -1078,5 +1096,6 @@ async def test_a_batch_committed_but_not_acked_is_processed_once(
         await proxy.restore()
         await eventually(lambda: _empty(broker, QUEUE), what="the acks after the redelivery")
     assert sorted(handled) == sorted(e.event_id for e in envelopes), "no handler ran twice"
-    assert await count(pg, effects) == 6 and await count(pg, processed_events) == 6
+    assert await count(pg, effects) == 6
+    assert await count(pg, processed_events) == 6
     assert await broker.depth(f"{QUEUE}.dlq") == 0

@@ -144,10 +144,12 @@ def test_the_command_line_migrates_and_adds_a_revision(tmp_path: Path) -> None:
     assert added.returncode == 0
     [revision] = list((service / "migrations").glob("*_things.py"))
     spec = importlib.util.spec_from_file_location("revision", revision)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.down_revision is None and module.branch_labels == ("app",)
+    assert module.down_revision is None
+    assert module.branch_labels == ("app",)
     up = subprocess.run([*command, "upgrade", "--service", str(service)], env=env, capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
     down = subprocess.run([*command, "downgrade", "--service", str(service)], env=env, capture_output=True, text=True)
@@ -158,4 +160,5 @@ def test_the_command_line_migrates_and_adds_a_revision(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert missing.returncode == 2 and "set DATABASE_URL" in missing.stderr
+    assert missing.returncode == 2
+    assert "set DATABASE_URL" in missing.stderr

@@ -54,7 +54,7 @@ def _render(tmp_path: Path, text: str) -> dict[str, str]:
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool missing (Debian package prometheus)")
 @pytest.mark.parametrize("alerts", ALERTS, ids=["odd", "extremes", "partial"])
 def test_generated_manifests_pass_promtool(alerts: dict[str, Any], tmp_path: Path) -> None:
-    """check config, check rules and test rules pass for synthetic manifests with unusual thresholds."""
+    """The promtool check config, check rules and test rules pass for synthetic manifests with unusual thresholds."""
     files = _render(tmp_path, _manifest(30, alerts, 'Odd }} "flow" $x #1; <x>'))
     for path, text in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ def classes_of(source: str) -> dict[str, ast.ClassDef]:
 
 @pytest.fixture
 def no_cache(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """planforge's content cache off, and a count of datamodel-code-generator runs."""
+    """Planforge's content cache off, and a count of datamodel-code-generator runs."""
     monkeypatch.setenv("PLANFORGE_NO_CACHE", "1")
     calls: list[int] = []
     generate = pymodels._generate
@@ -49,7 +49,8 @@ def no_cache(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_one_generator_run_per_feature_gives_each_service_what_it_uses(path: Path, no_cache: list[int]) -> None:
     model = model_of(path)
     feature = pymodels.feature_models(model, WIDTH)
-    assert len(no_cache) == 1 and len(model.services) > 1
+    assert len(no_cache) == 1
+    assert len(model.services) > 1
     for service in model.services:
         models = pymodels.python_models(feature, model, service, service.title)
         defined = classes_of(models.source)
@@ -67,12 +68,12 @@ def test_models_are_byte_stable_across_runs(path: Path, no_cache: list[int]) -> 
     model = model_of(path)
     runs = [pymodels.feature_models(model, WIDTH), pymodels.feature_models(model_of(path), WIDTH)]
     sources = [[pymodels.python_models(feature, model, s, s.title).source for s in model.services] for feature in runs]
-    assert len(no_cache) == 2 and sources[0] == sources[1]
+    assert len(no_cache) == 2
+    assert sources[0] == sources[1]
 
 
-def test_event_models_keep_the_schema_description_and_clashing_names_are_kept_apart(
-    tmp_path: Path, no_cache: list[int]
-) -> None:
+@pytest.mark.usefixtures("no_cache")
+def test_event_models_keep_the_schema_description_and_clashing_names_are_kept_apart(tmp_path: Path) -> None:
     text = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text(encoding="utf-8")
     event = "  user.created:\n    summary: A user registered.\n    exchange: user-events\n    data:\n"
     assert text.count(event) == 1

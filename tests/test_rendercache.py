@@ -47,7 +47,8 @@ def test_a_remembered_rendering_gives_the_same_bytes_as_rendering(project: Path,
     assert _tree(project / "replayed") == _tree(project / "plain")
     assert len(_entries(project)) == 1, "the replay used the entry, it did not make another"
     check = run_cli("check", "feature.yaml", "-o", "replayed", cwd=project, env=env)
-    assert check.returncode == 0 and "up to date" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "up to date" in check.stdout, check.stdout + check.stderr
 
 
 def test_a_changed_manifest_misses_the_cache(project: Path, run_cli: RunCli) -> None:
@@ -57,7 +58,8 @@ def test_a_changed_manifest_misses_the_cache(project: Path, run_cli: RunCli) -> 
     manifest = project / "feature.yaml"
     manifest.write_text(manifest.read_text().replace("title: B Service", "title: B Servicf"))
     stale = run_cli("check", "feature.yaml", cwd=project, env=env)
-    assert stale.returncode == 1 and "B Servicf" in stale.stdout, stale.stdout
+    assert stale.returncode == 1, stale.stdout
+    assert "B Servicf" in stale.stdout, stale.stdout
     assert run_cli("generate", "feature.yaml", cwd=project, env=env).returncode == 0
     assert "B Servicf" in (project / "generated" / "mini" / "INTEGRATION_PLAN.md").read_text()
     assert len(_entries(project)) == 2
@@ -70,7 +72,8 @@ def test_a_replayed_run_prints_the_same_warnings(tmp_path: Path, run_cli: RunCli
     env = {"PLANFORGE_CACHE_DIR": str(tmp_path / "cache")}
     fresh = run_cli("generate", "feature.yaml", cwd=tmp_path, env=env)
     replayed = run_cli("check", "feature.yaml", cwd=tmp_path, env=env)
-    assert fresh.returncode == 0 and "warning PF304" in fresh.stderr, fresh.stderr
+    assert fresh.returncode == 0, fresh.stderr
+    assert "warning PF304" in fresh.stderr, fresh.stderr
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert replayed.stderr == fresh.stderr
 
@@ -82,7 +85,8 @@ def test_a_manifest_with_errors_is_not_remembered(tmp_path: Path, run_cli: RunCl
     env = {"PLANFORGE_CACHE_DIR": str(tmp_path / "cache")}
     for _ in range(2):
         result = run_cli("check", "feature.yaml", cwd=tmp_path, env=env)
-        assert result.returncode == 1 and "error PF201" in result.stderr, result.stderr
+        assert result.returncode == 1, result.stderr
+        assert "error PF201" in result.stderr, result.stderr
     assert not list((tmp_path / "cache").glob("runs/*.json"))
 
 

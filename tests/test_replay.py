@@ -48,7 +48,7 @@ async def test_replay_after_a_fix_takes_each_event_once(broker: Broker) -> None:
     effects: Counter[int] = Counter()
     broken = {"now": False}
 
-    async def handler(envelope: Envelope, context: EventContext) -> None:
+    async def handler(envelope: Envelope, _context: EventContext) -> None:
         if broken["now"]:
             raise RuntimeError("the downstream system is down")
         effects[envelope.data["n"]] += 1
@@ -97,7 +97,8 @@ async def test_only_the_chosen_event_types_move_and_copies_lose_their_failure_hi
     assert (result.examined, result.matched, result.replayed) == (3, 1, 1)
     [replayed] = await broker.take(QUEUE, 1)
     assert replayed.body == made
-    assert "x-death" not in (replayed.headers or {}) and "x-planforge-error" not in (replayed.headers or {})
+    assert "x-death" not in (replayed.headers or {})
+    assert "x-planforge-error" not in (replayed.headers or {})
     assert (replayed.headers or {})[REPLAYS_HEADER] == 1
     left = [m.body for m in await broker.take(DLQ, 2)]
     assert left == [failed, b"not json"]  # kept, in their order
@@ -142,13 +143,17 @@ async def test_the_replay_command_counts_then_moves_on_a_generated_topology(vhos
 
 def test_the_replay_command_refuses_bad_input(run_cli: RunCli, tmp_path: Path) -> None:
     unknown = run_cli("replay", str(GENERATED), "--queue", "no-such-queue")
-    assert unknown.returncode == 2 and "no dead letter queue for no-such-queue" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "no dead letter queue for no-such-queue" in unknown.stderr
     bad_time = run_cli("replay", str(GENERATED), "--since", "yesterday")
-    assert bad_time.returncode == 2 and "is not an ISO 8601 time" in bad_time.stderr
+    assert bad_time.returncode == 2
+    assert "is not an ISO 8601 time" in bad_time.stderr
     naive = run_cli("replay", str(GENERATED), "--since", "2026-12-01T09:00:00")
-    assert naive.returncode == 2 and "has no time zone" in naive.stderr
+    assert naive.returncode == 2
+    assert "has no time zone" in naive.stderr
     not_generated = run_cli("replay", str(tmp_path))
-    assert not_generated.returncode == 2 and "not a generated broker topology" in not_generated.stderr
+    assert not_generated.returncode == 2
+    assert "not a generated broker topology" in not_generated.stderr
     assert "Traceback" not in unknown.stderr + bad_time.stderr + not_generated.stderr
 
 
@@ -157,8 +162,10 @@ def test_the_replay_command_says_when_the_broker_is_unreachable(run_cli: RunCli)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = run_cli("replay", str(GENERATED), env={"AMQP_URL": f"amqp://guest:guest@127.0.0.1:{port}/"})
-    assert result.returncode == 1 and "cannot reach the broker at 127.0.0.1" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr and os.environ.get("PLANFORGE_DEBUG") is None
+    assert result.returncode == 1, result.stderr
+    assert "cannot reach the broker at 127.0.0.1" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert os.environ.get("PLANFORGE_DEBUG") is None
 
 
 def _now() -> str:

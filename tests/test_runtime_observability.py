@@ -30,6 +30,8 @@ _tracer = TracerProvider().get_tracer("test")  # spans with real ids, whatever t
 
 
 class Profile(BaseModel):
+    """A response model for the test app."""
+
     name: str
 
 
@@ -41,7 +43,8 @@ def _cache_count(metrics: Metrics, result: str) -> float | None:
 def test_cache_lookups_count_hits_and_misses() -> None:
     """A first read misses and loads, a second hits; both counters exist at zero before any lookup."""
     metrics = Metrics(caches=("profiles",))
-    assert _cache_count(metrics, "hit") == 0 and _cache_count(metrics, "miss") == 0
+    assert _cache_count(metrics, "hit") == 0
+    assert _cache_count(metrics, "miss") == 0
 
     async def run(prefix: str) -> None:
         redis = Redis.from_url(REDIS_URL)

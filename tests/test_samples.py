@@ -110,7 +110,7 @@ def test_a_sampled_request_reaches_the_stub_not_422(tmp_path: Path) -> None:
 
 @pytest.mark.services
 def test_an_event_without_examples_is_contract_tested_with_samples(tmp_path: Path) -> None:
-    """mini's thing.made declares no examples: its event contract tests run on valid samples (no IndexError)."""
+    """The mini thing.made declares no examples: its event contract tests run on valid samples (no IndexError)."""
     root = generate(MINI, tmp_path)
     command = [sys.executable, "-m", "pytest", "tests/test_events_contract.py", "-p", "no:logging", "-rA"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)

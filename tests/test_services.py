@@ -64,7 +64,8 @@ _loaded = 0
 def generate(manifest: Path, out: Path) -> Path:
     """Render every target of manifest into out/<slug>, as `planforge generate` does; the root is returned."""
     result = validate(manifest)
-    assert result.ok and result.document is not None, result.diagnostics
+    assert result.ok, result.diagnostics
+    assert result.document is not None, result.diagnostics
     rendering = render(result.document, manifest.name)
     root: Path = out / rendering.slug
     plan = plan_writes(rendering.output, root, manifest.name)
@@ -82,7 +83,8 @@ def load_service(root: Path, package: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         alias, directory / "__init__.py", submodule_search_locations=[str(directory)]
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     spec.loader.exec_module(module)
@@ -129,7 +131,8 @@ def test_events_py_declares_the_topology_its_topology_json_holds(rendered: dict[
     services = {s.package: s for s in model.services if s.publishes or s.consumes}
     for package, service in services.items():
         source = (root / "services" / package / "events.py").read_text(encoding="utf-8")
-        assert "TOPOLOGY = read_topology(__file__)" in source and '"exchanges"' not in source
+        assert "TOPOLOGY = read_topology(__file__)" in source
+        assert '"exchanges"' not in source
         app_module = load_service(root, package)
         events = sys.modules[f"{app_module.__package__}.events"]
         assert json.loads(json.dumps(service_topology(model, service))) == events.TOPOLOGY
@@ -314,7 +317,8 @@ def test_the_method_label_takes_known_methods_or_other(uvicorn_service: str) -> 
     methods = set(re.findall(r'^http_requests_total\{method="([^"]*)"', metrics, re.MULTILINE))
     assert methods == {"GET", "OPTIONS", "other"}
     other = re.search(r'^http_requests_total\{method="other",route="unmatched",status="405"\} (\S+)$', metrics, re.M)
-    assert other is not None and float(other.group(1)) == len(invented), metrics
+    assert other is not None, metrics
+    assert float(other.group(1)) == len(invented), metrics
 
 
 # --- The runtime ------------------------------------------------------------------------------------------------
@@ -373,9 +377,11 @@ def test_the_breaker_opens_half_opens_and_closes() -> None:
     for ok in (True, False, True, False):
         assert breaker.allow()
         breaker.record(ok)
-    assert breaker.state == "open" and not breaker.allow()
+    assert breaker.state == "open"
+    assert not breaker.allow()
     now[0] = 31
-    assert breaker.allow() and not breaker.allow()  # one trial call when half open
+    assert breaker.allow()
+    assert not breaker.allow()
     breaker.record(True)
     assert breaker.state == "closed"
 
@@ -427,12 +433,10 @@ def test_the_example_registers_logs_in_and_reads_through_the_cache(
     user_app = users.build_app(settings_for_tests(users.CONFIG, **isolated))
     with fresh_database() as auth_database:  # one database per service, as deployed
         auth_app = auth.build_app(settings_for_tests(auth.CONFIG, **(isolated | {"database_url": auth_database})))
-        _register_log_in_and_read(users, auth, user_app, auth_app, registration, redis_prefix)
+        _register_log_in_and_read(user_app, auth_app, registration, redis_prefix)
 
 
-def _register_log_in_and_read(
-    users: ModuleType, auth: ModuleType, user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str
-) -> None:
+def _register_log_in_and_read(user_app: Any, auth_app: Any, registration: dict[str, str], redis_prefix: str) -> None:
     email = registration["email"]
     with (
         TestClient(user_app) as user_client,
@@ -525,7 +529,8 @@ def test_outgoing_calls_carry_the_correlation_id_and_an_open_breaker_stops_them(
 
 def test_password_hashes_verify_only_their_password() -> None:
     stored = hash_password("correct horse")
-    assert stored.startswith("scrypt$") and stored != hash_password("correct horse")
+    assert stored.startswith("scrypt$")
+    assert stored != hash_password("correct horse")
     assert verify_password("correct horse", stored)
     assert not verify_password("wrong horse", stored)
     assert not verify_password("correct horse", "not-a-hash")

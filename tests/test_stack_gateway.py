@@ -119,7 +119,8 @@ def test_up_makes_a_key_for_every_algorithm_and_each_token_passes_or_is_refused(
             assert direct.status_code == 401, (alg, direct.text)
         assert stack.gateway_status_url is not None
         status = httpx.get(stack.gateway_status_url, timeout=5)
-        assert status.status_code == 200 and status.text.startswith("Active connections:")
+        assert status.status_code == 200
+        assert status.text.startswith("Active connections:")
     assert "JWT keys (ES256, HS256, RS256) ... ok (created ES256, HS256, RS256)" in progress.getvalue()
 
 
@@ -154,7 +155,8 @@ def test_up_stops_on_sigint_even_when_started_with_sigint_ignored(shop: Path, st
         deadline = time.monotonic() + 60
         seen = ""
         while not seen.startswith("ready: "):
-            assert time.monotonic() < deadline and process.poll() is None, seen
+            assert time.monotonic() < deadline, seen
+            assert process.poll() is None, seen
             try:
                 seen = lines.get(timeout=0.5)
             except queue.Empty:
@@ -207,7 +209,8 @@ def test_up_rotates_keys_old_and_new_pass_during_the_overlap_and_the_old_is_refu
         for alg, token in old.items():
             assert _get(stack.gateway_url + ORDER, token).status_code == 501, alg
         second = stack.rotate_keys()
-        assert stack.current_kids() == second and not set(second.values()) & set(first.values())
+        assert stack.current_kids() == second
+        assert not set(second.values()) & set(first.values())
         new = {alg: _signed_with(stack, alg, kid) for alg, kid in second.items()}
         for alg in first:  # the overlap: both pass
             assert _get(stack.gateway_url + ORDER, old[alg]).status_code == 501, alg

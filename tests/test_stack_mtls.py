@@ -103,14 +103,16 @@ def test_the_gateway_and_calls_go_over_mutual_tls(desk: Path, state_dir: Path) -
     """The manifest asks for mTLS: through the gateway, quote-service answers with what it got from stock-service."""
     progress = io.StringIO()
     with Stack(desk, Options(state=state_dir, free_ports=True, port=_free_port()), out=progress) as stack:
-        assert stack.mtls and stack.gateway_url is not None
+        assert stack.mtls
+        assert stack.gateway_url is not None
         assert stack.service_url("stock-service").startswith("https://")
         answer = httpx.get(stack.gateway_url + "/api/quotes/sku-1", timeout=10)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"sku": "sku-1", "available": 7}
     text = progress.getvalue()
     assert "mTLS certificates ... ok" in text
-    assert "starting stock-service" in text and "ready (" in text  # readiness checks passed over mTLS
+    assert "starting stock-service" in text
+    assert "ready (" in text  # readiness checks passed over mTLS
     assert (state_dir / "tls" / "ca.key").stat().st_mode & 0o077 == 0
 
 
@@ -131,7 +133,8 @@ def test_a_service_refuses_plain_http_no_certificate_and_another_cas_certificate
         assert _refused(url, other)
         # The stack's own certificate passes.
         answer = httpx.get(url, verify=client_context(trusted), timeout=5)
-        assert answer.status_code == 200 and answer.json() == {"sku": "sku-1", "level": 7}
+        assert answer.status_code == 200
+        assert answer.json() == {"sku": "sku-1", "level": 7}
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
@@ -151,7 +154,8 @@ def test_certificates_are_kept_across_runs_and_issued_again_for_a_new_ca(tmp_pat
     first, issued = ensure_certificates(tmp_path, ["a", "b"])
     assert issued == ["a", "b"]
     again, issued = ensure_certificates(tmp_path, ["a", "b"])
-    assert issued == [] and again == first
+    assert issued == []
+    assert again == first
     (tmp_path / "ca.key").unlink()
     _, issued = ensure_certificates(tmp_path, ["a"])
     assert issued == ["a"]
@@ -189,4 +193,5 @@ def test_a_bad_rotation_interval_is_refused_before_anything_starts(desk: Path, v
         timeout=60,
     )
     assert done.returncode == 2, done.stderr
-    assert "--rotate-keys-every" in done.stderr and "Traceback" not in done.stderr
+    assert "--rotate-keys-every" in done.stderr
+    assert "Traceback" not in done.stderr

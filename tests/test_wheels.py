@@ -115,8 +115,10 @@ def _eventually(probe: httpx.Client, url: str, body: dict[str, str], timeout: fl
 
 def test_the_runtime_wheel_alone_runs_generated_services(venv: Path, isolated: Options, tmp_path: Path) -> None:
     """user-accounts' services in a venv with only planforge-runtime: probes, a route, an event end to end."""
-    assert _imports(venv, "planforge_runtime") and not _imports(venv, "planforge")
-    assert not _imports(venv, "planforge_testkit") and not _imports(venv, "jinja2")
+    assert _imports(venv, "planforge_runtime")
+    assert not _imports(venv, "planforge")
+    assert not _imports(venv, "planforge_testkit")
+    assert not _imports(venv, "jinja2")
     generated = tmp_path / "user-accounts"
     shutil.copytree(REPO / "generated" / "user-accounts", generated)  # the services with their handlers
     pins = {p.read_text().splitlines()[-1] for p in generated.glob("services/*/requirements.txt")}
@@ -145,9 +147,10 @@ def test_the_runtime_wheel_alone_runs_generated_services(venv: Path, isolated: O
 def test_a_plain_install_generates_the_examples_as_committed(
     venv: Path, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
-    """planforge's wheel and the runtime's, no extras: every example's owned files are byte for byte generated/."""
+    """Planforge's wheel and the runtime's, no extras: every example's owned files are byte for byte generated/."""
     _pip(venv, "install", "--quiet", "--no-compile", str(wheels["planforge"]), str(wheels["planforge_runtime"]))
-    assert not _imports(venv, "planforge_testkit") and not _imports(venv, "pytest")
+    assert not _imports(venv, "planforge_testkit")
+    assert not _imports(venv, "pytest")
     planforge_cli = venv.parent / "planforge"
     shutil.copytree(REPO / "examples", tmp_path / "examples")  # the same manifest path, relative to the output
     env = {**_clean_env(), "PLANFORGE_NO_CACHE": "1"}  # render everything in this venv, with its own packages

@@ -9,7 +9,7 @@ __all__ = ["binding_matches", "topic_matches"]
 
 
 def binding_matches(exchange_type: str, pattern: str, routing_key: str) -> bool:
-    """Does a binding with this pattern route this key on an exchange of this type?"""
+    """Whether a binding with this pattern routes this key on an exchange of this type."""
     if exchange_type == "fanout":
         return True
     if exchange_type == "direct":

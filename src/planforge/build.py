@@ -106,7 +106,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
 
 
 def _locator(document: Document) -> Any:
-    """path -> Location of the value at path in the manifest."""
+    """A function from a path to the Location of the value at that path in the manifest."""
 
     def located(path: JsonPath) -> Location:
         line, col = document.positions.of(path)

@@ -50,6 +50,6 @@ def store_text(path: Path, text: str) -> None:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
-        os.replace(temp, path)
+        Path(temp).replace(path)
     except OSError:
         return

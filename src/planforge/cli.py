@@ -31,7 +31,8 @@ __all__ = ["app", "main"]
 class _Commands(click.Group):
     """Commands listed in the order they are defined (validate, generate, check, ...), not sorted."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 (click's signature)
+        """The commands in definition order."""
         return list(self.commands)
 
 

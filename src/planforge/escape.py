@@ -69,7 +69,7 @@ def comment(text: object) -> str:
 
 
 def _unicode_escapes(literal: str) -> str:
-    """JSON text with every invisible or line-breaking code point as a \\u escape (its own newlines kept)."""
+    r"""JSON text with every invisible or line-breaking code point as a \u escape (its own newlines kept)."""
     return _NOT_PRINTABLE_ASCII_OR_NEWLINE.sub(_json_escape, literal)
 
 
@@ -120,7 +120,7 @@ def yaml_str(value: object) -> str:
 
 
 def _py_escapes(literal: str) -> str:
-    """A Python literal with every invisible or line-breaking code point as a \\u/\\U escape."""
+    r"""A Python literal with every invisible or line-breaking code point as a \u/\U escape."""
     return _NOT_PRINTABLE_ASCII.sub(_py_escape, literal)
 
 

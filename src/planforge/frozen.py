@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 __all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
 
 
-def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
+def _refuse(self: object, *_args: object, **_kwargs: object) -> NoReturn:
     raise TypeError(f"{type(self).__name__} is read-only: copy it before changing it")
 
 

@@ -13,7 +13,6 @@ import contextlib
 import difflib
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +158,7 @@ def apply(plan: WritePlan) -> None:
             _remove_empty(directory)
         raise
     for temp, target in staged:
-        os.replace(temp, target)
+        temp.replace(target)
     for target in removals:
         target.unlink(missing_ok=True)
         _prune(target.parent, root)

@@ -20,7 +20,7 @@ def normalized(template: str) -> str:
 
 
 def template_matches(template: str, path: str) -> bool:
-    """Does a concrete path (or another template) match a route template, '{param}' matching one segment?"""
+    """Whether a concrete path (or another template) matches a route template, '{param}' matching one segment."""
     pattern = _PARAMETER.sub("[^/]+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
     return re.fullmatch(pattern, path.split("?", 1)[0]) is not None
 

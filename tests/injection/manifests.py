@@ -72,7 +72,7 @@ def _child(node: dict[str, Any], key: str) -> Any:
 
 
 def _json_schema_texts(value: Any, path: Path_) -> Iterator[Path_]:
-    """description and title strings anywhere inside one of the manifest's JSON Schemas."""
+    """The description and title strings anywhere inside one of the manifest's JSON Schemas."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key in _SCHEMA_TEXT_KEYS and isinstance(item, str):
@@ -107,7 +107,7 @@ def _get(data: Any, path: Path_) -> Any:
 
 
 def write(data: Any, folder: Path) -> Path:
-    """data as a manifest file (JSON is YAML 1.2; every non-ASCII character as an escape)."""
+    """The data as a manifest file (JSON is YAML 1.2; every non-ASCII character as an escape)."""
     path = folder / "feature.yaml"
     path.write_text(json.dumps(data, ensure_ascii=True, indent=1) + "\n", encoding="utf-8")
     return path

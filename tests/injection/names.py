@@ -137,7 +137,7 @@ def names_of(data: Any) -> dict[str, set[str]]:
 
 
 def order_preserving(old: set[str], new: list[str]) -> dict[str, str]:
-    """old names to new ones, the n-th smallest to the n-th smallest (new has at least as many)."""
+    """Map old names to new ones, the n-th smallest to the n-th smallest (new has at least as many)."""
     return dict(zip(sorted(old), sorted(new)[: len(old)], strict=True))
 
 

@@ -96,7 +96,7 @@ def shell(path: str, text: str) -> Any:
     ]
 
 
-def markdown(path: str, text: str) -> Any:
+def markdown(_path: str, text: str) -> Any:
     """Markdown blocks and inline markup (markdown-it), text masked; Mermaid blocks with their labels masked."""
     found = []
     for token in _MARKDOWN.parse(text):

@@ -95,7 +95,7 @@ def _nullable() -> st.SearchStrategy[Shape]:
 
 
 def _unions() -> st.SearchStrategy[Shape]:
-    """oneOf (branches that exclude each other) and anyOf."""
+    """The unions: oneOf (branches that exclude each other) and anyOf."""
     return st.sampled_from(
         [
             Shape({"oneOf": [{"type": "string", "maxLength": 8}, {"type": "integer", "minimum": 0}]}, "ab"),

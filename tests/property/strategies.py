@@ -325,7 +325,7 @@ def flows(
                 steps.append(
                     {"by": service.name, "does": "Asks another service", "call": f"{route['method']} {route['path']}"}
                 )
-        steps += _event_steps(draw, services, event_table)
+        steps += _event_steps(draw, services)
         flow: dict[str, Any] = {"name": f"Flow {WORDS[index]}", "summary": "A generated integration point."}
         if steps:
             flow["steps"] = steps
@@ -338,7 +338,7 @@ def flows(
     return found
 
 
-def _event_steps(draw: st.DrawFn, services: list[_Service], event_table: dict[str, Any]) -> list[dict[str, Any]]:
+def _event_steps(draw: st.DrawFn, services: list[_Service]) -> list[dict[str, Any]]:
     """A publisher's step, then steps of the consumers reacting (some with a compensation event they publish)."""
     published = [(s, e) for s in services for e in s.publishes]
     if not published or not draw(st.booleans()):
@@ -385,7 +385,7 @@ def testing(draw: st.DrawFn, flow_list: list[dict[str, Any]], service_names: lis
 
 
 def policies() -> st.SearchStrategy[dict[str, Any]]:
-    """resilience (backoff as long as max_retries), discovery, observability (a correlation header), security, ..."""
+    """Policies: resilience (backoff as long as max_retries), discovery, observability (a correlation header), ..."""
     return st.fixed_dictionaries(
         {
             "resilience": st.integers(1, 4).map(
@@ -468,7 +468,7 @@ def _calls(draw: st.DrawFn, services: list[_Service]) -> None:
 def _events_section(
     draw: st.DrawFn, services: list[_Service], shapes: dict[str, Shape], datastores: dict[str, Any], manifest: Any
 ) -> dict[str, set[str]]:
-    """events and broker; publishers and consumers on the services. Returns event -> queues it must reach."""
+    """The events and broker; publishers and consumers on the services. Returns event -> queues it must reach."""
     if not draw(st.booleans()):
         return {}
     exchange_table = draw(exchanges())

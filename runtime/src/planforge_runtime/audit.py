@@ -105,7 +105,7 @@ class RedisAuditLog:
         self.redis = redis
         self.key = f"{prefix}planforge:audit"
 
-    async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:
+    async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:  # noqa: ARG002 (AuditLog's signature)
         """XADD the record's fields (empty strings for missing ones)."""
         fields = {k: ("" if v is None else v.isoformat() if isinstance(v, datetime) else v) for k, v in _fields(record)}
         await self.redis.xadd(self.key, fields)  # type: ignore[arg-type]
@@ -114,7 +114,7 @@ class RedisAuditLog:
 class LoggerAuditLog:
     """Records as JSON lines on the planforge.audit logger, for services with no store of their own."""
 
-    async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:
+    async def append(self, record: AuditRecord, session: AsyncSession | None = None) -> None:  # noqa: ARG002 (AuditLog's signature)
         """Log the record as one JSON object."""
         _log.info("%s", json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in _fields(record)}))
 

@@ -36,7 +36,7 @@ class CircuitBreaker:
         return "half-open" if self.clock() - self.opened_at >= self.config.half_open_after else "open"
 
     def allow(self) -> bool:
-        """May a call go out now?"""
+        """Whether a call may go out now."""
         state = self.state
         if state == "closed":
             return True

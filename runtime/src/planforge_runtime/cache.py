@@ -159,5 +159,5 @@ def _text(value: bytes | str | None) -> str:
 
 
 def _glob_escaped(text: str) -> str:
-    """text matched literally by a Redis MATCH pattern."""
+    """The text, matched literally by a Redis MATCH pattern."""
     return "".join("\\" + c if c in "\\*?[]" else c for c in text)

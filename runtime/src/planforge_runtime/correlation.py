@@ -61,6 +61,7 @@ class CorrelationMiddleware:
         self.header = header.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection, an HTTP request with its correlation ID in context and on the response."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

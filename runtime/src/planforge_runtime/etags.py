@@ -26,7 +26,7 @@ def etag_of(data: Any) -> str:
 
 
 def if_match_names(header: str, etag: str) -> bool:
-    """Does an If-Match header name etag (strong comparison; '*' names any current version)?"""
+    """Whether an If-Match header names etag (strong comparison; '*' names any current version)."""
     tags = [tag.strip() for tag in header.split(",")]
     return "*" in tags or etag in tags
 

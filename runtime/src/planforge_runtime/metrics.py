@@ -91,7 +91,7 @@ class Metrics:
             self.errors.labels(method, route).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    async def endpoint(self, request: Request) -> Response:
+    async def endpoint(self, request: Request) -> Response:  # noqa: ARG002 (a Starlette endpoint takes the request)
         """GET /metrics in the Prometheus text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -111,6 +111,7 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection, timing an HTTP request under its route template."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

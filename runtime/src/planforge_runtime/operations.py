@@ -261,7 +261,7 @@ class Operations:
         return dependency
 
     async def startup(self, resources: Resources) -> None:
-        """Call `async def startup(resources)` of the impl package, if a person wrote one (e.g. to create tables)."""
+        """Run the impl package's `startup(resources)` coroutine, if a person wrote one (e.g. to create tables)."""
         package = self._import(self.implementations)
         hook = getattr(package, "startup", None)
         if inspect.iscoroutinefunction(hook):

@@ -1,6 +1,6 @@
-"""Strings that match a regular expression, deterministic per seed: the `pattern` keyword of the sampler.
+r"""Strings that match a regular expression, deterministic per seed: the `pattern` keyword of the sampler.
 
-The pattern is parsed with Python's own regex parser and walked: literals, classes (`[a-z]`, `\\d`, `\\w`, `\\s`,
+The pattern is parsed with Python's own regex parser and walked: literals, classes (`[a-z]`, `\d`, `\w`, `\s`,
 negated ones), `.`, groups, alternation, anchors and repetition. Repetitions start at their minimum and grow until
 the string is long enough. Lookarounds and back-references are not supported (PatternError).
 """

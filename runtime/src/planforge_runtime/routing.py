@@ -36,6 +36,7 @@ class MethodMiddleware:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection, answering 405 for an HTTP method the path does not have."""
         if scope["type"] == "http":
             allowed = allowed_methods(self.routes, scope["path"])
             if allowed and scope["method"] not in allowed:

@@ -28,10 +28,10 @@ _FORMATS: dict[str, Callable[[str], str]] = {
     "uuid": lambda token: str(uuid.uuid5(uuid.NAMESPACE_URL, token)),
     "email": lambda token: f"e2e-{token}@example.com",
     "idn-email": lambda token: f"e2e-{token}@example.com",
-    "date-time": lambda token: _EPOCH,
-    "date": lambda token: _EPOCH[:10],
-    "time": lambda token: "09:00:00Z",
-    "duration": lambda token: "PT1M",
+    "date-time": lambda _token: _EPOCH,
+    "date": lambda _token: _EPOCH[:10],
+    "time": lambda _token: "09:00:00Z",
+    "duration": lambda _token: "PT1M",
     "uri": lambda token: f"https://example.com/{token}",
     "iri": lambda token: f"https://example.com/{token}",
     "uri-reference": lambda token: f"/{token}",
@@ -39,10 +39,10 @@ _FORMATS: dict[str, Callable[[str], str]] = {
     "uri-template": lambda token: f"https://example.com/{token}/{{id}}",
     "hostname": lambda token: f"e2e-{token}.example.com",
     "idn-hostname": lambda token: f"e2e-{token}.example.com",
-    "ipv4": lambda token: "203.0.113.7",
-    "ipv6": lambda token: "2001:db8::7",
+    "ipv4": lambda _token: "203.0.113.7",
+    "ipv6": lambda _token: "2001:db8::7",
     "json-pointer": lambda token: f"/{token}",
-    "relative-json-pointer": lambda token: "0",
+    "relative-json-pointer": lambda _token: "0",
     "regex": lambda token: f"^{token}$",
 }
 _MAX_DEPTH = 12
@@ -72,7 +72,7 @@ def sample(
 
 
 def samples(schema: Mapping[str, Any], count: int, seed: str, schemas: Mapping[str, Any] | None = None) -> list[Any]:
-    """count valid instances of schema, different where the schema allows it (for events without examples)."""
+    """A count of valid instances of schema, different where the schema allows it (for events without examples)."""
     return [sample(schema, f"{seed}-{index}", schemas=schemas) for index in range(count)]
 
 

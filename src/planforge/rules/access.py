@@ -12,7 +12,7 @@ __all__ = ["check"]
 
 
 def check(m: Manifest) -> Iterator[Diagnostic]:
-    """access only on routes that need a token; access.owner names one of the route's path parameters."""
+    """Access only on routes that need a token; access.owner names one of the route's path parameters."""
     for service, index, route in m.service_routes():
         access = route.get("access")
         if access is None:

@@ -37,7 +37,7 @@ def _volatile_quorum(m: Manifest) -> Iterator[Diagnostic]:
 
 
 def delivers(m: Manifest, event: str, queue: str) -> bool:
-    """Does some binding of the queue route the event (its exchange and routing key) to it?"""
+    """Whether some binding of the queue routes the event (its exchange and routing key) to it."""
     exchange = m.events[event]["exchange"]
     kind, key = m.exchange_type(exchange), m.routing_key(event)
     return any(

@@ -95,7 +95,7 @@ class Manifest:
         return [name for name, store in self.datastores.items() if store["kind"] == kind]
 
     def uses_kind(self, service: str, kind: str) -> bool:
-        """Does the service use a datastore of this kind?"""
+        """Whether the service uses a datastore of this kind."""
         uses = self.services.get(service, {}).get("uses", [])
         return any(self.datastores.get(u, {}).get("kind") == kind for u in uses)
 

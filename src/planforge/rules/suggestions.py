@@ -69,7 +69,7 @@ def _binds(m: Manifest, event: str, exchange: str, queue: str) -> bool:
 
 
 def _reaches_consumers(m: Manifest, event: str, exchange: str) -> bool:
-    """Would the event, published on exchange, reach every queue it is consumed from (at least one)?"""
+    """Whether the event, published on exchange, would reach every queue it is consumed from (at least one)."""
     queues = {
         c["queue"] for spec in m.services.values() for c in spec.get("consumes", []) if c["event"] == event
     } & set(m.queues)

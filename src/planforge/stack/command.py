@@ -14,7 +14,7 @@ __all__ = ["run"]
 # --- the command ----------------------------------------------------------------------------------------------
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 

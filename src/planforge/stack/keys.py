@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
@@ -49,7 +48,7 @@ def rotate_jwt_keys(folder: Path | str, algorithm: str, *, token_lifetime: float
     # Readers open jwks.json on every token: the new set replaces the old one in one rename, never half-written.
     staged = folder / f".{JWKS_FILE}.new"
     write_key_file(staged, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
-    os.replace(staged, jwks)
+    staged.replace(jwks)
     return kid
 
 

@@ -38,7 +38,7 @@ class ReplayError(FindingsError):
 
 
 def dead_letter_queues(generated: Path) -> dict[str, str]:
-    """queue -> its dead letter queue, read from the feature's broker/definitions.json."""
+    """Each queue -> its dead letter queue, read from the feature's broker/definitions.json."""
     from planforge.topology import dead_letter_queue
 
     path = generated / "broker" / "definitions.json"

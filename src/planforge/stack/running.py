@@ -431,10 +431,10 @@ class Stack:
         self._await(child, "/-/ready")
 
     def _warn_unreadable(self, path: Path) -> None:
-        """nginx run as root reads keys in workers that run as 'nobody': every parent folder must let others in."""
+        """Nginx run as root reads keys in workers that run as 'nobody': every parent folder must let others in."""
         if os.geteuid() != 0:
             return
-        closed = [p for p in path.parents if not os.stat(p).st_mode & 0o001]
+        closed = [p for p in path.parents if not p.stat().st_mode & 0o001]
         if closed:
             self._line(f"  warning: nginx workers (user nobody) cannot enter {closed[0]}; protected routes will fail")
 

@@ -116,7 +116,7 @@ def tls_settings() -> dict[str, str]:
 
 
 def serve_options() -> list[str]:
-    """uvicorn's options for HTTPS that requires a client certificate from the CA (ssl.CERT_REQUIRED is 2)."""
+    """The uvicorn options for HTTPS that requires a client certificate from the CA (ssl.CERT_REQUIRED is 2)."""
     return [
         "--ssl-certfile",
         TLS_FILES["certificate"],

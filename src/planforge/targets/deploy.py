@@ -299,7 +299,7 @@ def _postgres(model: Model, names: dict[str, str]) -> Container:
     )
 
 
-def _redis(model: Model, names: dict[str, str]) -> Container:
+def _redis(_model: Model, names: dict[str, str]) -> Container:
     return Container(
         name=names["redis"],
         comment="Infrastructure: Redis.",
@@ -308,7 +308,7 @@ def _redis(model: Model, names: dict[str, str]) -> Container:
     )
 
 
-def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
+def _rabbitmq(_model: Model, names: dict[str, str]) -> Container:
     return Container(
         name=names["rabbitmq"],
         comment="Infrastructure: RabbitMQ, with the feature's topology imported at boot (see rabbitmq/rabbitmq.conf).",

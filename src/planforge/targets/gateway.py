@@ -173,7 +173,7 @@ def _context(model: Model, gateway: Gateway) -> dict[str, object]:
         "status_listen": DEFAULT_STATUS_LISTEN,
         "status_path": STATUS_PATH,
         "correlation": {"header": correlation, "variable": "$http_" + correlation.lower().replace("-", "_")},
-        "upstreams": _upstreams(model, gateway),
+        "upstreams": _upstreams(model),
         "locations": _locations(model, gateway),
         "access_rules": _access_rules(model),
         "jwt": _jwt(model, gateway),
@@ -208,7 +208,7 @@ def _literal(value: str) -> str:
     return _REGEX_SPECIAL.sub(r"\\\1", _safe(value))
 
 
-def _upstreams(model: Model, gateway: Gateway) -> tuple[Upstream, ...]:
+def _upstreams(model: Model) -> tuple[Upstream, ...]:
     """One upstream per routed service, named after its package (nginx names allow no '-')."""
     routed = [model.service(name) for name in model.routed_services]
     return tuple(Upstream(_safe(s.package), s.name, f"127.0.0.1:{s.port}") for s in routed)
@@ -290,7 +290,7 @@ def _jwt(model: Model, gateway: Gateway) -> dict[str, object] | None:
 
 
 def _rate(gateway: Gateway) -> dict[str, object]:
-    """nginx's leaky bucket: one request per period/N, a burst of model.burst, Retry-After one interval."""
+    """The nginx leaky bucket: one request per period/N, a burst of model.burst, Retry-After one interval."""
     unit = "m" if gateway.rate_per == "minute" else "s"
     period = 60 if unit == "m" else 1
     return {

@@ -151,7 +151,7 @@ def _service_documents(model: Model, service: Service) -> list[dict[str, Any]]:
         *(_deployment(model, service, labels, track, replicas) for track, replicas in _tracks(model)),
         _cluster_service(model, service.name, labels, service.port),
         _disruption_budget(model, service.name, labels),
-        _autoscaler(model, service.name, labels, _tracks(model)[0][0]),
+        _autoscaler(service.name, labels, _tracks(model)[0][0]),
         _network_policy(model, service.name, labels, _ingress_from(model, service), _egress_of(model, service)),
         *(_migration_job(model, service) if _owns_database(model, service) else []),
         *([certificates.certificate(model, service.name, labels)] if model.mtls else []),
@@ -415,7 +415,7 @@ def _disruption_budget(model: Model, name: str, labels: dict[str, str]) -> dict[
     }
 
 
-def _autoscaler(model: Model, name: str, labels: dict[str, str], track: str | None) -> dict[str, Any]:
+def _autoscaler(name: str, labels: dict[str, str], track: str | None) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -651,7 +651,7 @@ def _key_files(algorithm: str) -> tuple[str, str]:
 class _Dumper(yaml.SafeDumper):
     """Block style; long strings (embedded files) as literal blocks when they can be; no anchors."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 (PyYAML's signature)
         return True
 
 

@@ -74,7 +74,7 @@ def tuple_of(items: list[Seq | str]) -> Seq | str:
 
 
 def _import_key(name: str) -> tuple[int, str]:
-    """isort's order-by-type: CONSTANTS, then Classes, then functions."""
+    """The isort order-by-type: CONSTANTS, then Classes, then functions."""
     kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
     return kind, name
 

@@ -22,7 +22,7 @@ from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
 from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
-from planforge.targets.pymodels import Models, feature_models, python_models
+from planforge.targets.pymodels import feature_models, python_models
 from planforge.targets.service_events import (
     consumer_stubs,
     events_contract_tests,
@@ -67,7 +67,7 @@ def render(model: Model) -> Output:
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=py_doc(service.title)
         )
-        owned[f"{root}/app.py"] = _app(model, service, endpoints, models)
+        owned[f"{root}/app.py"] = _app(model, service, endpoints)
         owned[f"{root}/models.py"] = models.source
         bodies = _bodies(model, service)
         if bodies is not None:
@@ -80,7 +80,7 @@ def render(model: Model) -> Output:
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
         user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=py_doc(service.title))
         for endpoint in endpoints:
-            user[f"{root}/impl/{endpoint.module}.py"] = _stub(service, endpoint)
+            user[f"{root}/impl/{endpoint.module}.py"] = _stub(endpoint)
         if has_events(service):
             owned[f"{root}/events.py"] = events_module(model, service, py_doc(service.title), models.events)
             owned[f"{root}/topology.json"] = topology_json(model, service)
@@ -262,7 +262,7 @@ def _read_call(update: Endpoint, reader: Endpoint) -> Seq:
     return Seq("", (py_str(reader.module), Seq("", tuple(values), "{}")), is_tuple=True)
 
 
-def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Models) -> str:
+def _app(model: Model, service: Service, endpoints: list[Endpoint]) -> str:
     stdlib = {"from typing import Annotated, Any"} if endpoints else set()
     fastapi = {"from fastapi import APIRouter, FastAPI"}
     runtime = {"from planforge_runtime import Operations, ServiceConfig, Settings, create_app"}
@@ -378,7 +378,7 @@ def _pii(model: Model) -> list[str]:
 # --- User-owned stubs ----------------------------------------------------------------------------
 
 
-def _stub(service: Service, endpoint: Endpoint) -> str:
+def _stub(endpoint: Endpoint) -> str:
     route = endpoint.route
     items: list[Seq | str] = ["ctx: Context", "*"]
     items += [f"{a.name}: {a.annotation}" for a in endpoint.arguments]

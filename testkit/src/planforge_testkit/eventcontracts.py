@@ -45,7 +45,13 @@ class RecordingPublisher(Publisher):
         self.sent: list[Envelope] = []
 
     async def publish(
-        self, envelope: Envelope, exchange: str, routing_key: str, *, headers: Mapping[str, Any] | None = None
+        self,
+        envelope: Envelope,
+        # Publisher.publish's signature: where a real publisher would send the envelope, unused here.
+        exchange: str,  # noqa: ARG002
+        routing_key: str,  # noqa: ARG002
+        *,
+        headers: Mapping[str, Any] | None = None,  # noqa: ARG002
     ) -> None:
         """Record the envelope."""
         self.sent.append(envelope)
@@ -91,7 +97,7 @@ async def consume_example(app: FastAPI, queue: str, event_type: str, example: An
 
 
 def vhost_url(url: str, vhost: str) -> str:
-    """url (an AMQP URL) pointing at vhost instead."""
+    """The AMQP URL url, pointing at vhost instead."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, parts.fragment))
 

@@ -88,7 +88,8 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers["content-type"]
     body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"], body
+    assert body["status"] == status, body
+    assert body["title"], body
     return body
 
 

@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 def through_port(url: str, port: int) -> str:
-    """url with its host and port replaced by 127.0.0.1:port (credentials and vhost kept)."""
+    """The URL with its host and port replaced by 127.0.0.1:port (credentials and vhost kept)."""
     parts = urlsplit(url)
     credentials = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
     return parts._replace(netloc=f"{credentials}127.0.0.1:{port}").geturl()

@@ -1,0 +1,1 @@
+"""The runtime's own Alembic revisions (messaging, outbox and audit tables)."""
