@@ -12,6 +12,7 @@ from planforge.runtime.breaker import CircuitBreaker, CircuitOpenError, http_cli
 from planforge.runtime.cache import CacheAside
 from planforge.runtime.config import BreakerConfig, CacheConfig, DatastoreConfig, ServiceConfig, Settings
 from planforge.runtime.correlation import current_correlation_id
+from planforge.runtime.formats import checked_format
 from planforge.runtime.logs import mask_pii
 from planforge.runtime.operations import Context, Operations, Reply
 from planforge.runtime.problems import PROBLEM_JSON, Problem
@@ -35,6 +36,7 @@ __all__ = [
     "Settings",
     "TokenIssuer",
     "TokenVerifier",
+    "checked_format",
     "create_app",
     "current_correlation_id",
     "http_client",
