@@ -86,6 +86,7 @@ class Argument:
     marker: Seq
     optional: bool
     parameter: str = ""
+    checked: str | None = None  # the format the runtime checks on the raw value (pydantic's parsing is laxer)
 
 
 @dataclass
@@ -155,7 +156,18 @@ def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str
         marker_items.append(f"description={py_str(parameter.description)}")
     marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
     optional = not parameter.required
-    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional, parameter.name)
+    checked = _checked_format(schema, named)
+    annotation = f"{annotation} | None" if optional else annotation
+    return Argument(name, annotation, marker, optional, parameter.name, checked)
+
+
+def _checked_format(schema: Any, named: dict[str, Any]) -> str | None:
+    """The format of a parameter (of its items, for a repeated query parameter) parsed into a Python type."""
+    if isinstance(schema, dict) and schema.get("type") == "array":
+        schema = resolve(schema.get("items", {}), named)
+    if not isinstance(schema, dict) or schema.get("type") != "string" or schema.get("enum"):
+        return None
+    return schema["format"] if schema.get("format") in _FORMATS else None
 
 
 def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
@@ -182,7 +194,10 @@ def _signature(endpoint: Endpoint, context: Seq | str) -> list[Seq | str]:
     items: list[Seq | str] = [Seq("ctx: Annotated", ("Context", Seq("Depends", (context,))), "[]"), "*"]
     for argument in endpoint.arguments:
         default = " = None" if argument.optional else ""
-        items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
+        metadata: tuple[Seq | str, ...] = (argument.annotation, argument.marker)
+        if argument.checked:
+            metadata += (Seq("checked_format", (py_str(argument.checked),)),)
+        items.append(Seq(f"{argument.name}: Annotated", metadata, "[]", default))
     if endpoint.body:
         items.append(f"body: {endpoint.body}")
     return items if len(items) > 2 else items[:1]
@@ -254,6 +269,8 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Mode
         fastapi.add("from fastapi import Depends")
         fastapi |= {f"from fastapi import {a.marker.head}" for a in endpoint.arguments}
         runtime.add("from planforge.runtime import Context")
+        if any(a.checked for a in endpoint.arguments):
+            runtime.add("from planforge.runtime import checked_format")
         if any(value == "PROBLEM" for _, value in endpoint.responses):
             runtime.add("from planforge.runtime import PROBLEM")
     config, config_imports = _config(model, service)
