@@ -300,3 +300,22 @@ def test_data_consistency_on_routes_that_answer_202_is_generated(tmp_path: Path)
     text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
     assert 'journey.call("POST /api/v1/users")' in text
     assert 'success = e2e.feature.route("PUT /api/v1/users/{userId}").success' in text
+
+
+def test_path_parameters_take_their_declared_or_derived_source() -> None:
+    """Each path parameter names where its value comes from (derived from the creating POST's required property,
+    declared as another route's response property, or chosen by the client); no 'xId' takes an 'id' by name."""
+    validation = validate(REPO / "tests" / "cases" / "gen-path-parameter-sources" / "feature.yaml")
+    assert validation.ok and validation.document is not None, validation.diagnostics
+    owned = render(validation.document, "feature.yaml", ("e2e",)).output.owned
+    routes = json.loads(owned["tests/e2e/feature.json"])["routes"]
+    assert routes["GET /api/v1/shelves/{shelfId}"]["sources"] == {
+        "shelfId": {"call": "POST /api/v1/shelves", "field": "shelfId"}
+    }
+    assert routes["GET /api/v1/names/{shelfName}"]["sources"] == {
+        "shelfName": {"call": "POST /api/v1/shelves", "field": "name"}
+    }
+    assert routes["PUT /api/v1/bins/{binId}"]["sources"] == {"binId": {"call": None, "field": None}}
+    for example in EXAMPLES:
+        for call, route in feature(example).data["routes"].items():
+            assert set(route["sources"]) == set(re.findall(r"\{([^}]+)\}", call)), call

@@ -20,9 +20,10 @@ from planforge.runtime.e2e.broker import EventTap
 from planforge.runtime.e2e.feature import Feature, RouteFacts, sign_token
 from planforge.runtime.samples import sample
 
-__all__ = ["E2E", "Journey", "consumed_count"]
+__all__ = ["E2E", "Journey", "consumed_count", "metric_sum"]
 
 _CONSUMED = "planforge_events_consumed_total"
+_SERVED = "http_requests_total"
 _SAMPLE_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -37,6 +38,7 @@ class E2E:
     tap: EventTap
     private_key: str
     consumers: dict[str, list[str]] = field(default_factory=dict)
+    callees: list[tuple[str, str, str]] = field(default_factory=list)  # (service, method, route) others call
     timeout: float = 20.0
 
     def journey(self, name: str) -> Journey:
@@ -51,16 +53,29 @@ class E2E:
             return 0.0
         return consumed_count(text, event, outcome)
 
+    def served(self, service: str, method: str, route: str) -> float:
+        """http_requests_total of the service for the route template, over statuses (0 when down)."""
+        try:
+            text = httpx.get(self.service_url(service) + "/metrics", timeout=5).text
+        except httpx.TransportError:
+            return 0.0
+        return metric_sum(text, _SERVED, {"method": method, "route": route})
+
 
 def consumed_count(metrics: str, event: str, outcome: str = "ok") -> float:
     """The sum of planforge_events_consumed_total{event=..., outcome=...} in a Prometheus text exposition."""
+    return metric_sum(metrics, _CONSUMED, {"event": event, "outcome": outcome})
+
+
+def metric_sum(metrics: str, name: str, wanted: dict[str, str]) -> float:
+    """The sum of the samples of a metric whose labels include wanted, in a Prometheus text exposition."""
     total = 0.0
     for line in metrics.splitlines():
         match = _SAMPLE_LINE.match(line)
-        if not match or match["name"] != _CONSUMED:
+        if not match or match["name"] != name:
             continue
         labels = dict(_LABEL.findall(match["labels"] or ""))
-        if labels.get("event") == event and labels.get("outcome") == outcome:
+        if all(labels.get(key) == value for key, value in wanted.items()):
             total += float(match["value"])
     return total
 
@@ -72,6 +87,8 @@ class Journey:
         self.e2e, self.name = e2e, name
         self.correlation_id = f"e2e-{uuid.uuid4().hex}"
         self.values: dict[str, Any] = {}
+        self.responses: dict[str, Any] = {}  # the last success body of each call
+        self.chosen: dict[tuple[str, str], str] = {}  # path values the client chose, by (call, parameter)
         self.done: set[str] = set()
         self.issued: str | None = None  # the token the manifest's token route returned
         self.subject: str | None = None  # the subject the manifest's subject route created
@@ -79,6 +96,9 @@ class Journey:
             (service, event): e2e.consumed(service, event)
             for event, services in e2e.consumers.items()
             for service in services
+        }
+        self.served_baselines = {
+            (service, method, route): e2e.served(service, method, route) for service, method, route in e2e.callees
         }
 
     # --- client calls
@@ -165,18 +185,23 @@ class Journey:
         return sign_token(self.e2e.feature, self.e2e.private_key, self.subject or str(uuid.uuid4()))
 
     def _path(self, route: RouteFacts) -> str:
-        """The route's path with each {parameter} filled: a value this journey sent or received (an 'xId' takes a
-        received 'id'), else its subject's identifier on a protected route, else a sample of its schema."""
+        """The route's path with each {parameter} filled from its source (feature.json): the property of the
+        success response of the call that holds it (made first if this journey has not made it), or a value the
+        client chose (the same one each time this journey calls the route)."""
 
         def value(match: re.Match[str]) -> str:
             name = match[1]
-            if name in self.values:
-                return str(self.values[name])
-            if name.endswith("Id") and "id" in self.values:
-                return str(self.values["id"])
-            if self.subject is not None and not route.public:
-                return self.subject  # the subject this journey signed in as (testing.auth.subject)
-            return str(sample(route.parameters.get(name, {}).get("schema", {"type": "string"}), name))
+            source = route.sources.get(name)
+            assert source is not None, f"{self.name}: {route.call}: no source for the path parameter {name}"
+            if source["call"] is None:
+                schema = route.parameters.get(name, {}).get("schema", {"type": "string"})
+                return self.chosen.setdefault((route.call, name), str(sample(schema, uuid.uuid4().hex)))
+            if source["call"] not in self.responses:
+                self.call(source["call"])
+            body = self.responses[source["call"]]
+            found = body.get(source["field"]) if isinstance(body, dict) else None
+            assert found is not None, f"{self.name}: {source['call']} answered no {source['field']}: {body}"
+            return str(found)
 
         return re.sub(r"\{([^}]+)\}", value, route.path)
 
@@ -195,6 +220,7 @@ class Journey:
         body = response.json()
         if route.response is not None:
             jsonschema.validate(body, route.response)
+        self.responses[route.call] = body
         if not isinstance(body, dict):
             return
         self.values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
@@ -226,8 +252,26 @@ class Journey:
         self.baselines[service, event] = count
         return count
 
+    def served(self, service: str, method: str, route: str) -> float:
+        """The service answered a request on the route (another service's call) once more than at the start."""
+        key = (service, method, route)
+        baseline = self.served_baselines.get(key, 0.0)
+        deadline = time.monotonic() + self.e2e.timeout
+        count = self.e2e.served(*key)
+        while count <= baseline and time.monotonic() < deadline:
+            time.sleep(0.1)
+            count = self.e2e.served(*key)
+        assert count > baseline, (
+            f"{self.name}: {service} served no {method} {route} (http_requests_total stays {count:g})"
+        )
+        self.served_baselines[key] = count
+        return count
+
     def restarted(self, service: str) -> None:
         """The service was restarted: its counters begin again at zero."""
         for key in self.baselines:
             if key[0] == service:
                 self.baselines[key] = 0.0
+        for served in self.served_baselines:
+            if served[0] == service:
+                self.served_baselines[served] = 0.0
