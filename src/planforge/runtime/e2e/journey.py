@@ -110,6 +110,8 @@ class Journey:
         issuing service by an event, a moment later."""
         route = self.e2e.feature.route(call)
         self._prerequisites(route)
+        if route.concurrency == "etag" and route.method != "GET" and "If-Match" not in (headers or {}):
+            headers = {**(headers or {}), "If-Match": self._current_etag(route)}
         auth = self.e2e.feature.auth
         retry = auth is not None and call == auth.token_call and auth.subject_call in self.done
         deadline = time.monotonic() + (self.e2e.timeout if retry else 0)
@@ -125,6 +127,13 @@ class Journey:
         self._remember(route, response)
         self.done.add(call)
         return response
+
+    def _current_etag(self, route: RouteFacts) -> str:
+        """The ETag a conditional update must send: what the GET of the same path answers now."""
+        read = f"GET {route.path}"
+        etag = self.call(read).headers.get("ETag")
+        assert etag, f"{self.name}: {read} answered no ETag, which {route.call} needs in If-Match"
+        return str(etag)
 
     def unavailable(self, call: str) -> httpx.Response:
         """The call, while the service behind it is down: the gateway answers 502, 503 or 504 with a problem."""
