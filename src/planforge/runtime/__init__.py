@@ -10,6 +10,7 @@ from planforge.runtime.app import PROBLEM, create_app
 from planforge.runtime.auth import TokenIssuer, TokenVerifier
 from planforge.runtime.breaker import CircuitBreaker, CircuitOpenError, http_client
 from planforge.runtime.cache import CacheAside
+from planforge.runtime.clients import CallFailed, ServiceClient
 from planforge.runtime.config import BreakerConfig, CacheConfig, DatastoreConfig, ServiceConfig, Settings
 from planforge.runtime.correlation import current_correlation_id
 from planforge.runtime.formats import checked_format
@@ -24,6 +25,7 @@ __all__ = [
     "BreakerConfig",
     "CacheAside",
     "CacheConfig",
+    "CallFailed",
     "CircuitBreaker",
     "CircuitOpenError",
     "Context",
@@ -32,6 +34,7 @@ __all__ = [
     "Problem",
     "Reply",
     "Resources",
+    "ServiceClient",
     "ServiceConfig",
     "Settings",
     "TokenIssuer",

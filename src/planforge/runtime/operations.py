@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 from fastapi import Depends, Request
@@ -28,6 +28,7 @@ from planforge.runtime.access import Access
 from planforge.runtime.auth import BEARER
 from planforge.runtime.bodies import RequestBodies
 from planforge.runtime.cache import CacheAside
+from planforge.runtime.clients import ServiceClient
 from planforge.runtime.config import Settings
 from planforge.runtime.correlation import current_correlation_id
 from planforge.runtime.etags import ResourceLocks, etag_of, if_match_names
@@ -37,6 +38,8 @@ from planforge.runtime.resources import Resources
 if TYPE_CHECKING:
     from planforge.runtime.events import ServiceBus
     from planforge.runtime.messaging import Envelope
+
+Client = TypeVar("Client", bound=ServiceClient)
 
 __all__ = ["Context", "Operations", "Reply"]
 
@@ -88,6 +91,11 @@ class Context:
     def http(self) -> httpx.AsyncClient:
         """Client for calls to other services (circuit breaker, correlation ID)."""
         return self.resources.http
+
+    def client(self, kind: type[Client]) -> Client:
+        """A typed client (from the service's generated clients.py) for a service this one calls: over `http`,
+        at the base URL its <PACKAGE>_URL environment variable names."""
+        return kind(self.resources.http)
 
     def issue_token(self, subject: str, **claims: Any) -> str:
         """A signed JWT for subject, as the other services verify it."""

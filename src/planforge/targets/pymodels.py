@@ -31,12 +31,14 @@ def _marker(name: str) -> str:
     return f"The manifest's {name} schema."
 
 
-def python_models(model: Model, service: Service, title: str, width: int) -> Models:
-    """Pydantic v2 models for the schemas the service's routes use (title: safe for a docstring)."""
+def python_models(model: Model, service: Service, title: str, width: int, called: tuple[str, ...] = ()) -> Models:
+    """Pydantic v2 models for the schemas the service's routes use, and those of the routes it calls (called,
+    with the schemas they refer to; title: safe for a docstring)."""
     known = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
+    names = [*service.schemas, *(n for n in called if n not in service.schemas)]
     schemas = {
         name: point_refs(known[name], "#/components/schemas/") | {"description": _marker(name)}
-        for name in service.schemas
+        for name in names
         if name in known
     }
     document = {

@@ -21,6 +21,7 @@ from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import Models, python_models
+from planforge.targets.service_clients import CalledRoute, ClientArgument, called_routes, called_schemas, clients_module
 from planforge.targets.service_events import consumer_stubs, events_contract_tests, events_module, has_events
 from planforge.templating import render_template
 
@@ -47,8 +48,12 @@ def render(model: Model) -> Output:
     user: dict[str, str] = {}
     for service in model.services:
         root = f"services/{service.package}"
-        models = python_models(model, service, py_doc(service.title), WIDTH)
+        models = python_models(model, service, py_doc(service.title), WIDTH, called_schemas(model, service))
         named = {name: schema.value for name, schema in model.schemas}
+        called = [_called(callee, route, models.classes, named) for callee, route in called_routes(model, service)]
+        clients = clients_module(service, called)
+        if clients is not None:
+            owned[f"{root}/clients.py"] = clients
         endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=py_doc(service.title)
@@ -137,6 +142,20 @@ def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> E
             responses.append((key, f'{{"model": models.{classes[schema]}}}'))
     body = f"models.{classes[route.request]}" if route.request else None
     return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
+
+
+def _called(callee: Service, route: Route, classes: dict[str, str], named: dict[str, Any]) -> CalledRoute:
+    """A route the service calls, typed as the callee's endpoint types it, with the caller's model classes."""
+    taken = {"self", "body"}
+    stdlib: set[str] = set()
+    arguments = tuple(
+        ClientArgument(argument.name, argument.annotation, p.name, p.location, argument.optional)
+        for p in route.parameters
+        for argument in (_argument(p, identifier(p.name, taken), stdlib, named),)
+    )
+    body = f"models.{classes[route.request]}" if route.request else None
+    returns = f"models.{classes[route.success.schema]}" if route.success.schema else "None"
+    return CalledRoute(callee, route, arguments, body, returns, frozenset(stdlib))
 
 
 def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str, Any]) -> Argument:

@@ -84,3 +84,16 @@ class OrderPage(BaseModel):
     items: list[Order]
     limit: Annotated[int, Field(ge=1, le=100)]
     offset: Annotated[int, Field(ge=0)]
+
+
+class StockLevel(BaseModel):
+    """
+    The manifest's StockLevel schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    sku: Annotated[str, Field(max_length=64, min_length=1)]
+    available: Annotated[int, Field(ge=0)]
+    reserved: Annotated[int, Field(ge=0)]
