@@ -6,16 +6,16 @@ EXAMPLES := $(wildcard examples/*/feature.yaml)
 
 .PHONY: install install-test example regen check lint test fuzz bench clean
 
-$(BIN)/planforge: pyproject.toml
+$(BIN)/planforge: pyproject.toml runtime/pyproject.toml testkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[services,runtime]'
+	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[services,runtime]'
 	touch $@
 
 install: $(BIN)/planforge
 
 install-test: install
-	$(BIN)/pip install --quiet -e '.[services,runtime,test]'
+	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[services,runtime,test]'
 	scripts/install-system-deps
 
 example: install  ## install, then generate every example into generated/
@@ -28,8 +28,8 @@ regen: example  ## regenerate the committed goldens, the expected output of clea
 
 check: install  ## CI regeneration check, lint and types
 	@for m in $(EXAMPLES); do $(BIN)/planforge check $$m || exit $$?; done
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src runtime testkit tests
+	$(BIN)/ruff format --check src runtime testkit tests
 	$(BIN)/mypy
 
 test: install-test  ## install everything the suite needs, then run it all

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from planforge.model import Binding, Queue  # noqa: E402
-from planforge.runtime.messaging import (  # noqa: E402
+from planforge_runtime.messaging import (  # noqa: E402
     Envelope,
     EventBus,
     EventCatalog,
@@ -193,7 +193,7 @@ def main() -> None:
 
 async def _declared_then_run(vhost: str, events: int, runs: int) -> None:
     async with await aio_pika.connect(amqp_url(vhost)) as connection:
-        from planforge.runtime.messaging import declare_topology
+        from planforge_runtime.messaging import declare_topology
 
         await declare_topology(await connection.channel(), topology())
     await run(vhost, events, runs)

@@ -10,10 +10,9 @@ from typing import Any, cast
 import pytest
 import yaml
 from fastapi import FastAPI
-
-from planforge.runtime.access import Access
-from planforge.runtime.problems import Problem
-from planforge.runtime.testing import assert_problem, bearer
+from planforge_runtime.access import Access
+from planforge_runtime.problems import Problem
+from planforge_testkit.testing import assert_problem, bearer
 
 from .test_services import MANIFESTS, client_for, generate, load_service
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from planforge_runtime.audit import audit_table
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from planforge.runtime.audit import audit_table
 from tests import test_events_wiring
 from tests.test_events_wiring import PACKAGES, eventually, needs_rabbitmqctl
 

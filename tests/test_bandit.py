@@ -20,7 +20,7 @@ SERVICES = sorted(str(p.relative_to(REPO)) for p in REPO.glob("generated/*/servi
 
 
 @pytest.mark.skipif(not BANDIT.exists(), reason="bandit is not installed (pip install -e '.[test]')")
-@pytest.mark.parametrize("target", ["src", *SERVICES])
+@pytest.mark.parametrize("target", ["src", "runtime/src", "testkit/src", *SERVICES])
 def test_bandit_finds_nothing(target: str) -> None:
     command = [str(BANDIT), "-c", "pyproject.toml", "-r", target, "-f", "json", "-q"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)

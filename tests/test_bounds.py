@@ -9,9 +9,9 @@ from typing import cast
 
 import pytest
 from fastapi import FastAPI
+from planforge_testkit.testing import assert_problem, bearer
 
 from planforge.build import INT64_RANGE, bounded
-from planforge.runtime.testing import assert_problem, bearer
 
 from .test_services import MANIFESTS, client_for, generate, load_service
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+from planforge_runtime.cache import CacheAside
+from planforge_runtime.config import CacheConfig
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from planforge.runtime.cache import CacheAside
-from planforge.runtime.config import CacheConfig
 from tests.datastores import fresh_redis_prefix
 
 pytestmark = [pytest.mark.services]

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from planforge.runtime import ServiceClient
+from planforge_runtime import ServiceClient
 
 from .test_services import REPO, generate
 
@@ -30,7 +29,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from planforge.runtime import CallFailed, Context, Problem
+from planforge_runtime import CallFailed, Context, Problem
 
 from .. import models
 from ..clients import StockServiceClient
@@ -55,7 +54,7 @@ _GET_STOCK = '''"""get_stock for the test: NOP is unknown, SLO answers after the
 import asyncio
 from datetime import datetime
 
-from planforge.runtime import Context, Problem
+from planforge_runtime import Context, Problem
 
 from .. import models
 
@@ -71,7 +70,7 @@ async def handle(ctx: Context, *, sku: str, at: datetime | None = None) -> model
 
 _RESERVE = '''"""reserve for the test."""
 
-from planforge.runtime import Context
+from planforge_runtime import Context
 
 from .. import models
 

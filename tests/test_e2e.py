@@ -1,4 +1,4 @@
-"""The e2e target and planforge.runtime.e2e: generated end-to-end suites, and running them against the real stack.
+"""The e2e target and planforge_testkit.e2e: generated end-to-end suites, and running them against the real stack.
 
 The fast tests check what the target renders (which scenarios apply, valid sample values, metric parsing). The
 services tests run ``python -m pytest generated/<slug>/tests/e2e`` in a subprocess, as a user would: the whole
@@ -20,10 +20,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from planforge_testkit.e2e import consumed_count, sample
+from planforge_testkit.e2e.feature import Feature
 
 from planforge.pipeline import render, validate
-from planforge.runtime.e2e import consumed_count, sample
-from planforge.runtime.e2e.feature import Feature
 from planforge.targets import e2e as e2e_target
 
 from .conftest import EXAMPLES, REPO
@@ -365,7 +365,7 @@ PROFILES: dict[str, dict[str, Any]] = {}
 
 import uuid
 
-from planforge.runtime import Context
+from planforge_runtime import Context
 
 from .. import models
 from .store import PROFILES
@@ -378,7 +378,7 @@ async def handle(ctx: Context, *, body: models.NewUser) -> models.UserProfile:
 ''',
     "get_user": '''"""get_user for the test."""
 
-from planforge.runtime import Context, Problem
+from planforge_runtime import Context, Problem
 
 from .. import models
 from .store import PROFILES
@@ -393,7 +393,7 @@ async def handle(ctx: Context, *, user_id: str) -> models.UserProfile:
 
 import asyncio
 
-from planforge.runtime import Context, Problem
+from planforge_runtime import Context, Problem
 
 from .. import models
 from .store import PROFILES

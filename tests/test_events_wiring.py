@@ -14,13 +14,12 @@ from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
+from planforge_runtime import Resources
+from planforge_runtime.events import ServiceBus
+from planforge_runtime.messaging import outbox
+from planforge_runtime.metrics import Metrics
+from planforge_testkit.testing import settings_for_tests
 from sqlalchemy import select
-
-from planforge.runtime import Resources
-from planforge.runtime.events import ServiceBus
-from planforge.runtime.messaging import outbox
-from planforge.runtime.metrics import Metrics
-from planforge.runtime.testing import settings_for_tests
 
 from .datastores import fresh_database, fresh_redis_prefix
 from .rabbit import amqp_url, fresh_vhost

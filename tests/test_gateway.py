@@ -35,12 +35,12 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from planforge_runtime.auth import TokenVerifier
+from planforge_runtime.config import ServiceConfig, Settings
+from planforge_runtime.problems import Problem
 
 from planforge.model import Model, Route
 from planforge.pipeline import render, validate
-from planforge.runtime.auth import TokenVerifier
-from planforge.runtime.config import ServiceConfig, Settings
-from planforge.runtime.problems import Problem
 from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
 from planforge.targets.gateway import JWKS_FILE_ENV, NJS_MODULE, key_file_env
 

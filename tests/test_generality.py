@@ -19,9 +19,9 @@ import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from planforge_testkit.testing import bearer, settings_for_tests
 
 from planforge.pipeline import validate
-from planforge.runtime.testing import bearer, settings_for_tests
 
 from .datastores import REDIS_URL, fresh_redis_prefix
 from .rabbit import amqp_url, fresh_vhost
@@ -39,7 +39,7 @@ LOADS: list[tuple[str, int]] = []
 
 _GET_SHELF = '''"""get_shelf for the test: read through the shelves cache."""
 
-from planforge.runtime import CacheAside, Context, Problem
+from planforge_runtime import CacheAside, Context, Problem
 
 from .. import models
 from .store import LOADS, SHELVES
@@ -62,7 +62,7 @@ _UPDATE_SHELF = '''"""update_shelf for the test: slow enough for a concurrent up
 
 import asyncio
 
-from planforge.runtime import Context, Problem
+from planforge_runtime import Context, Problem
 
 from .. import models
 from .store import SHELVES
@@ -82,7 +82,7 @@ async def handle(
 
 _DELETE_SHELF = '''"""delete_shelf for the test."""
 
-from planforge.runtime import Context, Problem
+from planforge_runtime import Context, Problem
 
 from .store import SHELVES
 
@@ -95,7 +95,7 @@ async def handle(ctx: Context, *, region: str, shelf_id: int) -> None:
 
 _ON_SHELF_CHANGED = '''"""on_shelf_changed for the test: nothing to do besides what the wiring does."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:
@@ -385,7 +385,7 @@ def test_outgoing_calls_use_the_manifests_timeout(client: TestClient) -> None:
 
 
 def test_outgoing_calls_carry_the_correlation_id_in_the_manifests_header(client: TestClient) -> None:
-    from planforge.runtime.correlation import correlation_scope
+    from planforge_runtime.correlation import correlation_scope
 
     (hook,) = client.app.state.resources.http.event_hooks["request"]  # type: ignore[attr-defined]
     request = httpx.Request("GET", "http://other-service/things")
@@ -399,10 +399,9 @@ def test_outgoing_calls_carry_the_correlation_id_in_the_manifests_header(client:
 def test_a_cached_entry_reads_back_as_it_was_loaded(redis_prefix: str) -> None:
     """An answer from the cache is the answer load() gave (same members, so the same ETag), not one with
     nulls for the optional members load() left unset."""
+    from planforge_runtime import CacheAside, CacheConfig
     from pydantic import BaseModel
     from redis.asyncio import Redis
-
-    from planforge.runtime import CacheAside, CacheConfig
 
     class Thing(BaseModel):
         id: int
@@ -448,7 +447,7 @@ def test_the_formats_rules_allow_are_the_ones_the_services_check() -> None:
 
 
 def test_a_checked_format_in_a_body_is_enforced() -> None:
-    from planforge.runtime.bodies import RequestBodies
+    from planforge_runtime.bodies import RequestBodies
 
     bodies = RequestBodies({"add": "Host"}, {"Host": {"type": "object", "properties": {"ip": {"format": "ipv4"}}}})
     assert bodies.errors("add", {"ip": "10.0.0.1"}) == []

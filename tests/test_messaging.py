@@ -1,4 +1,4 @@
-"""Reliable messaging (planforge.runtime.messaging) against the real RabbitMQ, PostgreSQL and Redis.
+"""Reliable messaging (planforge_runtime.messaging) against the real RabbitMQ, PostgreSQL and Redis.
 
 Each test runs in a fresh vhost; the module gets its own PostgreSQL database, created from the `test` database
 and dropped at the end. Broker outages come from a TCP proxy in the test (tests/rabbit.py) between the code under
@@ -24,14 +24,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-
-from planforge.model import Binding, Queue
-from planforge.runtime import DatastoreConfig, Resources, ServiceConfig, Settings
-from planforge.runtime.logs import JsonFormatter
-from planforge.runtime.messaging import (
+from planforge_runtime import DatastoreConfig, Resources, ServiceConfig, Settings
+from planforge_runtime.logs import JsonFormatter
+from planforge_runtime.messaging import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
     POISON_HEADER,
@@ -60,6 +55,11 @@ from planforge.runtime.messaging import (
     outbox,
     processed_events,
 )
+from redis.asyncio import Redis
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from planforge.model import Binding, Queue
 from planforge.topology import ExchangeSpec, Topology, queue_topology
 from tests.rabbit import TcpProxy, amqp_url, fresh_vhost, rabbitmqctl
 

@@ -16,12 +16,12 @@ import pytest
 import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from planforge_runtime.audit import audit_table
+from planforge_runtime.messaging import metadata as messaging_metadata
+from planforge_runtime.migrate import apply_migrations, downgrade
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from planforge.runtime.audit import audit_table
-from planforge.runtime.messaging import metadata as messaging_metadata
-from planforge.runtime.migrate import apply_migrations, downgrade
 from tests.conftest import REPO
 from tests.datastores import fresh_database
 
@@ -139,7 +139,7 @@ def test_the_command_line_migrates_and_adds_a_revision(tmp_path: Path) -> None:
     (service / "migrations").mkdir(parents=True)
     database = tmp_path / "thing.db"
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
-    command = [sys.executable, "-m", "planforge.runtime.migrate"]
+    command = [sys.executable, "-m", "planforge_runtime.migrate"]
     added = subprocess.run([*command, "revision", "--service", str(service), "-m", "things"], env=env, check=False)
     assert added.returncode == 0
     [revision] = list((service / "migrations").glob("*_things.py"))

@@ -101,7 +101,7 @@ def test_alerts_follow_the_manifest_thresholds(tmp_path: Path) -> None:
 
 def _defined_metric_names() -> set[str]:
     """The sample names the runtime's Metrics can export (counters as *_total, histograms as *_bucket ...)."""
-    from planforge.runtime.metrics import Metrics
+    from planforge_runtime.metrics import Metrics
 
     names: set[str] = set()
     for family in Metrics(caches=("any",)).registry.collect():

@@ -56,7 +56,7 @@ if os.environ.get("KILL_AFTER_RECORD"):
     client.Redis.execute_command = execute_command
 
 from notification_service.app import CONFIG, build_app
-from planforge.runtime.testing import settings_for_tests
+from planforge_testkit.testing import settings_for_tests
 
 uvicorn.run(build_app(settings_for_tests(CONFIG, events=True)), host="127.0.0.1", port=0, log_level="warning")
 """

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from planforge_runtime.messaging import Envelope, EventContext, MemoryIdempotency, declare_topology
+from planforge_runtime.messaging.replay import REPLAYS_HEADER, ReplayFilter, replay_dead_letters
 
 from planforge.build import build_model
 from planforge.loader import load_manifest
-from planforge.runtime.messaging import Envelope, EventContext, MemoryIdempotency, declare_topology
-from planforge.runtime.messaging.replay import REPLAYS_HEADER, ReplayFilter, replay_dead_letters
 from planforge.stack.replay import dead_letter_queues
 from planforge.topology import topology
 from tests import test_messaging

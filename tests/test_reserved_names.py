@@ -9,7 +9,7 @@ from planforge.rules.imported import SNAPSHOT, installed_modules
 
 
 def test_committed_modules_hold_the_installed_closure() -> None:
-    """rules/imported_modules.txt holds every top-level module of planforge[runtime,test]'s closure (make regen)."""
+    """rules/imported_modules.txt holds every top-level module of the runtime and test kit closure (make regen)."""
     committed = set(SNAPSHOT.read_text(encoding="utf-8").split())
     missing = sorted(installed_modules() - committed)
     assert not missing, f"run `make regen`: modules missing from {SNAPSHOT.name}: {missing}"

@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from planforge_runtime.cache import CacheAside
+from planforge_runtime.config import CacheConfig
+from planforge_runtime.logs import JsonFormatter
+from planforge_runtime.messaging.envelope import Envelope
+from planforge_runtime.messaging.outbox import add_event
+from planforge_runtime.messaging.tables import create_tables, outbox
+from planforge_runtime.metrics import Metrics
+from planforge_runtime.tracing import parent_context
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-
-from planforge.runtime.cache import CacheAside
-from planforge.runtime.config import CacheConfig
-from planforge.runtime.logs import JsonFormatter
-from planforge.runtime.messaging.envelope import Envelope
-from planforge.runtime.messaging.outbox import add_event
-from planforge.runtime.messaging.tables import create_tables, outbox
-from planforge.runtime.metrics import Metrics
-from planforge.runtime.tracing import parent_context
 
 from .datastores import REDIS_URL, fresh_redis_prefix
 

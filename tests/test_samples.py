@@ -1,4 +1,4 @@
-"""The sampler the generated tests build request bodies, parameters and event data with (planforge.runtime.samples).
+"""The sampler the generated tests build request bodies, parameters and event data with (planforge_runtime.samples).
 
 Samples must satisfy every keyword: a generated service (its pydantic models from datamodel-code-generator) accepts
 a sampled request and reaches its 501 stub instead of answering 422, and an event without examples is contract
@@ -18,9 +18,8 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from planforge.runtime.samples import SampleError, sample, samples
-from planforge.runtime.testing import assert_problem
+from planforge_runtime.samples import SampleError, sample, samples
+from planforge_testkit.testing import assert_problem
 
 from .test_services import client_for, generate, load_service
 

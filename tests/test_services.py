@@ -24,10 +24,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate as validate_openapi
-
-from planforge.output import apply, plan_writes
-from planforge.pipeline import render, validate
-from planforge.runtime import (
+from planforge_runtime import (
     BreakerConfig,
     CircuitBreaker,
     CircuitOpenError,
@@ -37,10 +34,13 @@ from planforge.runtime import (
     http_client,
     mask_pii,
 )
-from planforge.runtime.auth import TokenVerifier
-from planforge.runtime.passwords import hash_password, verify_password
-from planforge.runtime.problems import Problem
-from planforge.runtime.testing import api_shape, assert_problem, bearer, settings_for_tests
+from planforge_runtime.auth import TokenVerifier
+from planforge_runtime.passwords import hash_password, verify_password
+from planforge_runtime.problems import Problem
+from planforge_testkit.testing import api_shape, assert_problem, bearer, settings_for_tests
+
+from planforge.output import apply, plan_writes
+from planforge.pipeline import render, validate
 
 from .datastores import fresh_database, fresh_redis_prefix
 
@@ -196,7 +196,7 @@ def test_rendering_is_deterministic() -> None:
 
 _IMPLEMENTED_PING = '''"""ping, implemented by a person."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 
 async def handle(ctx: Context) -> None | Reply:

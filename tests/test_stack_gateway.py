@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from planforge_runtime.auth import TokenIssuer, TokenVerifier
+from planforge_runtime.config import ServiceConfig, Settings
+from planforge_runtime.keys import generate_key_pair
+from planforge_runtime.keys import jwt_key_files as runtime_key_files
 
-from planforge.runtime.auth import TokenIssuer, TokenVerifier
-from planforge.runtime.config import ServiceConfig, Settings
-from planforge.runtime.keys import generate_key_pair
-from planforge.runtime.keys import jwt_key_files as runtime_key_files
 from planforge.stack import Options, Stack, jwt_key_files
 from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from planforge_testkit.e2e.isolation import discard, isolated_options_kwargs
 
-from planforge.runtime.e2e.isolation import discard, isolated_options_kwargs
 from planforge.stack import Options, Stack, StackError, StackUsageError
 
 from .conftest import REPO

@@ -2,7 +2,7 @@
 
 One recording rule per watched metric (the manifest's `metrics`, plus the metric each of its `alerts` needs) and
 one alerting rule per alert and per service, integration point (flow) or queue it watches. Every expression
-reads only metrics the runtime exports (planforge.runtime.metrics), Prometheus's own `up`, RabbitMQ's
+reads only metrics the runtime exports (planforge_runtime.metrics), Prometheus's own `up`, RabbitMQ's
 `rabbitmq_queue_messages_ready` (rabbitmq_prometheus, in deployments) and the nginx exporter's `nginx_up`.
 """
 

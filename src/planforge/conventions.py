@@ -6,20 +6,26 @@ importing each other.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LISTEN_PORT", "STACK_FORMAT", "jwt_key_files", "key_file_env"]
+from planforge_runtime.keys import jwt_key_files  # one naming for the runtime, the stack and the targets
+
+from planforge import __version__
+
+__all__ = [
+    "DEFAULT_LISTEN_PORT",
+    "RUNTIME_REQUIREMENT",
+    "STACK_FORMAT",
+    "TESTKIT_REQUIREMENT",
+    "jwt_key_files",
+    "key_file_env",
+]
 
 # The gateway's port when its settings name none.
 DEFAULT_LISTEN_PORT = 8080
 # The version of deploy/stack.json that `planforge up` reads.
 STACK_FORMAT = 2
-
-
-def jwt_key_files(algorithm: str) -> tuple[str, str]:
-    """File names of the (public, private) keys of an algorithm; HS* algorithms have one secret file."""
-    stem = f"jwt-{algorithm.lower()}"
-    if algorithm.startswith("HS"):
-        return f"{stem}.secret", f"{stem}.secret"
-    return f"{stem}.pem", f"{stem}.key"
+# What generated services and their tests install: the runtime and test kit released with this planforge.
+RUNTIME_REQUIREMENT = f"planforge-runtime=={__version__}"
+TESTKIT_REQUIREMENT = f"planforge-testkit=={__version__}"
 
 
 def key_file_env(algorithm: str) -> str:

@@ -19,11 +19,10 @@ import redis
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from planforge_testkit.testing import bearer, settings_for_tests
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 from schemathesis.config._checks import NegativeDataRejectionConfig
-
-from planforge.runtime.testing import bearer, settings_for_tests
 
 PREFIX = f"planforge-property-{uuid.uuid4().hex}:"
 # schemathesis counts any 5xx as a rejection; here invalid data must be refused before the handler (its 501).

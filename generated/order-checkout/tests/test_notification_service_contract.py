@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from planforge.runtime.testing import api_shape, load_contract, settings_for_tests
+from planforge_testkit.testing import api_shape, load_contract, settings_for_tests
 
 from notification_service.app import CONFIG, build_app
 

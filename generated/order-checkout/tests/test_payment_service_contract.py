@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from planforge.runtime.testing import (
+from planforge_testkit.testing import (
     api_shape,
     assert_documented,
     assert_problem,

@@ -2,7 +2,7 @@
 
 A service's package sits on the same import path as everything it imports: a service named `jwt` or
 `tenacity` would hide the library of that name. The set is the top-level modules of every distribution in
-the dependency closure of planforge's `runtime` and `test` extras (what the generated services and their
+the dependency closure of planforge-runtime and planforge-testkit (what the generated services and their
 tests install), read from the installed metadata. Reading it takes a second, so validation reads the set
 from `imported_modules.txt` beside this file (the same on every machine, with or without those extras);
 `make regen` refreshes it and a test checks that it holds everything the installed closure provides.
@@ -19,7 +19,9 @@ from pathlib import Path
 __all__ = ["SNAPSHOT", "imported_modules", "installed_modules"]
 
 SNAPSHOT = Path(__file__).with_name("imported_modules.txt")
-EXTRAS = ("runtime", "test")
+# What generated services (requirements.txt) and their tests (tests/requirements.txt) install.
+ROOTS = ("planforge-runtime", "planforge-testkit")
+OWN = frozenset({"planforge", "planforge_runtime", "planforge_testkit"})
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
 _EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
@@ -62,9 +64,9 @@ def _closure(root: str, extras: Iterable[str]) -> set[str]:
 
 
 def installed_modules() -> frozenset[str]:
-    """Top-level modules of the installed distributions in the closure of planforge[runtime,test]."""
-    wanted = _closure("planforge", EXTRAS) | {"planforge"}
-    modules = {"planforge"}
+    """Top-level modules of the installed distributions in the closure of planforge-runtime and planforge-testkit."""
+    wanted = set().union(*(_closure(root, ()) for root in ROOTS)) | set(ROOTS)
+    modules = set(OWN)
     for module, distributions in metadata.packages_distributions().items():
         if module.isidentifier() and any(_normal(d) in wanted for d in distributions):
             modules.add(module)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA as PROBLEM
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from planforge.loader import JsonPath
-from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.rules.manifest import Manifest
 from planforge.schemawalk import refs_in as walk_refs
 

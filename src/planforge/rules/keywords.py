@@ -34,7 +34,7 @@ KEYWORDS = frozenset(
 )
 
 
-# The formats the services' validator checks (with the runtime extra's libraries installed).
+# The formats the services' validator checks (with planforge-runtime's libraries installed).
 CHECKED_FORMATS = frozenset(
     {"date", "date-time", "email", "idn-email", "idn-hostname", "ipv4", "ipv6", "regex", "time", "uuid"}
 )

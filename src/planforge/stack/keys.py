@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from planforge.conventions import jwt_key_files
+from planforge_runtime.keys import JwtKeys, ensure_jwt_keys, jwt_key_files, write_key_file
 
 __all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys"]
 
@@ -16,48 +14,6 @@ __all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_j
 JWKS_FILE = "jwks.json"
 
 # --- JWT keys -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class JwtKeys:
-    """Key files for one algorithm: what verifiers read (public key or secret) and what the issuer signs with."""
-
-    algorithm: str
-    public: Path
-    private: Path
-
-    @property
-    def symmetric(self) -> bool:
-        """True for HS* algorithms: one shared secret in both files."""
-        return self.algorithm.startswith("HS")
-
-
-def ensure_jwt_keys(folder: Path | str, algorithm: str) -> JwtKeys:
-    """The keys for algorithm in folder, created on first use and kept, so that tokens survive restarts."""
-    folder = Path(folder)
-    public_name, private_name = jwt_key_files(algorithm)
-    keys = JwtKeys(algorithm, folder / public_name, folder / private_name)
-    if keys.public.exists() and keys.private.exists():
-        return keys
-    folder.mkdir(parents=True, exist_ok=True)
-    if keys.symmetric:
-        # The gateway's workers read it too (as 'nobody' when nginx runs as root): readable, like the public key.
-        _write(keys.public, secrets.token_hex(32).encode(), 0o644)
-        return keys
-    from planforge.runtime.keys import generate_key_pair  # the runtime (and cryptography) only when needed
-
-    private, public = generate_key_pair(algorithm)
-    _write(keys.private, private, 0o600)
-    _write(keys.public, public, 0o644)
-    return keys
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    path.chmod(mode)
 
 
 # --- rotation -----------------------------------------------------------------------------------------------
@@ -88,8 +44,8 @@ def rotate_jwt_keys(folder: Path | str, algorithm: str, *, token_lifetime: float
         kept.append(key)
     kid = f"{algorithm.lower()}-{int(moment)}-{secrets.token_hex(4)}"
     public, private = _new_jwk(algorithm, kid)
-    _write(folder / f"{kid}.key", private, 0o600)
-    _write(jwks, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
+    write_key_file(folder / f"{kid}.key", private, 0o600)
+    write_key_file(jwks, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
     return kid
 
 
@@ -104,8 +60,7 @@ def _new_jwk(algorithm: str, kid: str) -> tuple[dict[str, object], bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
     from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-
-    from planforge.runtime.keys import generate_key_pair
+    from planforge_runtime.keys import generate_key_pair
 
     private, public_pem = generate_key_pair(algorithm)
     key = load_pem_public_key(public_pem)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the runtime (aio-pika) is imported only when a replay runs
-    from planforge.runtime.messaging.replay import ReplayFilter
+    from planforge_runtime.messaging.replay import ReplayFilter
 
 __all__ = ["ReplayOptions", "dead_letter_queues", "run_replay"]
 
@@ -75,7 +75,7 @@ def _chosen(available: dict[str, str], wanted: tuple[str, ...]) -> dict[str, str
 def _filter(options: ReplayOptions) -> ReplayFilter:
     from datetime import datetime
 
-    from planforge.runtime.messaging.replay import ReplayFilter
+    from planforge_runtime.messaging.replay import ReplayFilter
 
     def when(text: str | None, name: str) -> datetime | None:
         if text is None:
@@ -93,8 +93,7 @@ def _filter(options: ReplayOptions) -> ReplayFilter:
 
 async def _replay(queues: dict[str, str], which: ReplayFilter, options: ReplayOptions, out: TextIO) -> None:
     import aio_pika
-
-    from planforge.runtime.messaging.replay import replay_dead_letters
+    from planforge_runtime.messaging.replay import replay_dead_letters
 
     connection = await aio_pika.connect(options.amqp_url, timeout=10)
     async with connection:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA as PROBLEM
+
 from planforge.escape import yaml_document
 from planforge.model import Event, Model, Queue
-from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.schemawalk import point_refs, referenced
 from planforge.targets import Output
 from planforge.topology import VHOST, dead_letter_queue, retry_delays_ms

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from planforge.conventions import DEFAULT_LISTEN_PORT, STACK_FORMAT, jwt_key_files, key_file_env
+from planforge.conventions import DEFAULT_LISTEN_PORT, RUNTIME_REQUIREMENT, STACK_FORMAT, jwt_key_files, key_file_env
 from planforge.escape import json_document
 from planforge.model import Model, Service
 from planforge.targets import Output
@@ -201,6 +201,7 @@ def _context(model: Model) -> dict[str, object]:
     public, private = jwt_key_files(algorithm)
     return {
         "model": model,
+        "runtime_requirement": RUNTIME_REQUIREMENT,
         "kinds": tuple(sorted(_kinds(model))),
         "names": names,
         "phases": phases(model),
@@ -319,13 +320,13 @@ def _rabbitmq(model: Model, names: dict[str, str]) -> Container:
 
 
 def _build_args(service: Service) -> tuple[tuple[str, str], ...]:
-    return (("SERVICE", service.package), ("PLANFORGE", "${PLANFORGE_REQUIREMENT:-planforge[runtime]}"))
+    return (("SERVICE", service.package), ("PLANFORGE_RUNTIME", f"${{PLANFORGE_RUNTIME:-{RUNTIME_REQUIREMENT}}}"))
 
 
 def _jwt_keys(model: Model, names: dict[str, str]) -> Container:
     algorithms = _algorithms(model)
     script = (
-        "import sys; from planforge.stack import ensure_jwt_keys; "
+        "import sys; from planforge_runtime.keys import ensure_jwt_keys; "
         "[ensure_jwt_keys(sys.argv[1], alg) for alg in sys.argv[2:]]"
     )
     return Container(
@@ -362,7 +363,7 @@ def _service(
 
 
 def _environment(model: Model, names: dict[str, str], service: Service) -> tuple[tuple[str, str], ...]:
-    """The service's settings (planforge.runtime.config.Settings) pointing at the compose hosts."""
+    """The service's settings (planforge_runtime.config.Settings) pointing at the compose hosts."""
     env: list[tuple[str, str]] = []
     datastore = _owned_database(model, service)
     if datastore:

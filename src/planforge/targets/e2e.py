@@ -4,7 +4,7 @@
 (fresh vhost, databases and Redis prefix, the services reaching RabbitMQ through a TCP proxy) and an event tap
 on every exchange; one module per flow with steps, asserting each step through the gateway; ``test_scenarios.py``
 with the scenarios of ``testing.scenarios`` that apply; ``feature.json`` with the routes, schemas and limits the
-tests read. The shared logic is ``planforge.runtime.e2e``; the modules are lists of steps.
+tests read. The shared logic is ``planforge_testkit.e2e``; the modules are lists of steps.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def scenarios(model: Model) -> tuple[Scenario, ...]:
 
 
 def _scenario_imports(kinds: set[str]) -> list[str]:
-    """The names test_scenarios.py imports from planforge.runtime.e2e, sorted as isort sorts them."""
+    """The names test_scenarios.py imports from planforge_testkit.e2e, sorted as isort sorts them."""
     names = {"E2E"}
     if "data-consistency" in kinds:
         names.add("concurrent_updates")

@@ -171,7 +171,7 @@ def _config_map(name: str, labels: dict[str, str], data: dict[str, str]) -> dict
 
 
 def _settings(model: Model, service: Service) -> dict[str, str]:
-    """The service's non-secret settings (planforge.runtime.config.Settings), pointing at cluster DNS names."""
+    """The service's non-secret settings (planforge_runtime.config.Settings), pointing at cluster DNS names."""
     data: dict[str, str] = {"LOG_LEVEL": "INFO"}
     if _owns_database(model, service):
         data["MIGRATE_ON_START"] = "false"  # the pod's migrate init container did it, before the app started
@@ -272,7 +272,7 @@ def _migrator(model: Model, service: Service) -> dict[str, Any]:
     Every new pod runs it first, so no version starts on a schema older than it needs; a PostgreSQL advisory
     lock makes pods starting together migrate one at a time, and an up-to-date database makes it a no-op.
     """
-    command = ["python", "-m", "planforge.runtime.migrate", "upgrade", "--service", f"/srv/{service.package}"]
+    command = ["python", "-m", "planforge_runtime.migrate", "upgrade", "--service", f"/srv/{service.package}"]
     database = [e for e in _secret_env(model, service) if e["name"] == "DATABASE_URL"]
     return {
         "name": "migrate",

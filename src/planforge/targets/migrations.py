@@ -1,7 +1,7 @@
 """The migrations target: each service that owns a database gets services/<package>/migrations/, its own
 Alembic revisions (branch "app"), created once as a stub that the service's team owns.
 
-The runtime's own tables come from the runtime's revisions (branch "planforge"); see planforge.runtime.migrate.
+The runtime's own tables come from the runtime's revisions (branch "planforge"); see planforge_runtime.migrate.
 """
 
 from __future__ import annotations

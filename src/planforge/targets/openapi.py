@@ -11,9 +11,10 @@ import copy
 from http import HTTPStatus
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA as PROBLEM
+
 from planforge.escape import yaml_document
 from planforge.model import Model, Parameter, Route, Service
-from planforge.problem import PROBLEM_SCHEMA as PROBLEM
 from planforge.schemawalk import point_refs
 from planforge.targets import Output
 

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA
+
 from planforge.cache import cached_text
 from planforge.model import Model, Service
-from planforge.problem import PROBLEM_SCHEMA
 from planforge.schemawalk import point_refs
 from planforge.targets.registry import TargetError
 

@@ -1,6 +1,6 @@
 """services/<package>/clients.py: a typed client per service that this one calls (the manifest's `calls`).
 
-Each client class is a `planforge.runtime.ServiceClient` naming the callee and the `<PACKAGE>_URL` variable
+Each client class is a `planforge_runtime.ServiceClient` naming the callee and the `<PACKAGE>_URL` variable
 that compose, k8s and `planforge up` set; each method is one called route, its arguments typed as the callee's
 endpoint types them and its body and answer typed with models.py's classes (the caller's models.py holds the
 called routes' schemas too). The services target computes the methods; this module lays them out.
@@ -90,7 +90,7 @@ def clients_module(service: Service, routes: list[CalledRoute]) -> str | None:
     stdlib = {line for r in routes if r.arguments for line in r.stdlib}
     uses_models = any(r.body or r.returns != "None" for r in routes)
     imports = import_block(
-        stdlib, {"from planforge.runtime import ServiceClient"}, {"from . import models"} if uses_models else set()
+        stdlib, {"from planforge_runtime import ServiceClient"}, {"from . import models"} if uses_models else set()
     )
     text = render_template("services/clients.py.j2", title=py_doc(service.title), imports=imports, clients=clients)
     return text.rstrip("\n") + "\n"

@@ -113,16 +113,16 @@ def events_module(model: Model, service: Service, title: str) -> str:
     """services/<package>/events.py."""
     events = service_events(model, service)
     consumers = _consumers(model, service)
-    runtime = {"from planforge.runtime.events import ServiceEvents"}
-    runtime |= {"from planforge.runtime.events import ConsumedEvent, ConsumerConfig"} if consumers else set()
+    runtime = {"from planforge_runtime.events import ServiceEvents"}
+    runtime |= {"from planforge_runtime.events import ConsumedEvent, ConsumerConfig"} if consumers else set()
     on_publish = [
         Seq("", (py_str(i.event), _invalidation(i, service)), is_tuple=True)
         for i in service.invalidations
         if i.published
     ]
     if "Invalidation(" in "".join(code(c) for c in [*consumers, *on_publish]):
-        runtime.add("from planforge.runtime.events import Invalidation")
-    runtime.add("from planforge.runtime.messaging import EventCatalog, EventSpec")
+        runtime.add("from planforge_runtime.events import Invalidation")
+    runtime.add("from planforge_runtime.messaging import EventCatalog, EventSpec")
     service_items: tuple[Seq | str, ...] = (
         "topology=TOPOLOGY",
         "catalog=CATALOG",

@@ -3,7 +3,7 @@
 planforge owns app.py (routes from the manifest), models.py (pydantic v2 models generated from the
 schemas by datamodel-code-generator) and the dependency list; a person owns impl/<operation>.py,
 created once as a stub that the app imports lazily (a missing one answers 501). Behaviour shared by
-every service lives in planforge.runtime; the generated code only passes configuration to it.
+every service lives in planforge_runtime; the generated code only passes configuration to it.
 Python source is laid out here exactly as ruff format would lay it out, so it needs no formatter.
 """
 
@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from planforge_runtime.problem import PROBLEM_SCHEMA
+
+from planforge.conventions import RUNTIME_REQUIREMENT, TESTKIT_REQUIREMENT
 from planforge.escape import py_doc
 from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
-from planforge.problem import PROBLEM_SCHEMA
 from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
@@ -44,7 +46,12 @@ _CONSTRAINTS = {
 
 def render(model: Model) -> Output:
     """Every service's package, the root tool configuration, and one contract test module per service."""
-    owned: dict[str, str] = {"pyproject.toml": render_template("services/pyproject.toml.j2", model=model)}
+    owned: dict[str, str] = {
+        "pyproject.toml": render_template("services/pyproject.toml.j2", model=model),
+        "tests/requirements.txt": render_template(
+            "services/tests/requirements.txt.j2", testkit_requirement=TESTKIT_REQUIREMENT
+        ),
+    }
     user: dict[str, str] = {}
     for service in model.services:
         root = f"services/{service.package}"
@@ -65,7 +72,9 @@ def render(model: Model) -> Output:
             owned[f"{root}/contract.py"] = render_template(
                 "services/contract.py.j2", title=py_doc(service.title), bodies=bodies
             )
-        owned[f"{root}/requirements.txt"] = render_template("services/requirements.txt.j2", service=service)
+        owned[f"{root}/requirements.txt"] = render_template(
+            "services/requirements.txt.j2", service=service, runtime_requirement=RUNTIME_REQUIREMENT
+        )
         owned[f"tests/test_{service.package}_contract.py"] = _contract_tests(model, service)
         user[f"{root}/impl/__init__.py"] = render_template("services/impl/__init__.py.j2", title=py_doc(service.title))
         for endpoint in endpoints:
@@ -282,16 +291,16 @@ def _read_call(update: Endpoint, reader: Endpoint) -> Seq:
 def _app(model: Model, service: Service, endpoints: list[Endpoint], models: Models) -> str:
     stdlib = {"from typing import Annotated, Any"} if endpoints else set()
     fastapi = {"from fastapi import APIRouter, FastAPI"}
-    runtime = {"from planforge.runtime import Operations, ServiceConfig, Settings, create_app"}
+    runtime = {"from planforge_runtime import Operations, ServiceConfig, Settings, create_app"}
     for endpoint in endpoints:
         stdlib |= endpoint.stdlib
         fastapi.add("from fastapi import Depends")
         fastapi |= {f"from fastapi import {a.marker.head}" for a in endpoint.arguments}
-        runtime.add("from planforge.runtime import Context")
+        runtime.add("from planforge_runtime import Context")
         if any(a.checked for a in endpoint.arguments):
-            runtime.add("from planforge.runtime import checked_format")
+            runtime.add("from planforge_runtime import checked_format")
         if any(value == "PROBLEM" for _, value in endpoint.responses):
-            runtime.add("from planforge.runtime import PROBLEM")
+            runtime.add("from planforge_runtime import PROBLEM")
     config, config_imports = _config(model, service)
     uses_models = any(
         "models." in e.returns or e.body or any("models." in v for _, v in e.responses) for e in endpoints
@@ -353,9 +362,9 @@ def _config(model: Model, service: Service) -> tuple[str, set[str]]:
         for c in model.caches
         if c.name in service.caches or any(route.startswith(service.name + ".") for route in c.routes)
     ]
-    imports |= {"from planforge.runtime import DatastoreConfig"} if datastores else set()
-    imports |= {"from planforge.runtime import CacheConfig"} if caches else set()
-    imports.add("from planforge.runtime import BreakerConfig")
+    imports |= {"from planforge_runtime import DatastoreConfig"} if datastores else set()
+    imports |= {"from planforge_runtime import CacheConfig"} if caches else set()
+    imports.add("from planforge_runtime import BreakerConfig")
     gateway = model.gateway
     breaker = model.breaker
     items: list[Seq | str] = [
@@ -410,7 +419,7 @@ def _stub(service: Service, endpoint: Endpoint) -> str:
     uses_models = "models." in endpoint.returns or bool(endpoint.body)
     imports = import_block(
         endpoint.stdlib if endpoint.arguments else set(),
-        {"from planforge.runtime import Context, Reply"},
+        {"from planforge_runtime import Context, Reply"},
         {"from .. import models"} if uses_models else set(),
     )
     return render_template(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from planforge.runtime import (
+from planforge_runtime import (
     PROBLEM,
     BreakerConfig,
     CacheConfig,

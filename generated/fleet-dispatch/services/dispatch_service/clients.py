@@ -7,7 +7,7 @@ requests carry the circuit breaker, the call timeout and the correlation header 
 
 from typing import Literal
 
-from planforge.runtime import ServiceClient
+from planforge_runtime import ServiceClient
 
 from . import models
 

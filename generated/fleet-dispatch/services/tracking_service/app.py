@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from planforge.runtime import (
+from planforge_runtime import (
     PROBLEM,
     BreakerConfig,
     CacheConfig,

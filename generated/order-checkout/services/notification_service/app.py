@@ -5,7 +5,7 @@ The handlers live in impl/<operation>.py, which planforge never overwrites.
 """
 
 from fastapi import APIRouter, FastAPI
-from planforge.runtime import (
+from planforge_runtime import (
     BreakerConfig,
     DatastoreConfig,
     Operations,

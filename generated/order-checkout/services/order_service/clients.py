@@ -5,7 +5,7 @@ A handler gets one with `ctx.client(<Client>)`: its base URL comes from the vari
 requests carry the circuit breaker, the call timeout and the correlation header of the service's HTTP client.
 """
 
-from planforge.runtime import ServiceClient
+from planforge_runtime import ServiceClient
 
 from . import models
 

@@ -3,7 +3,7 @@
 
 from uuid import UUID
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -14,5 +14,5 @@ async def handle(
     job_id: UUID,
     body: models.JobUpdate,
 ) -> models.Job | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

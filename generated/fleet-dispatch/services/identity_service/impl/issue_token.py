@@ -1,7 +1,7 @@
 # Created by planforge from examples/fleet-dispatch/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """issue_token: Exchange an email and password for a JWT. (POST /auth/token)."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -11,5 +11,5 @@ async def handle(
     *,
     body: models.TokenRequest,
 ) -> models.TokenResponse | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

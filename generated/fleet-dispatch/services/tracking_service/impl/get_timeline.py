@@ -4,7 +4,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -15,5 +15,5 @@ async def handle(
     job_id: UUID,
     since: datetime | None,
 ) -> models.Timeline | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

@@ -1,7 +1,7 @@
 # Created by planforge from examples/fleet-dispatch/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_vehicle_moved: Adds the van's position (vehicle.moved from tracking-telemetry-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

@@ -3,7 +3,7 @@
 
 from typing import Literal
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -14,5 +14,5 @@ async def handle(
     region: str,
     state: Literal["FREE", "BUSY", "OFFLINE"] | None,
 ) -> models.VehiclePage | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

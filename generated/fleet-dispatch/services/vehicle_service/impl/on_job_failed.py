@@ -1,7 +1,7 @@
 # Created by planforge from examples/fleet-dispatch/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_job_failed: Frees the van again (job.failed from vehicle-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

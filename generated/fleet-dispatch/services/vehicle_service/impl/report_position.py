@@ -1,7 +1,7 @@
 # Created by planforge from examples/fleet-dispatch/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """report_position: A van reports where it is. (PUT /vehicles/{vehicleId}/position)."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -12,5 +12,5 @@ async def handle(
     vehicle_id: str,
     body: models.Position,
 ) -> models.Vehicle | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

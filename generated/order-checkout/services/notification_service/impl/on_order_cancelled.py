@@ -1,7 +1,7 @@
 # Created by planforge from examples/order-checkout/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_order_cancelled: Emails the cancellation notice (order.cancelled from notification-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

@@ -3,11 +3,11 @@
 
 from uuid import UUID
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
 
 async def handle(ctx: Context, *, order_id: UUID) -> models.Order | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

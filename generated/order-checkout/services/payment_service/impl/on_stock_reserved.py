@@ -1,7 +1,7 @@
 # Created by planforge from examples/order-checkout/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_stock_reserved: Authorizes the order total (stock.reserved from payment-service-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

@@ -4,10 +4,10 @@
 planforge's runtime keeps its own tables (outbox, processed events, audit log) in the revisions of the
 "planforge" branch, which this one depends on. Add later changes as new revisions of this branch:
 
-    python -m planforge.runtime.migrate revision --service services/payment_service -m "what changes"
+    python -m planforge_runtime.migrate revision --service services/payment_service -m "what changes"
 
 The service applies every branch's head when it starts (MIGRATE_ON_START=false turns that off); by hand:
-DATABASE_URL=... python -m planforge.runtime.migrate upgrade --service services/payment_service
+DATABASE_URL=... python -m planforge_runtime.migrate upgrade --service services/payment_service
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from planforge.runtime import Context, Problem, Reply
-from planforge.runtime.passwords import hash_password, verify_password
+from planforge_runtime import Context, Problem, Reply
+from planforge_runtime.passwords import hash_password, verify_password
 from sqlalchemy import select
 
 from .. import models

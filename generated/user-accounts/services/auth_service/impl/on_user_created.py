@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from uuid import UUID
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 from . import add_credentials
 

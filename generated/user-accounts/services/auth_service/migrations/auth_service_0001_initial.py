@@ -1,7 +1,7 @@
 # Created by planforge from examples/user-accounts/feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """The credentials table of auth-service (branch "app"): what impl/tables.py describes.
 
-Add later changes as new revisions of this branch (python -m planforge.runtime.migrate revision ...).
+Add later changes as new revisions of this branch (python -m planforge_runtime.migrate revision ...).
 """
 
 from __future__ import annotations

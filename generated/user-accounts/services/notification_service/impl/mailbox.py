@@ -4,8 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
-from planforge.runtime import Resources
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime import Resources
+from planforge_runtime.messaging import Envelope, EventContext
 
 from .. import models
 

@@ -1,6 +1,6 @@
 """on_user_updated: Tells the user their profile changed (user.updated from notification-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 from .mailbox import send_email
 

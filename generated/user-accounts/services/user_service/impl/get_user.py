@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from planforge.runtime import Context, Problem, Reply
+from planforge_runtime import Context, Problem, Reply
 from sqlalchemy import select
 
 from .. import models

@@ -1,6 +1,6 @@
 """on_auth_revoked: Evicts the user's cached profile and sessions (auth.revoked from user-service-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

@@ -2,7 +2,7 @@
 
 import logging
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 _log = logging.getLogger("user_service.events")
 

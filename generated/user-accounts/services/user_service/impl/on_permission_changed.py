@@ -1,6 +1,6 @@
 """on_permission_changed: Evicts the user's cached permissions (permission.changed from user-service-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

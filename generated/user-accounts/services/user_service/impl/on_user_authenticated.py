@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from planforge.runtime import CacheAside
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime import CacheAside
+from planforge_runtime.messaging import Envelope, EventContext
 from sqlalchemy import event as orm_event
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession

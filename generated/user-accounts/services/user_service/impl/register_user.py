@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from planforge.runtime import Context, Problem, Reply
-from planforge.runtime.passwords import hash_password
+from planforge_runtime import Context, Problem, Reply
+from planforge_runtime.passwords import hash_password
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 

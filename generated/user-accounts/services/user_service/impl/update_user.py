@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from uuid import UUID
 
-from planforge.runtime import Context, Problem, Reply
+from planforge_runtime import Context, Problem, Reply
 from sqlalchemy import select, update
 
 from .. import models

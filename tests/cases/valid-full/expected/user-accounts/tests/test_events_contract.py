@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from planforge.runtime import Settings
-from planforge.runtime.eventcontracts import (
+from planforge_runtime import Settings
+from planforge_runtime.messaging import EventValidationError
+from planforge_testkit.eventcontracts import (
     ConsumerNotImplementedError,
     consume_example,
     examples_of,
@@ -27,8 +28,7 @@ from planforge.runtime.eventcontracts import (
     routed_events,
     vhost_url,
 )
-from planforge.runtime.messaging import EventValidationError
-from planforge.runtime.testing import settings_for_tests
+from planforge_testkit.testing import settings_for_tests
 
 EXAMPLES: dict[str, list[Any]] = {
     "user.created": [{"userId": "u-1", "email": "ada@example.com"}],

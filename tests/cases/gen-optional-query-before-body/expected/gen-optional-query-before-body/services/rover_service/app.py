@@ -7,7 +7,7 @@ The handlers live in impl/<operation>.py, which planforge never overwrites.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from planforge.runtime import (
+from planforge_runtime import (
     PROBLEM,
     BreakerConfig,
     Context,

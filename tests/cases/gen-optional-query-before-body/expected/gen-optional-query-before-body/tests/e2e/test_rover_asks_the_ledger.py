@@ -2,7 +2,7 @@
 """End to end: Rover asks the ledger, each step checked through the gateway."""
 
 import pytest
-from planforge.runtime.e2e import E2E
+from planforge_testkit.e2e import E2E
 
 
 @pytest.mark.skip(

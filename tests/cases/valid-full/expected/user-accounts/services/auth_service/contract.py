@@ -5,7 +5,7 @@ Every body is checked against its schema before the handler runs (all keywords, 
 the pydantic models express).
 """
 
-from planforge.runtime.bodies import RequestBodies
+from planforge_runtime.bodies import RequestBodies
 
 BODIES = RequestBodies(
     [["login", "LoginRequest"]],

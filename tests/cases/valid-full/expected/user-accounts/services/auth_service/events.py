@@ -7,8 +7,8 @@ event against its schema in CATALOG, and hands each consumed event to impl/on_<e
 
 from typing import Any
 
-from planforge.runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
-from planforge.runtime.messaging import EventCatalog, EventSpec
+from planforge_runtime.events import ConsumedEvent, ConsumerConfig, ServiceEvents
+from planforge_runtime.messaging import EventCatalog, EventSpec
 
 # What this service declares at start-up (idempotently): the exchanges it publishes to, and its queues
 # with their bindings, retry chains and dead letter paths.

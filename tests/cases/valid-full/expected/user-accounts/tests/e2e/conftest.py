@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from planforge.runtime.e2e import (
+from planforge.stack import Stack
+from planforge_testkit.e2e import (
     E2E,
     Feature,
     Session,
@@ -21,7 +22,6 @@ from planforge.runtime.e2e import (
     required,
     running_stack,
 )
-from planforge.stack import Stack
 
 HERE = Path(__file__).parent
 FEATURE = Feature.load(HERE / "feature.json")

@@ -1,7 +1,7 @@
 # Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """put_ledger: put_ledger (PUT /ledgers/{ledgerId})."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -13,5 +13,5 @@ async def handle(
     dry_run: bool | None,
     body: models.LedgerInput,
 ) -> models.LedgerInput | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

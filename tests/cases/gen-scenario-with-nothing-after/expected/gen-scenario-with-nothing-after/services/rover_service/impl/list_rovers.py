@@ -1,9 +1,9 @@
 # Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """list_rovers: list_rovers (GET /rovers)."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 
 async def handle(ctx: Context) -> None | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

@@ -1,7 +1,7 @@
 # Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """on_user_created: Creates the credentials record. (user.created from auth-service-queue)."""
 
-from planforge.runtime.messaging import Envelope, EventContext
+from planforge_runtime.messaging import Envelope, EventContext
 
 
 async def handle(event: Envelope, ctx: EventContext) -> None:

@@ -1,7 +1,7 @@
 # Created by planforge from feature.yaml. This file is yours: planforge never overwrites or deletes it.
 """register: register (POST /users/register)."""
 
-from planforge.runtime import Context, Reply
+from planforge_runtime import Context, Reply
 
 from .. import models
 
@@ -11,5 +11,5 @@ async def handle(
     *,
     body: models.RegisterRequest,
 ) -> models.UserProfile | Reply:
-    """Implement the operation: return the body, a Reply, or raise planforge.runtime.Problem."""
+    """Implement the operation: return the body, a Reply, or raise planforge_runtime.Problem."""
     raise NotImplementedError

@@ -1,0 +1,229 @@
+"""Idempotency by eventId: a consumer's effect happens once however often an event is delivered.
+
+Each store gives ``processing(event_id, queue)``, an async context manager that says whether the event was
+already processed and, when it was not, records it as processed only if the block finishes without raising:
+
+- SqlIdempotency: a processed_events row written in the same transaction as the handler's effects (the
+  handler gets the session), so the effect and the record commit or roll back together.
+- RedisIdempotency: a key claimed with SET NX (a lease while the handler runs), then marked done with a TTL.
+- MemoryIdempotency: an in-process LRU, for services with neither; it forgets on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from planforge_runtime.messaging.tables import processed_events
+
+__all__ = [
+    "EventInProgressError",
+    "IdempotencyStore",
+    "MemoryIdempotency",
+    "Processing",
+    "RedisIdempotency",
+    "SqlBatch",
+    "SqlIdempotency",
+]
+
+_DONE = b"done"
+
+
+class EventInProgressError(RuntimeError):
+    """Another delivery of the same event is being handled and did not finish in time; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Processing:
+    """What a store says about a delivery: a duplicate to skip, or new, with the session to work in (SQL only)."""
+
+    duplicate: bool
+    session: AsyncSession | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Where a consumer records the events it processed."""
+
+    def processing(self, event_id: str, queue: str) -> AbstractAsyncContextManager[Processing]:
+        """Claim the event for the duration of the block; recorded as processed when the block succeeds."""
+        ...
+
+
+class SqlIdempotency:
+    """processed_events rows in the service's database, in the handler's own transaction."""
+
+    def __init__(self, sessions: Callable[[], AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """A duplicate when the row exists (or a concurrent delivery commits it first); else the open session."""
+        async with self.sessions() as session:
+            record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
+            try:
+                await session.execute(record)
+            except IntegrityError:
+                await session.rollback()
+                yield Processing(duplicate=True)
+                return
+            yield Processing(duplicate=False, session=session)
+            await session.commit()
+
+    def batches(self) -> bool:
+        """True when deliveries can share a transaction (savepoints per delivery): PostgreSQL, not SQLite."""
+        session = self.sessions()
+        try:
+            return bool(session.get_bind().dialect.name == "postgresql")
+        finally:
+            session.sync_session.close()
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[SqlBatch]:
+        """A transaction for several deliveries; it commits when the block ends without raising."""
+        async with self.sessions() as session, session.begin():
+            yield SqlBatch(session)
+
+
+class SqlBatch:
+    """One transaction for a batch of deliveries: a SAVEPOINT per delivery, so one failure undoes only its own.
+
+    claim() records all the batch's events in one statement first (PostgreSQL's INSERT .. ON CONFLICT DO
+    NOTHING); a delivery whose event was not claimed by it is a duplicate. A failing delivery's savepoint
+    is rolled back and its claim deleted, so a retry can process it.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._claimed: set[tuple[str, str]] | None = None
+
+    async def claim(self, event_ids: list[str], queue: str) -> None:
+        """Record the events as processed (in this transaction); the ones already recorded are duplicates."""
+        now = datetime.now(UTC)
+        rows = [{"event_id": e, "queue": queue, "processed_at": now} for e in dict.fromkeys(event_ids)]
+        statement = (
+            postgresql_insert(processed_events).values(rows).on_conflict_do_nothing().returning(processed_events)
+        )
+        result = await self.session.execute(statement)
+        self._claimed = {(row.event_id, row.queue) for row in result}
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """As SqlIdempotency.processing, inside a savepoint; recorded when the batch's transaction commits."""
+        if self._claimed is not None:
+            if (event_id, queue) not in self._claimed:  # recorded before, or by an earlier copy in this batch
+                yield Processing(duplicate=True)
+                return
+            self._claimed.discard((event_id, queue))
+        else:
+            record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
+        savepoint = await self.session.begin_nested()
+        if self._claimed is None:
+            try:
+                await self.session.execute(record)
+            except IntegrityError:
+                await savepoint.rollback()
+                yield Processing(duplicate=True)
+                return
+        try:
+            yield Processing(duplicate=False, session=self.session)
+        except BaseException:
+            await savepoint.rollback()
+            if self._claimed is not None:
+                await self._unclaim(event_id, queue)
+            raise
+        await savepoint.commit()
+
+    async def _unclaim(self, event_id: str, queue: str) -> None:
+        await self.session.execute(
+            delete(processed_events).where(processed_events.c.event_id == event_id, processed_events.c.queue == queue)
+        )
+
+
+class RedisIdempotency:
+    """Redis keys ``<prefix><queue>:<eventId>``: 'pending' (leased) while handled, 'done' for ttl seconds after."""
+
+    def __init__(
+        self, redis: Redis, *, prefix: str = "planforge:processed:", ttl: float = 7 * 86400, lease: float = 30.0
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl = ttl
+        self.lease = lease
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """A duplicate when the key says done; waits for a pending claim of another delivery, up to the lease."""
+        key = f"{self.prefix}{queue}:{event_id}"
+        if not await self._claim(key):
+            yield Processing(duplicate=True)
+            return
+        try:
+            yield Processing(duplicate=False)
+        except BaseException:
+            await self.redis.delete(key)
+            raise
+        await self.redis.set(key, _DONE, px=round(self.ttl * 1000))
+
+    async def _claim(self, key: str) -> bool:
+        """True when claimed for this delivery, False when already done."""
+        deadline = time.monotonic() + self.lease
+        while time.monotonic() < deadline:
+            if await self.redis.set(key, b"pending", nx=True, px=round(self.lease * 1000)):
+                return True
+            if await self.redis.get(key) == _DONE:
+                return False
+            await asyncio.sleep(0.05)
+        raise EventInProgressError(key)
+
+
+class MemoryIdempotency:
+    """The last max_events processed event IDs per queue, in memory; concurrent duplicates wait for each other."""
+
+    def __init__(self, max_events: int = 100_000, wait: float = 30.0) -> None:
+        self.max_events = max_events
+        self.wait = wait
+        self._done: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._pending: dict[tuple[str, str], asyncio.Event] = {}
+
+    @asynccontextmanager
+    async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
+        """A duplicate when remembered; otherwise claimed until the block ends, remembered if it succeeds."""
+        key = (queue, event_id)
+        if not await self._claim(key):
+            yield Processing(duplicate=True)
+            return
+        finished = self._pending[key] = asyncio.Event()
+        try:
+            yield Processing(duplicate=False)
+            self._remember(key)
+        finally:
+            del self._pending[key]
+            finished.set()
+
+    async def _claim(self, key: tuple[str, str]) -> bool:
+        while (running := self._pending.get(key)) is not None:
+            try:
+                await asyncio.wait_for(running.wait(), self.wait)
+            except TimeoutError as exc:
+                raise EventInProgressError(f"{key[0]}:{key[1]}") from exc
+        if key in self._done:
+            self._done.move_to_end(key)
+            return False
+        return True
+
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._done[key] = None
+        while len(self._done) > self.max_events:
+            self._done.popitem(last=False)
