@@ -430,3 +430,27 @@ def test_a_data_consistency_scenario_and_its_flow_pass_against_the_real_stack(tm
     done = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert _counts(done.stdout) == {"passed": 2}, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_a_step_without_a_check_says_so_and_why(example: str) -> None:
+    """Every step comment of a generated e2e test is followed by its checks or by a line saying it is not
+    checked and why; no comment stands alone looking like a check (issue 13, item 4)."""
+    for path, text in rendered(example)[1].items():
+        if not path.endswith(".py"):
+            continue
+        lines = [line.strip() for line in text.splitlines()]
+        for line, following in zip(lines, lines[1:], strict=False):
+            if re.match(r"# \d+\. ", line):
+                assert following.startswith(("journey.", "# not checked: ")), (path, line, following)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_data_consistency_races_conditional_updates_not_their_reads(example: str) -> None:
+    """The update of a data-consistency scenario is a conditional update with a body, never the GET that gives
+    the ETag (which has concurrency: etag too)."""
+    model, _ = rendered(example)
+    for scenario in e2e_target.scenarios(model):
+        if scenario.kind == "data-consistency":
+            assert scenario.update is not None and not scenario.update.startswith("GET "), scenario.update
+            assert scenario.read is not None and scenario.read.startswith("GET "), scenario.read
