@@ -34,6 +34,17 @@ def check_model(model: Model, m: Manifest) -> Iterator[Diagnostic]:
 
 
 def _sources(model: Model, m: Manifest) -> Iterator[Diagnostic]:
+    for service in model.services:
+        for index, raw in enumerate(m.routes(service.name)):
+            for name, parameter in raw.get("parameters", {}).items():
+                if "source" in parameter and parameter.get("in") != "path":
+                    yield m.error(
+                        "PF512",
+                        ("services", service.name, "routes", index, "parameters", name, "source"),
+                        f"'{name}' is a query parameter: source says where a path parameter's value comes from",
+                        "remove source, or make the parameter in: path",
+                        key=True,
+                    )
     for problem in unresolved(model):
         route = problem.route
         index = next(i for i, raw in enumerate(m.routes(route.service)) if raw.get("id") == route.id)
