@@ -7,6 +7,7 @@ stack (gateway, services, PostgreSQL, Redis, RabbitMQ) comes up in fresh names a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -440,7 +441,7 @@ def test_a_step_without_a_check_says_so_and_why(example: str) -> None:
         if not path.endswith(".py"):
             continue
         lines = [line.strip() for line in text.splitlines()]
-        for line, following in zip(lines, lines[1:], strict=False):
+        for line, following in itertools.pairwise(lines):
             if re.match(r"# \d+\. ", line):
                 assert following.startswith(("journey.", "# not checked: ")), (path, line, following)
 
