@@ -9,13 +9,13 @@ EXAMPLES := $(wildcard examples/*/feature.yaml)
 $(BIN)/planforge: pyproject.toml runtime/pyproject.toml testkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[services,runtime]'
+	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[runtime]'
 	touch $@
 
 install: $(BIN)/planforge
 
 install-test: install
-	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[services,runtime,test]'
+	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[runtime,test]'
 	scripts/install-system-deps
 
 example: install  ## install, then generate every example into generated/

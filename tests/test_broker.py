@@ -446,3 +446,50 @@ def test_each_service_declares_its_queues_and_its_events_destinations(manifest: 
         exchanges = {x["name"] for x in declared["exchanges"]}
         assert {model.event(e).exchange for e in service.publishes} <= exchanges
         assert all(b["source"] in exchanges and b["destination"] in queues | exchanges for b in declared["bindings"])
+
+
+# --- broker/README.md explains exactly what definitions.json declares --------------------------------------------
+
+
+def _readme_rows(readme: str) -> dict[str, str]:
+    """stage name -> 'queue' or 'exchange', from the README's stage tables (first cell a code span)."""
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip("|").split(" | ")] if line.startswith("| `") else []
+        if cells:
+            rows[cells[0].strip("`")] = cells[1].split()[0].rstrip(",")
+    return rows
+
+
+def _assert_readme_matches(model: Model) -> None:
+    files = render_targets(model, ("broker",)).owned
+    declared = json.loads(files["broker/definitions.json"])
+    readme = files["broker/README.md"]
+    rows = _readme_rows(readme)
+    manifest_exchanges = {e.name for e in model.exchanges}
+    assert {name for name, kind in rows.items() if kind == "queue"} == {q["name"] for q in declared["queues"]}
+    chain_exchanges = {e["name"] for e in declared["exchanges"]} - manifest_exchanges
+    assert {name for name, kind in rows.items() if kind == "exchange"} == chain_exchanges
+    counts = f"declares {len(declared['queues'])} queues and {len(declared['exchanges'])} exchanges for the "
+    assert counts + f"manifest's {len(model.queues)} queues and {len(model.exchanges)} exchanges." in readme
+
+
+def test_readme_names_every_declared_queue_and_exchange_of_the_examples() -> None:
+    """Each example's README has one table row per declared queue and chain exchange, and the right counts."""
+    for manifest in EXAMPLES:
+        _assert_readme_matches(_model(manifest))
+
+
+@pytest.mark.parametrize(("backoff", "max_retries", "dead_letter"), RETRY_CASES)
+def test_readme_follows_the_retry_policy(
+    tmp_path: Path, backoff: list[str], max_retries: int, dead_letter: bool
+) -> None:
+    """With fewer delays than retries, without dead-lettering, or without retries, the README says what is declared."""
+    model = _retry_model(tmp_path, backoff, max_retries, dead_letter)
+    _assert_readme_matches(model)
+    readme = render_targets(model, ("broker",)).owned["broker/README.md"]
+    if max_retries:
+        assert f"({max_retries} retr" in readme and "0.2 s" in readme
+    else:
+        assert "asks for no retries" in readme and "b-queue.retry" not in readme
+    assert ("nothing bound: the message is dropped" in readme) is not dead_letter

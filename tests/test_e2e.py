@@ -182,11 +182,11 @@ def test_consumed_count_sums_the_queues_of_one_event_and_outcome() -> None:
 # --- the generated suites against the real stack -------------------------------------------------------------------
 
 
-def _run_suite(example: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run_suite(example: str, **settings: str) -> tuple[subprocess.CompletedProcess[str], float]:
     suite = REPO / "generated" / example / "tests" / "e2e"
     if not suite.is_dir():
         pytest.fail(f"{suite} is missing: run `planforge generate examples/{example}/feature.yaml`")
-    env = {**os.environ, "PLANFORGE_E2E_REQUIRE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PLANFORGE_E2E_REQUIRE": "1", "PYTHONDONTWRITEBYTECODE": "1", **settings}
     # The generated pyproject adds -q already; a second one would hide the summary line read below.
     command = [sys.executable, "-m", "pytest", str(suite.relative_to(REPO)), "-o", "addopts=", "-q", "-rs", "-s"]
     command += ["-p", "no:cacheprovider"]
@@ -216,6 +216,17 @@ def test_user_accounts_flows_and_scenarios_pass_against_the_real_stack() -> None
     figures = re.findall(r"load: .*", done.stdout)  # after the progress dots, with -s
     assert figures, done.stdout[-3000:]
     print(f"\nuser-accounts e2e suite: {elapsed:.1f}s; {figures[0]}")
+
+
+@pytest.mark.services
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_user_accounts_suite_passes_over_mutual_tls() -> None:
+    """The same suite with PLANFORGE_E2E_MTLS=1 (`up --mtls`): gateway, services, readiness and the restarts of the
+    failure scenario over mutual TLS, against the real PostgreSQL, Redis and RabbitMQ."""
+    done, _ = _run_suite("user-accounts", PLANFORGE_E2E_MTLS="1")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "mTLS certificates ... ok" in done.stdout, done.stdout[:3000]  # `up`'s progress, printed with -s
+    assert _counts(done.stdout) == {"passed": _test_count("user-accounts")}, done.stdout[-3000:]
 
 
 @pytest.mark.services

@@ -297,7 +297,7 @@ def _install_keys(
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 90  # a generous start-up bound: several services start at once on a loaded machine
     while True:
         assert process.poll() is None, f"{url} exited: {log.read_text()}"
         try:

@@ -249,3 +249,158 @@ def test_network_policies_are_the_matrix_on_generated_manifests(
     result = validate(path)
     assert result.ok, [str(d) for d in result.diagnostics]
     _assert_policies_are_the_matrix(_model(path))
+
+
+# --- mutual TLS (security.service_auth: mtls) -------------------------------------------------------------------
+
+MTLS_FIXTURE = REPO / "tests" / "fixtures" / "mtls" / "feature.yaml"
+CERT_MANAGER = "cert-manager.io/v1"
+
+
+def _cert_manager_validator() -> Any:
+    """cert-manager's Certificate and Issuer (not in kubernetes-validate), from tests/fixtures/cert-manager."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "tests" / "fixtures" / "cert-manager" / "cert-manager-v1.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _mtls_documents() -> tuple[Model, dict[str, list[dict[str, Any]]]]:
+    model = _model(MTLS_FIXTURE)
+    assert model.mtls
+    return model, _documents(_k8s_files(model))
+
+
+def test_mtls_resources_validate_and_every_workload_has_a_certificate_from_the_issuer() -> None:
+    """Kubernetes kinds validate strictly; cert-manager kinds against their CRD schema; one Certificate per service
+    and the gateway, each naming the feature's CA Issuer, which the issuer file defines."""
+    model, documents = _mtls_documents()
+    validator = _cert_manager_validator()
+    certificates: dict[str, dict[str, Any]] = {}
+    issuers = set()
+    for path, docs in documents.items():
+        if path.endswith("kustomization.yaml"):
+            continue
+        for document in docs:
+            if document["apiVersion"] == CERT_MANAGER:
+                errors = [e.message for e in validator.iter_errors(document)]
+                assert not errors, (path, document["metadata"]["name"], errors)
+                if document["kind"] == "Certificate":
+                    certificates[document["metadata"]["name"]] = document
+                else:
+                    issuers.add(document["metadata"]["name"])
+            else:
+                kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    ca = f"{model.slug}-ca"
+    assert ca in issuers and ca in certificates and certificates[ca]["spec"]["isCA"] is True
+    for name in [*(s.name for s in model.services), "gateway"]:
+        spec = certificates[f"{name}-tls"]["spec"]
+        assert spec["issuerRef"] == {"name": ca, "kind": "Issuer", "group": "cert-manager.io"}
+        assert spec["dnsNames"] == [name]
+        assert {"server auth", "client auth"} <= set(spec["usages"])
+
+
+def test_cert_manager_schema_catches_a_mistake() -> None:
+    """The schema above is strict: an unknown field or a missing issuerRef is an error."""
+    _, documents = _mtls_documents()
+    certificate = next(d for docs in documents.values() for d in docs if d["kind"] == "Certificate")
+    validator = _cert_manager_validator()
+    assert list(validator.iter_errors(certificate)) == []
+    wrong = {**certificate, "spec": {**certificate["spec"], "dnsName": ["typo"]}}
+    assert list(validator.iter_errors(wrong))
+    missing = {**certificate, "spec": {k: v for k, v in certificate["spec"].items() if k != "issuerRef"}}
+    assert list(validator.iter_errors(missing))
+
+
+def test_mtls_pods_serve_https_with_their_secret_and_call_over_https() -> None:
+    """Each service mounts its certificate Secret, uvicorn requires client certificates, probes present the pod's
+    own certificate, calls use https and TLS_*; the gateway mounts its Secret and proxies over mutual TLS."""
+    model, documents = _mtls_documents()
+    for service in model.services:
+        docs = documents[f"{FOLDER}{service.name}.yaml"]
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        command = container["command"]
+        assert command[command.index("--ssl-cert-reqs") + 1] == "2"  # ssl.CERT_REQUIRED
+        assert {"name": "tls", "secret": {"secretName": f"{model.slug}-{service.name}-tls"}} in pod["volumes"]
+        assert "exec" in container["readinessProbe"] and "/readyz" in container["readinessProbe"]["exec"]["command"]
+        (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+        assert {"TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"} <= set(config["data"])
+        for callee in {c.target for c in service.calls}:
+            assert config["data"][f"{model.service(callee).package.upper()}_URL"].startswith("https://")
+    gateway = documents[f"{FOLDER}gateway.yaml"]
+    (config,) = [d for d in gateway if d["kind"] == "ConfigMap"]
+    tls = config["data"]["settings_services-tls.conf"]
+    assert "default https;" in tls and "proxy_ssl_verify on;" in tls and "/run/planforge/tls/tls.crt" in tls
+    (deployment,) = [d for d in gateway if d["kind"] == "Deployment"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tls", "secret": {"secretName": f"{model.slug}-gateway-tls"}} in volumes
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_without_mtls_no_cert_manager_resource_is_written(example: str) -> None:
+    """A manifest that does not ask for mTLS needs no cert-manager in its cluster."""
+    model = _model(REPO / "examples" / example / "feature.yaml")
+    assert not model.mtls
+    documents = _documents(_k8s_files(model))
+    assert not any(d["apiVersion"] == CERT_MANAGER for docs in documents.values() for d in docs)
+
+
+def test_every_pinned_algorithm_has_its_key_and_settings_match_compose() -> None:
+    """The gateway fixture pins RS256, ES256 and HS256: each service mounts every verifying key at JWT_KEYS_DIR, the
+    gateway names a key file per algorithm, and JWT_KEYS_DIR / FORWARDED_ALLOW_IPS are set as in compose."""
+    model = _model(REPO / "tests" / "fixtures" / "gateway" / "feature.yaml")
+    rendered = render_targets(model, ("k8s", "deploy")).owned
+    documents = _documents(rendered)
+    compose = yaml.safe_load(rendered["deploy/docker-compose.yaml"])["services"]
+    files = {"jwt-es256.pem", "jwt-hs256.secret", "jwt-rs256.pem"}
+    for service in model.services:
+        docs = documents[f"{FOLDER}{service.name}.yaml"]
+        (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "jwt-keys"]
+        assert {i["path"] for i in volume["secret"]["items"]} == files
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "jwt-keys"]
+        environment = compose[service.name]["environment"]
+        assert mount["mountPath"] == config["data"]["JWT_KEYS_DIR"] == environment["JWT_KEYS_DIR"]
+        assert "FORWARDED_ALLOW_IPS" in config["data"] and "FORWARDED_ALLOW_IPS" in environment
+    gateway = next(d for d in documents[f"{FOLDER}gateway.yaml"] if d["kind"] == "Deployment")
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        f"GATEWAY_JWT_{alg}_KEY_FILE": f"/run/planforge/jwt/jwt-{alg.lower()}.{ext}"
+        for alg, ext in (("ES256", "pem"), ("HS256", "secret"), ("RS256", "pem"))
+    }
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(manifests())
+def test_mtls_holds_on_generated_manifests(tmp_path_factory: Any, manifest: dict[str, Any]) -> None:
+    """Any manifest with service_auth: mtls: every document validates, every workload has its Certificate, every
+    call URL is https, and the NetworkPolicies are still exactly the matrix."""
+    path = tmp_path_factory.mktemp("k8s-mtls") / "feature.yaml"
+    path.write_text(yaml.safe_dump({**manifest, "security": {"service_auth": "mtls"}}, sort_keys=False))
+    assert not [d for d in validate(path).diagnostics if d.severity == "error"]
+    model = _model(path)
+    documents = _documents(_k8s_files(model))
+    validator = _cert_manager_validator()
+    names = set()
+    for path_, docs in documents.items():
+        for document in docs:
+            if path_.endswith("kustomization.yaml"):
+                continue
+            if document["apiVersion"] == CERT_MANAGER:
+                assert not list(validator.iter_errors(document)), document
+                names.add(document["metadata"]["name"])
+            else:
+                kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+            if document["kind"] == "ConfigMap" and document["metadata"]["name"].endswith("-config"):
+                urls = [v for k, v in document["data"].items() if k.endswith("_URL")]
+                assert all(u.startswith("https://") for u in urls), urls
+    workloads = {s.name for s in model.services} | ({"gateway"} if model.gateway else set())
+    assert {f"{n}-tls" for n in workloads} <= names
+    _assert_policies_are_the_matrix(model)

@@ -180,3 +180,59 @@ def test_the_issuer_signs_with_the_newest_key_of_a_rotated_set(tmp_path: Path) -
     token = TokenIssuer(config, settings).issue("user-1")
     assert jwt.get_unverified_header(token)["kid"] == newest != first
     assert TokenVerifier(config, settings).verify(token)["sub"] == "user-1"
+
+
+def _signed_with(stack: Stack, alg: str, kid: str) -> str:
+    key = (stack.rotation_folder / f"{kid}.key").read_bytes()
+    now = int(time.time())
+    claims = {"sub": "user-1", "iss": "auth-service", "aud": "shop-api", "iat": now, "exp": now + 300}
+    return jwt.encode(claims, key if alg.startswith("HS") else key.decode(), algorithm=alg, headers={"kid": kid})
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_up_rotates_keys_old_and_new_pass_during_the_overlap_and_the_old_is_refused_after(
+    shop: Path, state_dir: Path
+) -> None:
+    """`up --rotate-keys-every`: through the gateway (and the service behind it), for every pinned algorithm, a
+    token of the replaced key passes until a token lifetime later, then 401; the new key's tokens pass."""
+    lifetime = 120.0
+    options = Options(
+        state=state_dir, free_ports=True, port=_free_port(), rotate_keys_every=3600, token_lifetime=lifetime
+    )
+    with Stack(shop, options, out=io.StringIO()) as stack:
+        assert stack.gateway_url is not None
+        first = stack.current_kids()
+        assert all(first.values())
+        old = {alg: _signed_with(stack, alg, str(kid)) for alg, kid in first.items()}
+        for alg, token in old.items():
+            assert _get(stack.gateway_url + ORDER, token).status_code == 501, alg
+        second = stack.rotate_keys()
+        assert stack.current_kids() == second and not set(second.values()) & set(first.values())
+        new = {alg: _signed_with(stack, alg, kid) for alg, kid in second.items()}
+        for alg in first:  # the overlap: both pass
+            assert _get(stack.gateway_url + ORDER, old[alg]).status_code == 501, alg
+            assert _get(stack.gateway_url + ORDER, new[alg]).status_code == 501, alg
+        # A rotation a token lifetime after the first one drops the first keys (now: the clock of the rotation).
+        stack.rotate_keys(now=time.time() + lifetime + 1)
+        for alg in first:
+            refused = _get(stack.gateway_url + ORDER, old[alg])
+            assert refused.status_code == 401, (alg, refused.text)
+            assert _get(stack.gateway_url + ORDER, new[alg]).status_code == 501, alg
+            # The service verifies by kid on its own too.
+            assert _get(stack.service_url("order-service") + ORDER, old[alg]).status_code == 401, alg
+
+
+def test_up_rotates_on_its_own_and_the_issuer_signs_with_the_newest_key(shop: Path, state_dir: Path) -> None:
+    """The rotation thread replaces the signing keys while the services run; the issuer follows the key set."""
+    options = Options(state=state_dir, free_ports=True, gateway=False, only=("order-service",), rotate_keys_every=0.5)
+    with Stack(shop, options, out=io.StringIO()) as stack:
+        first = stack.current_kids()["RS256"]
+        deadline = time.monotonic() + 30
+        while stack.current_kids()["RS256"] == first:
+            assert time.monotonic() < deadline, "no rotation within 30 s"
+            time.sleep(0.1)
+    config = ServiceConfig(name="a", title="A", package="a", jwt_algorithms=("RS256",), jwt_issuer="a")
+    settings = Settings(jwt_jwks_file=str(stack.rotation_folder / JWKS_FILE))
+    token = TokenIssuer(config, settings).issue("user-1")
+    assert jwt.get_unverified_header(token)["kid"] == stack.current_kids()["RS256"] != first
+    assert TokenVerifier(config, settings).verify(token)["sub"] == "user-1"

@@ -101,6 +101,7 @@ def build_model(document: Document, manifest_ref: str) -> Model:
         call_timeout=seconds(data.get("resilience", {}).get("timeout", "5s")),
         token_issuer=gateway.jwt_issuer if gateway and gateway.jwt_issuer in services_raw else None,
         outbox_retention=seconds(data.get("broker", {}).get("outbox_retention", "7d")),
+        mtls=data.get("security", {}).get("service_auth") == "mtls",
     )
 
 

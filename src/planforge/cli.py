@@ -1,11 +1,12 @@
 """The planforge command line: validate, generate, check, schema, up, replay.
 
-Exit codes, the same for every command:
+Exit codes, the same for every command, follow the type of the error that ends it (planforge.errors):
   0  success (warnings may have been printed)
-  1  findings: the manifest has errors, the output is stale (check), or generate refused to
-     overwrite a file a person edited
-  2  usage or input error: bad arguments, a manifest that cannot be read, output that cannot be written
-  3  internal error in planforge (a bug: please report it)
+  1  FindingsError: the manifest has errors, the output is stale (check), generate refused to overwrite a file
+     a person edited, or a started service or the broker failed
+  2  InputError: bad arguments, a manifest that cannot be read, output that cannot be written, an optional
+     part of planforge that is not installed
+  3  InternalError, or any other exception: a bug in planforge (please report it)
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from typing import Annotated
 import typer
 
 from planforge.diagnostics import Diagnostic, format_diagnostics
+from planforge.errors import EXIT_INTERNAL, FindingsError, InputError, InternalError, PlanforgeError
 
 __all__ = ["app", "main"]
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 app = typer.Typer(
     add_completion=False,
@@ -50,40 +50,38 @@ def _emit(diagnostics: list[Diagnostic], fmt: Format) -> None:
         sys.stderr.write(format_diagnostics(diagnostics, fmt.value))
 
 
+def _existing(manifest: Path) -> None:
+    if not manifest.is_file():
+        raise InputError(f"{manifest}: no such manifest file")
+
+
 def _validated(manifest: Path, fmt: Format):  # type: ignore[no-untyped-def]
+    """The loaded document; the load error, or a FindingsError, once the diagnostics are printed."""
     from planforge.pipeline import validate
 
-    if not manifest.is_file():
-        sys.stderr.write(f"planforge: {manifest}: no such manifest file\n")
-        raise typer.Exit(EXIT_USAGE)
+    _existing(manifest)
     result = validate(manifest, str(manifest))
     _emit(result.diagnostics, fmt)
-    if result.document is None:
-        raise typer.Exit(EXIT_USAGE if _unreadable(result.diagnostics) else EXIT_FINDINGS)
+    if result.failure is not None:
+        raise result.failure.reported()  # its diagnostics are printed above
     if not result.ok:
-        raise typer.Exit(EXIT_FINDINGS)
+        raise FindingsError()
     return result.document
 
 
 def _rendered(manifest: Path, out: Path, fmt: Format):  # type: ignore[no-untyped-def]
-    """The slug, the files and the manifest reference; exits as _validated does on a bad manifest."""
+    """The slug, the files and the manifest reference; raises as _validated does on a bad manifest."""
     from planforge.pipeline import generate_files, manifest_ref
 
-    if not manifest.is_file():
-        sys.stderr.write(f"planforge: {manifest}: no such manifest file\n")
-        raise typer.Exit(EXIT_USAGE)
+    _existing(manifest)
     ref = manifest_ref(manifest, out)
     result = generate_files(manifest, str(manifest), ref)
     _emit(result.diagnostics, fmt)
-    if not result.loaded:
-        raise typer.Exit(EXIT_USAGE if _unreadable(result.diagnostics) else EXIT_FINDINGS)
+    if result.failure is not None:
+        raise result.failure.reported()  # its diagnostics are printed above
     if result.slug is None or result.output is None:
-        raise typer.Exit(EXIT_FINDINGS)
+        raise FindingsError()
     return result.slug, result.output, ref
-
-
-def _unreadable(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.code == "PF001" and d.message.startswith("cannot read") for d in diagnostics)
 
 
 @app.command()
@@ -112,15 +110,14 @@ def generate(
                 f"{root / conflict.path}: error PF901: {conflict.reason}; not overwritten "
                 "(move your change into the manifest or a user-owned file, or use --force)\n"
             )
-        raise typer.Exit(EXIT_FINDINGS)
+        raise FindingsError()
     for path in plan.kept_edited:
         sys.stderr.write(f"{root / path}: warning PF902: no longer generated but edited by hand; left in place\n")
     if not dry_run:
         try:
             apply(plan)
         except OSError as exc:
-            sys.stderr.write(f"planforge: cannot write {root}: {exc.strerror or exc}; nothing was changed\n")
-            raise typer.Exit(EXIT_USAGE) from None
+            raise InputError(f"cannot write {root}: {exc.strerror or exc}; nothing was changed") from None
     _summary(root, plan, dry_run)
 
 
@@ -157,7 +154,7 @@ def check(manifest: ManifestArg, out: OutOpt = Path("generated"), format: Format
     for path in report.extra:
         typer.echo(f"extra:   {root / path}  (no longer generated)")
     typer.echo(f"{root}: stale; run `planforge generate {manifest} -o {out}`", err=True)
-    raise typer.Exit(EXIT_FINDINGS)
+    raise FindingsError()
 
 
 @app.command()
@@ -193,9 +190,37 @@ def up(
         bool, typer.Option("--free-ports", help="Run services on free ports, not the manifest's.")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds each service has to become ready.")] = 60.0,
+    python: Annotated[
+        str, typer.Option("--python", help="The Python that runs the services (default: planforge's own).")
+    ] = "",
     monitoring: Annotated[
         bool, typer.Option("--monitoring", help="Also run Prometheus with monitoring/ (and the nginx exporter).")
     ] = False,
+    mtls: Annotated[
+        bool,
+        typer.Option(
+            "--mtls",
+            help="Mutual TLS between gateway and services and between services, from a local CA in the state folder "
+            "(always on when the manifest says security.service_auth: mtls).",
+        ),
+    ] = False,
+    rotate_keys_every: Annotated[
+        str | None,
+        typer.Option(
+            "--rotate-keys-every",
+            help="Rotate the JWT signing keys this often (a duration: 90s, 12h, 30d); replaced keys keep passing "
+            "for a token lifetime.",
+            show_default=False,
+        ),
+    ] = None,
+    token_lifetime: Annotated[
+        str | None,
+        typer.Option(
+            "--token-lifetime",
+            help="How long a replaced key keeps passing (default 16m: the services' 15-minute tokens and leeway).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the feature on this machine until Ctrl-C: every service (uvicorn) and the gateway (nginx), in order.
 
@@ -216,8 +241,27 @@ def up(
         free_ports=free_ports,
         monitoring=monitoring,
         timeout=timeout,
+        python=python,
+        mtls=mtls,
+        rotate_keys_every=_duration("--rotate-keys-every", rotate_keys_every),
+        token_lifetime=_duration("--token-lifetime", token_lifetime),
     )
-    raise typer.Exit(run(generated, options))
+    run(generated, options)
+
+
+def _duration(option: str, text: str | None) -> float | None:
+    """Seconds of a duration option (90s, 12h, 30d); an InputError (exit 2) when it is not one."""
+    if text is None:
+        return None
+    from planforge.units import seconds
+
+    try:
+        value = seconds(text)
+    except (ValueError, KeyError, IndexError):
+        value = 0.0
+    if value <= 0:
+        raise InputError(f"{option} {text!r}: give a positive duration such as 90s, 12h or 30d")
+    return value
 
 
 @app.command()
@@ -248,19 +292,37 @@ def replay(
         dry_run=dry_run,
         limit=limit,
     )
-    raise typer.Exit(run_replay(generated, options, sys.stdout, sys.stderr))
+    run_replay(generated, options, sys.stdout)
 
 
 def main() -> None:
-    """Entry point that turns any unexpected failure into a one-line message and exit code 3."""
+    """Entry point: every failure ends with one line and the exit code of its kind (planforge.errors)."""
     try:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # pragma: no cover - only bugs reach here
-        if os.environ.get("PLANFORGE_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"planforge: internal error: {type(exc).__name__}: {exc} (set PLANFORGE_DEBUG=1 for details)\n"
-        )
-        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:
+        error = _as_planforge_error(exc)
+        if error.exit_code == EXIT_INTERNAL:
+            if os.environ.get("PLANFORGE_DEBUG"):
+                raise
+            sys.stderr.write(
+                f"planforge: internal error: {error.message} (a bug in planforge: please report it; "
+                "PLANFORGE_DEBUG=1 shows the traceback)\n"
+            )
+        elif error.message:  # '' when the command printed its own report (diagnostics, a diff)
+            sys.stderr.write(f"planforge: {error.message}\n")
+        sys.exit(error.exit_code)
+
+
+def _as_planforge_error(exc: Exception) -> PlanforgeError:
+    """The error as one of the family: a missing declared dependency is an InputError, anything else a bug."""
+    if isinstance(exc, PlanforgeError):
+        return exc
+    if isinstance(exc, ImportError):  # also importlib.metadata's PackageNotFoundError
+        from planforge.installed import missing_part
+
+        missing = missing_part(exc)
+        if missing is not None:
+            return missing
+    return InternalError(f"{type(exc).__name__}: {exc}")

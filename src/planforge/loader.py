@@ -15,8 +15,18 @@ from typing import Any
 import yaml
 
 from planforge.diagnostics import Diagnostic, Severity
+from planforge.errors import FindingsError, InputError
 
-__all__ = ["MAX_BYTES", "Document", "LoadError", "Positions", "load_manifest", "load_text", "read_manifest"]
+__all__ = [
+    "MAX_BYTES",
+    "Document",
+    "LoadError",
+    "Positions",
+    "ReadError",
+    "load_manifest",
+    "load_text",
+    "read_manifest",
+]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -83,27 +93,35 @@ class Document:
         return Diagnostic(code, severity, self.path, line, col, message, hint)
 
 
-class LoadError(Exception):
-    """The file could not be loaded; carries the diagnostics that say why."""
+class LoadError(FindingsError):
+    """The file was read but is not a manifest planforge can load (exit 1); carries the diagnostics that say why."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         super().__init__(diagnostics[0].text() if diagnostics else "load failed")
         self.diagnostics = diagnostics
 
 
+class ReadError(InputError):
+    """The file could not be read at all (exit 2); carries the diagnostic that says why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(diagnostics[0].text() if diagnostics else "read failed")
+        self.diagnostics = diagnostics
+
+
 def load_manifest(path: Path, display: str | None = None) -> Document:
-    """Read and load a manifest file; raises LoadError with located diagnostics."""
+    """Read and load a manifest file; raises ReadError or LoadError with located diagnostics."""
     shown = display or str(path)
     return load_text(read_manifest(path, shown), shown)
 
 
 def read_manifest(path: Path, shown: str) -> bytes:
-    """The bytes of a manifest file (at most MAX_BYTES); raises LoadError with located diagnostics."""
+    """The bytes of a manifest file (at most MAX_BYTES); raises ReadError or LoadError with located diagnostics."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise LoadError([_at(shown, 0, 0, "PF001", f"cannot read the manifest: {exc.strerror or exc}")]) from None
+        raise ReadError([_at(shown, 0, 0, "PF001", f"cannot read the manifest: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_BYTES:
         raise LoadError([_at(shown, 0, 0, "PF002", f"the manifest is larger than {MAX_BYTES // 1024 // 1024} MiB")])
     return raw

@@ -496,6 +496,8 @@ class Model:
 
     # Seconds a published outbox row is kept before the relay deletes it (broker.outbox_retention).
     outbox_retention: float = 7 * 86400.0
+    # security.service_auth: mtls: services serve HTTPS that requires a client certificate from the feature's CA.
+    mtls: bool = False
 
     def service(self, name: str) -> Service:
         """The service called name."""

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from planforge.errors import InputError, InternalError
 from planforge.targets import Output
 
 __all__ = ["INDEX_NAME", "CheckReport", "Conflict", "WritePlan", "apply", "check", "plan_writes"]
@@ -133,12 +134,13 @@ def _plan_owned(plan: WritePlan, index: dict[str, str], path: str, text: str, fo
 def apply(plan: WritePlan) -> None:
     """Carry out a conflict-free plan: stage every file, then move all into place, then remove."""
     if plan.conflicts:
-        raise ValueError("a plan with conflicts cannot be applied")
+        raise InternalError("a plan with conflicts cannot be applied")
     root = plan.root
     staged: list[tuple[Path, Path]] = []
     created_dirs: list[Path] = []
     files = {**plan.writes, **plan.user_created}
     try:
+        removals = [_inside(root, path) for path in plan.removes]  # checked before anything is written
         for path, text in files.items():
             target = _inside(root, path)
             created_dirs.extend(_make_parents(target.parent))
@@ -158,8 +160,7 @@ def apply(plan: WritePlan) -> None:
         raise
     for temp, target in staged:
         os.replace(temp, target)
-    for path in plan.removes:
-        target = _inside(root, path)
+    for target in removals:
         target.unlink(missing_ok=True)
         _prune(target.parent, root)
 
@@ -169,7 +170,7 @@ def _inside(root: Path, path: str) -> Path:
     target = root / path
     resolved_root = root.resolve()
     if not target.resolve().is_relative_to(resolved_root):
-        raise ValueError(f"{path} resolves outside {root}")
+        raise InputError(f"{root / path} resolves outside {root} (a link in the output folder?); nothing was written")
     return target
 
 

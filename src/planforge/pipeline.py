@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planforge.diagnostics import Diagnostic, has_errors, sort_diagnostics
-from planforge.loader import Document, LoadError, load_text, read_manifest
+from planforge.loader import Document, LoadError, ReadError, load_text, read_manifest
 from planforge.model import Model
 from planforge.targets import Output
 
@@ -16,10 +16,11 @@ __all__ = ["Generation", "Rendering", "Validation", "generate_files", "manifest_
 
 @dataclass(frozen=True)
 class Validation:
-    """The loaded document (None when it could not be loaded) and every diagnostic found."""
+    """The loaded document (None when it could not be loaded, and failure says why) and every diagnostic found."""
 
     document: Document | None
     diagnostics: list[Diagnostic]
+    failure: LoadError | ReadError | None = None
 
     @property
     def ok(self) -> bool:
@@ -38,10 +39,13 @@ class Rendering:
 
 @dataclass(frozen=True)
 class Generation:
-    """What check and generate need: the diagnostics, and the files when the manifest had no error."""
+    """What check and generate need: the diagnostics, and the files when the manifest had no error.
+
+    failure is the error when the manifest could not be read or loaded (its diagnostics are in diagnostics).
+    """
 
     diagnostics: list[Diagnostic]
-    loaded: bool
+    failure: LoadError | ReadError | None
     slug: str | None
     output: Output | None
 
@@ -51,8 +55,8 @@ def validate(manifest: Path, display: str | None = None) -> Validation:
     shown = display or str(manifest)
     try:
         raw = read_manifest(manifest, shown)
-    except LoadError as exc:
-        return Validation(None, sort_diagnostics(exc.diagnostics))
+    except (LoadError, ReadError) as exc:
+        return Validation(None, sort_diagnostics(exc.diagnostics), exc)
     return _validate_bytes(raw, shown)
 
 
@@ -62,18 +66,18 @@ def generate_files(manifest: Path, display: str, ref: str) -> Generation:
 
     try:
         raw = read_manifest(manifest, display)
-    except LoadError as exc:
-        return Generation(sort_diagnostics(exc.diagnostics), False, None, None)
+    except (LoadError, ReadError) as exc:
+        return Generation(sort_diagnostics(exc.diagnostics), exc, None, None)
     key = run_key(raw, display, ref)
     hit = recall(key)
     if hit is not None:
-        return Generation(hit.diagnostics, True, hit.slug, hit.output)
+        return Generation(hit.diagnostics, None, hit.slug, hit.output)
     validation = _validate_bytes(raw, display)
     if validation.document is None or not validation.ok:
-        return Generation(validation.diagnostics, validation.document is not None, None, None)
+        return Generation(validation.diagnostics, validation.failure, None, None)
     rendering = render(validation.document, ref)
     remember(key, Remembered(validation.diagnostics, rendering.slug, rendering.output))
-    return Generation(validation.diagnostics, True, rendering.slug, rendering.output)
+    return Generation(validation.diagnostics, None, rendering.slug, rendering.output)
 
 
 def _validate_bytes(raw: bytes, shown: str) -> Validation:
@@ -83,7 +87,7 @@ def _validate_bytes(raw: bytes, shown: str) -> Validation:
     try:
         document = load_text(raw, shown)
     except LoadError as exc:
-        return Validation(None, sort_diagnostics(exc.diagnostics))
+        return Validation(None, sort_diagnostics(exc.diagnostics), exc)
     found = schema_diagnostics(document)
     if not has_errors(found):
         found += semantic_diagnostics(document)

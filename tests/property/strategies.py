@@ -441,7 +441,7 @@ def policies() -> st.SearchStrategy[dict[str, Any]]:
                     "alerts": {"error_rate_above": "5%", "p95_latency_above": "500ms"},
                 }
             ),
-            # mtls, jwt and encryption are plan-only promises (warning PF830): none is what the stack does
+            # jwt and encryption are plan-only promises (warning PF830); mtls has its own tests (test_stack_mtls.py)
             "security": st.just({"service_auth": "none", "service_accounts": True, "pii_masking": True}),
             "deployment": st.sampled_from(("rolling", "canary", "blue-green")).map(lambda s: {"strategy": s}),
         }

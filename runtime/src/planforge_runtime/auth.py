@@ -120,12 +120,28 @@ class TokenIssuer:
         self.ttl = settings.jwt_ttl_seconds
         self.key = settings.jwt_secret if _is_symmetric(self.algorithm) else settings.jwt_private_key
         self.kid = settings.jwt_kid
+        # JWT_JWKS_FILE without JWT_KID: the key set rotates under a running service (`planforge up
+        # --rotate-keys-every`), so each token is signed with its newest key, <kid>.key beside jwks.json.
+        self.rotating = Path(settings.jwt_jwks_file) if settings.jwt_jwks_file and not settings.jwt_kid else None
         if _is_symmetric(self.algorithm) and not self.key:
             self.key = verifying_keys([self.algorithm], settings).get(self.algorithm)
 
+    def _newest(self) -> tuple[str | bytes | None, str | None]:
+        """The signing key and kid: the newest key of the rotating set for the algorithm, else the settings'."""
+        if self.rotating is None or not self.rotating.is_file():
+            return self.key, self.kid
+        keys = json.loads(self.rotating.read_text(encoding="utf-8")).get("keys", [])
+        current = [k for k in keys if k.get("alg") == self.algorithm and "planforge_retired" not in k]
+        if not current:
+            return self.key, self.kid
+        kid = str(current[0]["kid"])
+        secret = (self.rotating.parent / f"{kid}.key").read_bytes()
+        return secret if _is_symmetric(self.algorithm) else secret.decode(), kid
+
     def issue(self, subject: str, **claims: Any) -> str:
         """A signed token for subject that expires after the configured time to live."""
-        if not self.key:
+        key, kid = self._newest()
+        if not key:
             raise Problem(503, "The service has no key to sign tokens with (set JWT_PRIVATE_KEY or JWT_SECRET).")
         now = int(time.time())
         payload: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + self.ttl, **claims}
@@ -133,5 +149,5 @@ class TokenIssuer:
             payload["iss"] = self.issuer
         if self.audience:
             payload["aud"] = self.audience
-        headers = {"kid": self.kid} if self.kid else None
-        return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=headers)
+        headers = {"kid": kid} if kid else None
+        return jwt.encode(payload, key, algorithm=self.algorithm, headers=headers)

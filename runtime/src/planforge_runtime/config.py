@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,12 +96,24 @@ class Settings(BaseSettings):
     # The "kid" the issuing service puts in the tokens it signs (the newest key of the JWKS file).
     jwt_kid: str | None = None
     jwt_ttl_seconds: int = 900
+    # Mutual TLS: calls to other services present this certificate and trust only this CA (PEM files).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
     log_level: str = "INFO"
     readiness_timeout: float = 2.0
     # EVENTS=false: no broker connection (no topology, relay or consumers); staged events wait in the outbox.
     events: bool = True
     # MIGRATE_ON_START=false: the service does not apply its migrations when it starts (a job did it before).
     migrate_on_start: bool = True
+
+    def client_tls(self) -> ssl.SSLContext | None:
+        """The TLS context of calls to other services: the service's certificate and the CA; None without TLS_*."""
+        if not (self.tls_cert_file and self.tls_key_file and self.tls_ca_file):
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        return context
 
     def sql_url(self, config: ServiceConfig) -> str:
         """The SQLAlchemy async URL: DATABASE_URL, a plain postgres URL made async, or a local SQLite file."""

@@ -72,12 +72,14 @@ class Resources:
 
     @property
     def http(self) -> httpx.AsyncClient:
-        """The client for calls to other services, behind the circuit breaker."""
+        """The client for calls to other services, behind the circuit breaker (over mutual TLS with TLS_*)."""
         self._on_this_loop()
         if self._http is None:
+            tls = self.settings.client_tls()
             self._http = http_client(
                 self.config.breaker,
                 timeout=self.config.call_timeout,
+                inner=httpx.AsyncHTTPTransport(verify=tls) if tls else None,
                 correlation_header=self.config.correlation_header,
             )
             instrument_client(self._http)

@@ -16,9 +16,9 @@ __all__ = ["check"]
 # key -> (the value that promises something planforge does not generate, what happens instead, what to do).
 _NOT_GENERATED: dict[str, tuple[tuple[object, ...], str, str]] = {
     "service_auth": (
-        ("mtls", "jwt"),
+        ("jwt",),
         "services accept any caller that the network lets through (deploy/k8s's NetworkPolicies limit who that is)",
-        "enforce it with a service mesh's mTLS policy, or set service_auth: none",
+        "use service_auth: mtls (mutual TLS from `planforge up` and cert-manager in deploy/k8s), or none",
     ),
     "encryption_in_transit": (
         (True,),
@@ -38,9 +38,19 @@ _NOT_GENERATED: dict[str, tuple[tuple[object, ...], str, str]] = {
 }
 
 
+# service_auth: mtls is honoured by `planforge up` and deploy/k8s; the compose file alone runs plain HTTP.
+_COMPOSE_PLAIN = (
+    "security.service_auth: mtls is enforced by `planforge up` (a local CA) and deploy/k8s (cert-manager), but "
+    "deploy/docker-compose.yaml runs the services over plain HTTP on the compose network"
+)
+
+
 def check(m: Manifest) -> Iterator[Diagnostic]:
     """A warning for each security key whose value promises what no generated file enforces."""
     section = m.data.get("security", {})
+    if section.get("service_auth") == "mtls":
+        hint = "use `planforge up` or deploy/k8s where mutual TLS matters"
+        yield m.warning("PF830", ("security", "service_auth"), _COMPOSE_PLAIN, hint)
     for key, (promising, instead, hint) in _NOT_GENERATED.items():
         value = section.get(key)
         if key in section and any(value == p and type(value) is type(p) for p in promising):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from pathlib import Path
 
 from planforge_runtime.keys import JwtKeys, ensure_jwt_keys, jwt_key_files, write_key_file
 
-__all__ = ["JWKS_FILE", "JwtKeys", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys"]
+__all__ = ["JWKS_FILE", "JwtKeys", "current_kid", "ensure_jwt_keys", "jwt_key_files", "rotate_jwt_keys"]
 
 # The key set of a rotating folder: the verifying keys (public JWKs, or the shared secret for HS*) with kids.
 JWKS_FILE = "jwks.json"
@@ -45,8 +46,22 @@ def rotate_jwt_keys(folder: Path | str, algorithm: str, *, token_lifetime: float
     kid = f"{algorithm.lower()}-{int(moment)}-{secrets.token_hex(4)}"
     public, private = _new_jwk(algorithm, kid)
     write_key_file(folder / f"{kid}.key", private, 0o600)
-    write_key_file(jwks, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
+    # Readers open jwks.json on every token: the new set replaces the old one in one rename, never half-written.
+    staged = folder / f".{JWKS_FILE}.new"
+    write_key_file(staged, (json.dumps({"keys": [public, *kept]}, indent=2) + "\n").encode(), 0o644)
+    os.replace(staged, jwks)
     return kid
+
+
+def current_kid(folder: Path | str, algorithm: str) -> str | None:
+    """The kid that signs algorithm's tokens in folder's key set (the newest key not retired), if any."""
+    import json
+
+    jwks = Path(folder) / JWKS_FILE
+    if not jwks.exists():
+        return None
+    keys = json.loads(jwks.read_text(encoding="utf-8"))["keys"]
+    return next((str(k["kid"]) for k in keys if k.get("alg") == algorithm and "planforge_retired" not in k), None)
 
 
 def _new_jwk(algorithm: str, kid: str) -> tuple[dict[str, object], bytes]:

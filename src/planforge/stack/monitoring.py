@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from planforge.stack.spec import StackUsageError
+from planforge.stack.tls import TlsFiles
 
 __all__ = ["exporter_command", "monitoring_files", "program", "prometheus_command"]
 
@@ -27,11 +28,16 @@ def program(name: str) -> str:
 
 
 def monitoring_files(
-    generated: Path, folder: Path, services: dict[str, str], exporter: str | None
+    generated: Path, folder: Path, services: dict[str, str], exporter: str | None, tls: TlsFiles | None = None
 ) -> tuple[Path, Path]:
-    """The generated monitoring/ copied into folder with the stack's targets; (prometheus.yml, fresh data folder)."""
+    """The generated monitoring/ copied into folder with the stack's targets; (prometheus.yml, fresh data folder).
+
+    With tls (mutual TLS), the services' job scrapes over HTTPS with that certificate and the stack's CA.
+    """
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(generated / "monitoring", folder / "conf")
+    if tls is not None:
+        _scrape_services_over_tls(folder / "conf" / "prometheus.yml", tls)
     targets = folder / "conf" / "targets"
     (targets / "services.json").write_text(_retargeted(targets / "services.json", services))
     gateway = {"gateway": exporter} if exporter else {}
@@ -39,6 +45,18 @@ def monitoring_files(
     data = folder / "data"
     data.mkdir(parents=True)
     return folder / "conf" / "prometheus.yml", data
+
+
+def _scrape_services_over_tls(config: Path, tls: TlsFiles) -> None:
+    import yaml
+
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    for job in document.get("scrape_configs", []):
+        if str(job.get("job_name", "")).endswith("-services"):
+            job["scheme"] = "https"
+            job["tls_config"] = {"ca_file": str(tls.ca), "cert_file": str(tls.certificate), "key_file": str(tls.key)}
+    header = "# Written by `planforge up --mtls --monitoring`: the services are scraped over mutual TLS.\n"
+    config.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
 def _retargeted(path: Path, addresses: dict[str, str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -100,11 +101,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def probe(url: str) -> tuple[int, str]:
-    """(status, body) of GET url; status 0 when nothing answered."""
+def probe(url: str, tls: ssl.SSLContext | None = None) -> tuple[int, str]:
+    """(status, body) of GET url (over TLS with tls, a client context); status 0 when nothing answered."""
     try:
-        # url is http://127.0.0.1:<port>/readyz (bandit B310)
-        with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310
+        # url is http(s)://127.0.0.1:<port>/readyz (bandit B310)
+        with urllib.request.urlopen(url, timeout=2, context=tls) as response:  # nosec B310
             return response.status, response.read(2000).decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(2000).decode(errors="replace")

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from planforge.errors import FindingsError, InputError
+
 if TYPE_CHECKING:  # the runtime (aio-pika) is imported only when a replay runs
     from planforge_runtime.messaging.replay import ReplayFilter
 
-__all__ = ["ReplayOptions", "dead_letter_queues", "run_replay"]
+__all__ = ["ReplayError", "ReplayOptions", "ReplayUsageError", "dead_letter_queues", "run_replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +29,12 @@ class ReplayOptions:
     limit: int | None = None
 
 
-class ReplayUsageError(Exception):
-    """Bad input: no such generated folder, queue or time."""
+class ReplayUsageError(InputError):
+    """Bad input: no such generated folder, queue or time (exit 2)."""
+
+
+class ReplayError(FindingsError):
+    """The broker could not be reached or refused the replay (exit 1)."""
 
 
 def dead_letter_queues(generated: Path) -> dict[str, str]:
@@ -43,25 +49,18 @@ def dead_letter_queues(generated: Path) -> dict[str, str]:
     return {name: dead_letter_queue(name) for name in sorted(names) if dead_letter_queue(name) in names}
 
 
-def run_replay(generated: Path, options: ReplayOptions, out: TextIO, err: TextIO) -> int:
-    """Replay and print one line per queue; 0 on success, 1 when the broker failed, 2 for bad input."""
-    try:
-        queues = _chosen(dead_letter_queues(generated), options.queues)
-        which = _filter(options)
-    except ReplayUsageError as exc:
-        err.write(f"planforge replay: {exc}\n")
-        return 2
+def run_replay(generated: Path, options: ReplayOptions, out: TextIO) -> None:
+    """Replay and print one line per queue; ReplayUsageError for bad input, ReplayError when the broker failed."""
+    queues = _chosen(dead_letter_queues(generated), options.queues)
+    which = _filter(options)
     try:
         asyncio.run(_replay(queues, which, options, out))
     except (OSError, ConnectionError) as exc:
-        err.write(f"planforge replay: cannot reach the broker at {_where(options.amqp_url)}: {exc}\n")
-        return 1
+        raise ReplayError(f"cannot reach the broker at {_where(options.amqp_url)}: {exc}") from None
     except Exception as exc:  # aio-pika's channel errors (a queue missing on the broker, a refused publish)
         if type(exc).__module__.startswith(("aio_pika", "aiormq", "pamqp")):
-            err.write(f"planforge replay: the broker refused: {exc}\n")
-            return 1
+            raise ReplayError(f"the broker refused: {exc}") from None
         raise
-    return 0
 
 
 def _chosen(available: dict[str, str], wanted: tuple[str, ...]) -> dict[str, str]:

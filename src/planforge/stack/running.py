@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import shutil
+import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,8 +16,9 @@ from types import TracebackType
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from planforge.errors import PlanforgeError
 from planforge.stack.infrastructure import create_databases, declare_topology, ensure_vhost, ping_redis
-from planforge.stack.keys import JwtKeys, ensure_jwt_keys, jwt_key_files
+from planforge.stack.keys import JWKS_FILE, JwtKeys, current_kid, ensure_jwt_keys, jwt_key_files, rotate_jwt_keys
 from planforge.stack.monitoring import exporter_command, monitoring_files, prometheus_command
 from planforge.stack.processes import Child, free_port, port_free, probe, signals_deferred, spawn, terminate
 from planforge.stack.spec import (
@@ -27,11 +30,18 @@ from planforge.stack.spec import (
     StackUsageError,
     load_spec,
 )
+from planforge.stack.tls import PROBE_IDENTITY, TlsFiles, client_context, ensure_certificates
 
 __all__ = ["GATEWAY_ADDRESS", "Stack"]
 
+# The variable that names the gateway's JWKS file (targets/gateway.py's JWKS_FILE_ENV; jwt.js reads it).
+JWKS_FILE_ENV = "GATEWAY_JWT_JWKS_FILE"
 # The gateway's address as the services see it: the only one whose X-Forwarded-For they trust.
 GATEWAY_ADDRESS = "127.0.0.1"
+
+# Seconds a replaced signing key keeps passing, by default: the services' token time to live (JWT_TTL_SECONDS's
+# default, 15 minutes) and a minute of clock leeway.
+DEFAULT_TOKEN_LIFETIME = 900.0 + 60.0
 
 # --- the stack ----------------------------------------------------------------------------------------------
 
@@ -53,6 +63,14 @@ class Stack:
         self.children: dict[str, Child] = {}
         self.keys: dict[str, JwtKeys] = {}
         self.status_port: int | None = None  # the gateway's stub_status server, when its settings have one
+        # Mutual TLS: by --mtls, or because the manifest asks for it (security.service_auth: mtls).
+        self.mtls = self.options.mtls or self.spec.mtls
+        self.tls: dict[str, TlsFiles] = {}
+        # Key rotation (--rotate-keys-every): the rotating key set, and the thread that rotates it.
+        self.rotating = self.options.rotate_keys_every is not None
+        self.rotation_folder = self.state / "keys" / "rotating"
+        self._rotation_stop = threading.Event()
+        self._rotation: threading.Thread | None = None
         self._partial_line = False
         if self.options.db_prefix and not SQL_NAME.match(self.options.db_prefix):
             raise StackUsageError(f"--db-prefix {self.options.db_prefix!r}: use lower-case letters, digits and '_'")
@@ -69,8 +87,12 @@ class Stack:
     # --- what runs where
 
     def service_url(self, name: str) -> str:
-        """The base URL of a service (its port is known once start() began)."""
-        return f"http://127.0.0.1:{self.ports[name]}"
+        """The base URL of a service (its port is known once start() began); https with mutual TLS."""
+        return f"{'https' if self.mtls else 'http'}://127.0.0.1:{self.ports[name]}"
+
+    def client_tls(self, name: str = PROBE_IDENTITY) -> ssl.SSLContext | None:
+        """A client context with name's certificate (by default `up`'s own) and the stack's CA; None without mTLS."""
+        return client_context(self.tls[name]) if self.mtls else None
 
     @property
     def gateway_url(self) -> str | None:
@@ -113,6 +135,8 @@ class Stack:
             if self.options.monitoring:
                 self._line("Monitoring")
                 self._start_monitoring()
+            if self.rotating:
+                self._start_rotation()
         except BaseException:
             self.stop()
             raise
@@ -122,6 +146,10 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway, then the services (SIGTERM, then SIGKILL after a grace period); idempotent."""
+        self._rotation_stop.set()
+        if self._rotation is not None:
+            self._rotation.join()
+            self._rotation = None
         if not self.children:
             return
         with signals_deferred():
@@ -139,10 +167,14 @@ class Stack:
         service = self.spec.service(name)
         port = self.ports[name]
         self._progress(f"  starting {name} on :{port} ...")
-        command = [sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
+        command = [self.options.python or sys.executable, "-m", "uvicorn", f"{service.package}.app:app"]
         command += ["--app-dir", str(self.generated / "services"), "--host", "127.0.0.1", "--port", str(port)]
         # X-Forwarded-For is trusted from the gateway's address only (the gateway sets it from its peer).
         command += ["--proxy-headers", "--forwarded-allow-ips", GATEWAY_ADDRESS]
+        if self.mtls:  # HTTPS only, and only for clients with a certificate from the stack's CA
+            tls = self.tls[name]
+            command += ["--ssl-certfile", str(tls.certificate), "--ssl-keyfile", str(tls.key)]
+            command += ["--ssl-ca-certs", str(tls.ca), "--ssl-cert-reqs", str(int(ssl.CERT_REQUIRED))]
         child = self._launch(name, command, self._service_env(service), self.service_url(name))
         self._await(child, "/readyz")
         return child
@@ -183,6 +215,10 @@ class Stack:
         if "rabbitmq" in self.spec.infrastructure:
             self._check(f"RabbitMQ {_where(self.options.amqp_url)}", self._broker)
         self._check(f"JWT keys ({', '.join(self.spec.jwt_algorithms)})", self._jwt_keys)
+        if self.rotating:
+            self._check("JWT key set (rotating)", self._rotating_keys)
+        if self.mtls:
+            self._check("mTLS certificates", self._certificates)
 
     def _make_state(self) -> None:
         if self.options.state is None:
@@ -212,7 +248,7 @@ class Stack:
         self._progress(f"  {label} ...")
         try:
             detail = action()
-        except StackError:
+        except PlanforgeError:
             self._end("failed")
             raise
         except Exception as exc:  # any client error: unreachable, refused, bad credentials
@@ -244,6 +280,53 @@ class Stack:
         created = [alg for alg in self.spec.jwt_algorithms if alg not in existed]
         return f"created {', '.join(created)}" if created else "kept"
 
+    # --- key rotation
+
+    @property
+    def token_lifetime(self) -> float:
+        """Seconds a replaced signing key keeps passing (--token-lifetime, else DEFAULT_TOKEN_LIFETIME)."""
+        return self.options.token_lifetime or DEFAULT_TOKEN_LIFETIME
+
+    def rotate_keys(self, now: float | None = None) -> dict[str, str]:
+        """Rotate the signing key of every pinned algorithm now (now: the clock, for tests); the new kids.
+
+        Gateway and services read jwks.json on every token, and the issuer signs with the newest key, so nothing
+        restarts: tokens of the replaced key pass for a token lifetime, then its key is dropped.
+        """
+        return {
+            algorithm: rotate_jwt_keys(self.rotation_folder, algorithm, token_lifetime=self.token_lifetime, now=now)
+            for algorithm in self.spec.jwt_algorithms
+        }
+
+    def current_kids(self) -> dict[str, str | None]:
+        """The kid that signs each algorithm's tokens now."""
+        return {alg: current_kid(self.rotation_folder, alg) for alg in self.spec.jwt_algorithms}
+
+    def _rotating_keys(self) -> str:
+        missing = [alg for alg, kid in self.current_kids().items() if kid is None]
+        for algorithm in missing:
+            rotate_jwt_keys(self.rotation_folder, algorithm, token_lifetime=self.token_lifetime)
+        every = self.options.rotate_keys_every
+        return f"{self.rotation_folder / JWKS_FILE}, every {every:g}s; created {', '.join(missing) or 'none'}"
+
+    def _start_rotation(self) -> None:
+        every = float(self.options.rotate_keys_every or 0)
+
+        def rotate() -> None:
+            while not self._rotation_stop.wait(every):
+                kids = self.rotate_keys()
+                self._line(f"rotated JWT keys: {', '.join(f'{alg} {kid}' for alg, kid in sorted(kids.items()))}")
+
+        self._rotation_stop.clear()
+        self._rotation = threading.Thread(target=rotate, name="planforge-key-rotation", daemon=True)
+        self._rotation.start()
+
+    def _certificates(self) -> str:
+        """The local CA and a certificate for each service, the gateway and `up`'s own checks, kept across runs."""
+        names = [*(s.name for s in self.spec.services), "gateway", "prometheus", PROBE_IDENTITY]
+        self.tls, issued = ensure_certificates(self.state / "tls", names)
+        return f"CA {self.state / 'tls' / 'ca.pem'}; issued {', '.join(issued) or 'none'}"
+
     def _service_env(self, service: ServiceSpec) -> dict[str, str]:
         """The service's environment: planforge's own, with the settings `up` decides put in place."""
         env = {k: v for k, v in os.environ.items() if k not in SERVICE_SETTINGS}
@@ -255,12 +338,17 @@ class Stack:
         env.update(self._jwt_env(service))
         for name in service.calls:
             env[f"{self.spec.service(name).package.upper()}_URL"] = self.service_url(name)
+        if self.mtls:
+            tls = self.tls[service.name]
+            env.update(TLS_CERT_FILE=str(tls.certificate), TLS_KEY_FILE=str(tls.key), TLS_CA_FILE=str(tls.ca))
         return env
 
     def _jwt_env(self, service: ServiceSpec) -> dict[str, str]:
         """The verifying key of every algorithm (JWT_KEYS_DIR), and the signing key for the issuer."""
         signing = self.keys[self.spec.jwt_algorithm]
         env = {"JWT_KEYS_DIR": str(signing.public.parent)}
+        if self.rotating:  # verify by kid from the rotating set; the issuer signs with its newest key
+            env["JWT_JWKS_FILE"] = str(self.rotation_folder / JWKS_FILE)
         if signing.symmetric:
             env["JWT_SECRET"] = signing.public.read_text(encoding="utf-8").strip()
             return env
@@ -280,6 +368,8 @@ class Stack:
         for algorithm, variable in self.spec.gateway_key_envs.items():
             env[variable] = str(self.keys[algorithm].public)
             self._warn_unreadable(self.keys[algorithm].public)
+        if self.rotating:
+            env[JWKS_FILE_ENV] = str(self.rotation_folder / JWKS_FILE)
         port = self.options.port
         self._progress(f"  starting gateway on :{port} ...")
         command = [nginx, "-e", "stderr", "-p", f"{runtime}/", "-c", str(conf / "nginx.conf")]
@@ -301,7 +391,21 @@ class Stack:
             for name, service in self.spec.upstreams or ()
         ]
         (conf / "settings" / "upstreams.conf").write_text("# Written by `planforge up`.\n\n" + "\n".join(blocks))
+        (conf / "settings" / "services-tls.conf").write_text(self._services_tls())
         return conf, runtime
+
+    def _services_tls(self) -> str:
+        """settings/services-tls.conf: plain HTTP, or mutual TLS with the gateway's certificate and the local CA."""
+        if not self.mtls:
+            return "# Written by `planforge up`: plain HTTP.\nmap $host $upstream_scheme {\n    default http;\n}\n"
+        tls = self.tls["gateway"]
+        return (
+            "# Written by `planforge up --mtls`: mutual TLS with the stack's CA.\n"
+            "map $host $upstream_scheme {\n    default https;\n}\n"
+            f'proxy_ssl_certificate "{tls.certificate}";\nproxy_ssl_certificate_key "{tls.key}";\n'
+            f'proxy_ssl_trusted_certificate "{tls.ca}";\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 2;\n'
+            "proxy_ssl_session_reuse on;\n"
+        )
 
     # --- monitoring
 
@@ -318,7 +422,8 @@ class Stack:
             self._await(child, "/metrics")
             exporter = f"127.0.0.1:{port}"
         services = {s.name: f"127.0.0.1:{self.ports[s.name]}" for s in self.selected}
-        config, data = monitoring_files(self.generated, self.state / "monitoring", services, exporter)
+        tls = self.tls["prometheus"] if self.mtls else None
+        config, data = monitoring_files(self.generated, self.state / "monitoring", services, exporter, tls)
         port = free_port()
         self._progress(f"  starting prometheus on :{port} ...")
         command = prometheus_command(config, data, port)
@@ -350,7 +455,8 @@ class Stack:
             if code is not None:
                 self._end("failed")
                 raise StackError(f"{child.name} exited with code {code} while starting; {child.log}:\n{child.tail()}")
-            status, body = probe(child.url + path)
+            tls = self.client_tls() if child.url.startswith("https:") else None
+            status, body = probe(child.url + path, tls)
             if status == 200:
                 self._end(f"ready ({time.monotonic() - started:.1f}s)")
                 return

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from planforge.conventions import STACK_FORMAT
+from planforge.errors import FindingsError, InputError
 
 __all__ = [
     "DEFAULT_AMQP_URL",
@@ -44,17 +45,22 @@ SERVICE_SETTINGS: tuple[str, ...] = (
     "JWT_SECRET",
     "JWT_KEYS_DIR",
     "FORWARDED_ALLOW_IPS",
+    "JWT_JWKS_FILE",
+    "JWT_KID",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CA_FILE",
 )
 
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-class StackError(Exception):
-    """The stack could not start or stopped running: a datastore, a service or the gateway failed."""
+class StackError(FindingsError):
+    """The stack could not start or stopped running: a datastore, a service or the gateway failed (exit 1)."""
 
 
-class StackUsageError(StackError):
-    """The input is wrong: no deploy/stack.json, an unknown service, a port in use, a missing program."""
+class StackUsageError(InputError):
+    """The input is wrong: no deploy/stack.json, an unknown service, a port in use, a missing program (exit 2)."""
 
 
 # --- what to start: deploy/stack.json -------------------------------------------------------------------------
@@ -93,6 +99,7 @@ class StackSpec:
     jwt_algorithm: str
     jwt_algorithms: tuple[str, ...]
     jwt_issuer: str | None
+    mtls: bool = False
 
     def service(self, name: str) -> ServiceSpec:
         """The service called name."""
@@ -122,6 +129,7 @@ def load_spec(generated: Path) -> StackSpec:
         jwt_algorithm=data["jwt"]["algorithm"],
         jwt_algorithms=tuple(data["jwt"]["algorithms"]),
         jwt_issuer=data["jwt"]["issuer"],
+        mtls=bool(data.get("mtls", False)),
     )
 
 
@@ -155,12 +163,21 @@ class Options:
     redis_prefix: str = ""
     free_ports: bool = False
     monitoring: bool = False  # also start Prometheus with monitoring/ (and the nginx exporter)
+    # Mutual TLS between gateway and services and between services (also when deploy/stack.json asks for it).
+    mtls: bool = False
+    # Rotate the JWT signing keys this often (seconds; None: never). Tokens of a replaced key pass for
+    # token_lifetime seconds more (the services' token time to live and the leeway, by default).
+    rotate_keys_every: float | None = None
+    token_lifetime: float | None = None
     timeout: float = 60.0
     postgres_url: str = ""
     redis_url: str = ""
     amqp_url: str = ""
     # The AMQP URL the services connect to, when not amqp_url itself (tests put a TCP proxy in between).
     service_amqp_url: str = ""
+    # The interpreter that runs the services (e.g. a virtual environment holding only their requirements);
+    # planforge's own when empty.
+    python: str = ""
 
     def __post_init__(self) -> None:
         env = os.environ

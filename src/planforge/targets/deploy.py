@@ -43,6 +43,8 @@ _GATEWAY_ADDRESS = "${GATEWAY_ADDRESS:-172.30.89.250}"
 # a compose default, overridden by .env (bandit B105)
 _POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-planforge}"  # nosec B105
 _AMQP_URL = "amqp://guest:guest@{host}:5672/"
+# Mounted over gateway/settings/services-tls.conf when the manifest asks for mTLS, which compose does not do.
+_PLAIN_TLS = "deploy/gateway/services-tls.conf"
 _INFRASTRUCTURE = ("postgres", "redis", "rabbitmq", "gateway", "jwt-keys", "prometheus")
 # Each file and the kind of infrastructure it needs (None: always); its template is templates/<path>.j2.
 _TEMPLATES: dict[str, str | None] = {
@@ -98,6 +100,8 @@ def render(model: Model) -> Output:
         # Erlang terms: the management UI, and rabbitmq_prometheus for queue depths (port 15692).
         owned["deploy/rabbitmq/enabled_plugins.erl"] = "[rabbitmq_management,rabbitmq_prometheus].\n"
     owned |= _monitoring_targets(model, context["names"])  # type: ignore[arg-type]
+    if model.mtls and model.gateway is not None:  # compose has no certificates: plain HTTP to the services
+        owned[_PLAIN_TLS] = render_template("gateway/settings/services-tls.conf.j2", model=model, mtls=False)
     # Compose reads .env next to the compose file; people add their own settings there, so it is theirs.
     return Output(owned=owned, user={"deploy/.env": render_template("deploy/.env.j2", **context)})
 
@@ -147,6 +151,8 @@ def stack_data(model: Model) -> dict[str, object]:
         "services": [_service_data(model, s) for s in ordered],
         "gateway": gateway,
         "jwt": {"algorithm": algorithm, "algorithms": list(_algorithms(model)), "issuer": issuer},
+        # security.service_auth: mtls: `up` runs the services behind mutual TLS as if --mtls were given.
+        "mtls": model.mtls,
     }
 
 
@@ -410,6 +416,7 @@ def _gateway(model: Model, names: dict[str, str], last: tuple[Service, ...]) -> 
             f"../gateway:{_GATEWAY_DIR}:ro",
             f"./gateway/upstreams.conf:{_GATEWAY_DIR}/settings/upstreams.conf:ro",
             f"./gateway/http.conf:{_GATEWAY_DIR}/settings/http.conf:ro",
+            *((f"./gateway/services-tls.conf:{_GATEWAY_DIR}/settings/services-tls.conf:ro",) if model.mtls else ()),
             f"jwt-keys:{_KEYS_DIR}:ro",
         ),
         ports=(f"${{GATEWAY_PORT:-{DEFAULT_LISTEN_PORT}}}:{DEFAULT_LISTEN_PORT}",),

@@ -29,6 +29,7 @@ __all__ = [
     "JWKS_FILE_ENV",
     "NJS_MODULE",
     "STATUS_PATH",
+    "TLS_FILES",
     "AccessRule",
     "Location",
     "Problem",
@@ -42,6 +43,8 @@ DEFAULT_STATUS_LISTEN = "127.0.0.1:8081"
 STATUS_PATH = "/stub_status"
 # Names the gateway's JWKS file (key rotation); jwt.js reads the same name.
 JWKS_FILE_ENV = "GATEWAY_JWT_JWKS_FILE"
+# The gateway's certificate, key and trusted CA for mutual TLS to the services, relative to nginx.conf.
+TLS_FILES = {"certificate": "tls/gateway.pem", "key": "tls/gateway.key", "ca": "tls/ca.pem"}
 # Debian, Ubuntu, Alpine and nginx.org packages all install the njs module here.
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 
@@ -55,6 +58,7 @@ _TEMPLATES = {
     "gateway/settings/upstreams.conf": "gateway/settings/upstreams.conf.j2",
     "gateway/settings/jwt.conf": "gateway/settings/jwt.conf.j2",
     "gateway/settings/status.conf": "gateway/settings/status.conf.j2",
+    "gateway/settings/services-tls.conf": "gateway/settings/services-tls.conf.j2",
 }
 _JWT_ONLY = ("gateway/jwt.js", "gateway/settings/jwt.conf")
 # Manifest values written into the config: no quotes, spaces, ';' or '$' (the schema already ensures it).
@@ -103,6 +107,8 @@ class Location:
 
     prefix: str
     upstream: str
+    # The service's name: what its certificate names, checked when the gateway speaks mutual TLS to it.
+    service: str
     match: str
     rewrite: str
     replacement: str
@@ -176,6 +182,8 @@ def _context(model: Model, gateway: Gateway) -> dict[str, object]:
         "problems": _problems(gateway),
         "max_body_size": _safe(gateway.max_body_size),
         "valid_utf8": _VALID_UTF8,
+        "mtls": model.mtls,
+        "tls_files": TLS_FILES,
     }
 
 
@@ -228,6 +236,7 @@ def _location(model: Model, route: GatewayRoute) -> Location:
     return Location(
         prefix=_safe(route.prefix),
         upstream=_safe(model.service(route.service).package),
+        service=_safe(route.service),
         match=f"^{prefix}(?:/|$)",
         rewrite=rewrite,
         replacement=replacement,

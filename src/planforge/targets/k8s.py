@@ -14,15 +14,15 @@ become YAML syntax.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
-from planforge.conventions import jwt_key_files
+from planforge.conventions import jwt_key_files, key_file_env
 from planforge.derive import DATASTORE_PORTS, KUBERNETES_VERSION, NetworkEdge, kubernetes_tracks, network_edges
 from planforge.model import Model, Service
-from planforge.targets import Output
+from planforge.targets import Output, certificates
 from planforge.templating import render_template
 from planforge.units import seconds
 
@@ -35,6 +35,8 @@ _FOLDER = "deploy/k8s"
 MANAGEMENT_PORT = 15672
 _GATEWAY_PORT = 8080
 _KEYS_DIR = "/run/planforge/jwt"
+# The services trust X-Forwarded-For from this range (the gateway's pods): a common pod CIDR; set the cluster's.
+_POD_NETWORK = "10.0.0.0/8"
 _GATEWAY_DIR = "/etc/planforge/gateway"
 _PART_OF = "app.kubernetes.io/part-of"
 _NAME = "app.kubernetes.io/name"
@@ -57,6 +59,8 @@ def render(model: Model, files: Mapping[str, str]) -> Output:
     if any(d.kind == "rabbitmq" for d in model.datastores) and "broker/definitions.json" in files:
         owned[f"{_FOLDER}/broker-definitions.yaml"] = _dump(_broker_documents(model, files))
     owned[f"{_FOLDER}/network-default-deny.yaml"] = _dump([_default_deny(model)])
+    if model.mtls:
+        owned[f"{_FOLDER}/mtls-issuer.yaml"] = _dump(certificates.issuer_documents(model))
     owned[f"{_FOLDER}/kustomization.yaml"] = _dump([_kustomization(model, sorted(owned))])
     owned[f"{_FOLDER}/README.md"] = render_template("k8s/README.md.j2", **_readme_context(model))
     return Output(owned=owned)
@@ -66,7 +70,7 @@ def _readme_context(model: Model) -> dict[str, Any]:
     """What deploy/k8s/README.md prints: the Secrets to create, the tracks and the allowed connections."""
     algorithm, issuer = _jwt(model)
     public, private = _key_files(algorithm)
-    jwt_keys = [public] if public == private else [public, private]
+    jwt_keys = sorted({*_verifying_files(model), public, private})
     secrets = [{"name": _secret_name(model, "jwt"), "entries": jwt_keys, "used_by": ["every service", "gateway"]}]
     for service in model.services:
         keys = [
@@ -96,6 +100,11 @@ def _readme_context(model: Model) -> dict[str, Any]:
         "edges": allowed_edges(model),
         "gateway_port": _GATEWAY_PORT,
         "issuer": issuer,
+        "mtls": model.mtls,
+        "jwt_secret": _secret_name(model, "jwt"),
+        "has_gateway": model.gateway is not None,
+        "pod_network": _POD_NETWORK,
+        "issuer_name": certificates.issuer_name(model),
     }
 
 
@@ -145,6 +154,7 @@ def _service_documents(model: Model, service: Service) -> list[dict[str, Any]]:
         _autoscaler(model, service.name, labels, _tracks(model)[0][0]),
         _network_policy(model, service.name, labels, _ingress_from(model, service), _egress_of(model, service)),
         *(_migration_job(model, service) if _owns_database(model, service) else []),
+        *([certificates.certificate(model, service.name, labels)] if model.mtls else []),
     ]
     return documents
 
@@ -172,14 +182,22 @@ def _config_map(name: str, labels: dict[str, str], data: dict[str, str]) -> dict
 
 def _settings(model: Model, service: Service) -> dict[str, str]:
     """The service's non-secret settings (planforge_runtime.config.Settings), pointing at cluster DNS names."""
-    data: dict[str, str] = {"LOG_LEVEL": "INFO"}
+    # The verifying key of every pinned algorithm, as in docker-compose.yaml (the jwt-keys volume).
+    data: dict[str, str] = {"LOG_LEVEL": "INFO", "JWT_KEYS_DIR": _KEYS_DIR}
+    if model.gateway is not None:
+        # X-Forwarded-For is trusted from the pod network only (deploy/k8s/README.md: set your pod CIDR); the
+        # NetworkPolicies let only the gateway and declared callers in, and callers send no X-Forwarded-For.
+        data["FORWARDED_ALLOW_IPS"] = _POD_NETWORK
     if _owns_database(model, service):
         data["MIGRATE_ON_START"] = "false"  # the pod's migrate init container did it, before the app started
     if any(d.kind == "redis" for d in model.datastores if d.name in service.uses):
         data["REDIS_KEY_PREFIX"] = f"{model.slug}:"
+    scheme = "https" if model.mtls else "http"
     for target in _callees(service):
         callee = model.service(target)
-        data[f"{callee.package.upper()}_URL"] = f"http://{callee.name}:{callee.port}"
+        data[f"{callee.package.upper()}_URL"] = f"{scheme}://{callee.name}:{callee.port}"
+    if model.mtls:
+        data.update(certificates.tls_settings())
     return dict(sorted(data.items()))
 
 
@@ -213,6 +231,23 @@ def _key_env(model: Model, name: str) -> list[dict[str, Any]]:
     return found
 
 
+def _algorithms(model: Model) -> tuple[str, ...]:
+    """Every algorithm the gateway pins (the signing one without a gateway), each with its own key."""
+    pinned = sorted(model.gateway.jwt_algorithms) if model.gateway else []
+    return tuple(pinned) or (_jwt(model)[0],)
+
+
+def _verifying_files(model: Model) -> tuple[str, ...]:
+    """The verifying key file of each pinned algorithm (jwt-rs256.pem, jwt-hs256.secret), as in deploy/."""
+    return tuple(_key_files(alg)[0] for alg in _algorithms(model))
+
+
+def _jwt_volume(model: Model) -> dict[str, Any]:
+    """The JWT Secret's verifying keys, one file per pinned algorithm, mounted at JWT_KEYS_DIR."""
+    items = [{"key": name, "path": name} for name in _verifying_files(model)]
+    return {"name": "jwt-keys", "secret": {"secretName": _secret_name(model, "jwt"), "items": items}}
+
+
 def _secret_name(model: Model, name: str) -> str:
     return f"{model.slug}-{name}"
 
@@ -223,20 +258,31 @@ def _deployment(
     name = f"{service.name}-{track}" if track else service.name
     selector = _selector(model, service.name) | ({_TRACK: track} if track else {})
     period = _probe_period(model)
+    # inside its pod: the NetworkPolicies decide who reaches it (bandit B104)
+    command = ["uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)]  # nosec B104
+    mounts = [
+        {"name": "tmp", "mountPath": "/tmp"},  # nosec B108 - an emptyDir (the root is read-only)
+        {"name": "jwt-keys", "mountPath": _KEYS_DIR, "readOnly": True},
+    ]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, _jwt_volume(model)]
+    if model.mtls:  # HTTPS that requires a client certificate from the feature's CA (cert-manager's Secret)
+        command += certificates.serve_options()
+        mounts.append({"name": "tls", "mountPath": certificates.TLS_DIR, "readOnly": True})
+        volumes.append(certificates.tls_volume(model, service.name))
+    probe = _service_probe(model, service)
     container = {
         "name": service.name,
         "image": f"{model.slug}-{service.name}:latest",
-        # inside its pod: the NetworkPolicies decide who reaches it (bandit B104)
-        "command": ["uvicorn", f"{service.package}.app:app", "--host", "0.0.0.0", "--port", str(service.port)],  # nosec B104
+        "command": command,
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": f"{service.name}-config"}}],
         "env": _secret_env(model, service),
-        "readinessProbe": _probe("/readyz", period),
-        "livenessProbe": _probe("/healthz", period) | {"failureThreshold": 3},
-        "startupProbe": _probe("/healthz", 2) | {"failureThreshold": 30},
+        "readinessProbe": probe("/readyz", period),
+        "livenessProbe": probe("/healthz", period) | {"failureThreshold": 3},
+        "startupProbe": probe("/healthz", 2) | {"failureThreshold": 30},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": _RESTRICTED,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # nosec B108 - an emptyDir (the root is read-only)
+        "volumeMounts": mounts,
     }
     return {
         "apiVersion": "apps/v1",
@@ -254,7 +300,7 @@ def _deployment(
                     "automountServiceAccountToken": False,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": volumes,
                 }
                 | ({"initContainers": [_migrator(model, service)]} if _owns_database(model, service) else {}),
             },
@@ -321,6 +367,18 @@ def _job(model: Model, service: Service, name: str, labels: dict[str, str]) -> d
 
 def _probe(path: str, period: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 2}
+
+
+def _service_probe(model: Model, service: Service) -> Callable[[str, int], dict[str, Any]]:
+    """HTTP probes; under mTLS exec probes with the pod's certificate (the kubelet presents none)."""
+    if not model.mtls:
+        return _probe
+
+    def exec_probe(path: str, period: int) -> dict[str, Any]:
+        command = certificates.probe_command(service.port, path)
+        return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": 2}
+
+    return exec_probe
 
 
 def _probe_period(model: Model) -> int:
@@ -445,16 +503,18 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
     for setting in ("upstreams.conf", "http.conf"):
         if f"deploy/gateway/{setting}" in files:
             config[f"gateway/settings/{setting}"] = files[f"deploy/gateway/{setting}"]
+    if model.mtls:  # the gateway's own certificate Secret, mounted at certificates.TLS_DIR
+        config["gateway/settings/services-tls.conf"] = render_template(
+            "gateway/settings/services-tls.conf.j2", model=model, mtls=True, tls_files=certificates.TLS_FILES
+        )
     keys = {path.removeprefix("gateway/").replace("/", "_"): path.removeprefix("gateway/") for path in sorted(config)}
-    algorithm, _ = _jwt(model)
-    public, _ = _key_files(algorithm)
-    key_env = f"GATEWAY_JWT_{algorithm}_KEY_FILE"
+    key_envs = [{"name": key_file_env(alg), "value": f"{_KEYS_DIR}/{_key_files(alg)[0]}"} for alg in _algorithms(model)]
     container = {
         "name": "gateway",
         "image": "nginx:1.27",
         "command": ["nginx", "-e", "stderr", "-p", "/tmp/", "-c", f"{_GATEWAY_DIR}/nginx.conf"],  # nosec B108
         "ports": [{"name": "http", "containerPort": _GATEWAY_PORT, "protocol": "TCP"}],
-        "env": [{"name": key_env, "value": f"{_KEYS_DIR}/{public}"}],
+        "env": key_envs,
         "readinessProbe": _probe("/healthz", _probe_period(model)),
         "livenessProbe": _probe("/healthz", _probe_period(model)),
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
@@ -463,6 +523,7 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
             {"name": "config", "mountPath": _GATEWAY_DIR, "readOnly": True},
             {"name": "jwt-keys", "mountPath": _KEYS_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},  # nosec B108 - an emptyDir, nginx's runtime folder
+            *([{"name": "tls", "mountPath": certificates.TLS_DIR, "readOnly": True}] if model.mtls else []),
         ],
     }
     items = [{"key": key, "path": path} for key, path in keys.items()]
@@ -487,14 +548,9 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
                     "containers": [container],
                     "volumes": [
                         {"name": "config", "configMap": {"name": "gateway-config", "items": items}},
-                        {
-                            "name": "jwt-keys",
-                            "secret": {
-                                "secretName": _secret_name(model, "jwt"),
-                                "items": [{"key": public, "path": public}],
-                            },
-                        },
+                        _jwt_volume(model),
                         {"name": "tmp", "emptyDir": {}},
+                        *([certificates.tls_volume(model, "gateway")] if model.mtls else []),
                     ],
                 },
             },
@@ -514,6 +570,7 @@ def _gateway_documents(model: Model, files: Mapping[str, str]) -> list[dict[str,
         service,
         _disruption_budget(model, "gateway", labels) | {},
         _network_policy(model, "gateway", labels, ingress, egress),
+        *([certificates.certificate(model, "gateway", labels)] if model.mtls else []),
     ]
 
 

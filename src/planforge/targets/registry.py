@@ -6,6 +6,7 @@ import importlib
 import re
 from pathlib import PurePosixPath
 
+from planforge.errors import InternalError
 from planforge.model import Model
 from planforge.targets import Output
 
@@ -32,8 +33,8 @@ _HASH_COMMENT = {".py", ".yaml", ".yml", ".toml", ".conf", ".cfg", ".ini", ".sh"
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
-class TargetError(Exception):
-    """A target produced something planforge refuses to write (a bug, not a manifest problem)."""
+class TargetError(InternalError):
+    """A target produced something planforge refuses to write (a bug, not a manifest problem: exit 3)."""
 
 
 def render_targets(model: Model, names: tuple[str, ...] | None = None) -> Output:

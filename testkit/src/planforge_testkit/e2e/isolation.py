@@ -41,6 +41,8 @@ def isolated_options_kwargs() -> dict[str, object]:
         "redis_prefix": f"pf-e2e-{token}:",
         "free_ports": True,
         "port": free_port(),
+        # PLANFORGE_E2E_MTLS=1: the whole suite over mutual TLS (`planforge up --mtls`), whatever the manifest says.
+        "mtls": os.environ.get("PLANFORGE_E2E_MTLS") == "1",
     }
 
 

@@ -7,6 +7,7 @@ flow in the manifest.
 from __future__ import annotations
 
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,8 @@ class E2E:
     consumers: dict[str, list[str]] = field(default_factory=dict)
     callees: list[tuple[str, str, str]] = field(default_factory=list)  # (service, method, route) others call
     timeout: float = 20.0
+    # Under mutual TLS: the client context (the stack's CA and a certificate it signed) for calls to services.
+    service_tls: ssl.SSLContext | None = None
 
     def journey(self, name: str) -> Journey:
         """A new journey with its own correlation ID."""
@@ -47,19 +50,19 @@ class E2E:
 
     def consumed(self, service: str, event: str, outcome: str = "ok") -> float:
         """planforge_events_consumed_total of the service for event and outcome, over its queues (0 when down)."""
-        try:
-            text = httpx.get(self.service_url(service) + "/metrics", timeout=5).text
-        except httpx.TransportError:
-            return 0.0
-        return consumed_count(text, event, outcome)
+        return metric_sum(self._metrics(service), _CONSUMED, {"event": event, "outcome": outcome})
 
     def served(self, service: str, method: str, route: str) -> float:
         """http_requests_total of the service for the route template, over statuses (0 when down)."""
+        return metric_sum(self._metrics(service), _SERVED, {"method": method, "route": route})
+
+    def _metrics(self, service: str) -> str:
+        """The service's /metrics text (empty when it is down)."""
         try:
-            text = httpx.get(self.service_url(service) + "/metrics", timeout=5).text
+            verify: ssl.SSLContext | bool = self.service_tls or True
+            return httpx.get(self.service_url(service) + "/metrics", timeout=5, verify=verify).text
         except httpx.TransportError:
-            return 0.0
-        return metric_sum(text, _SERVED, {"method": method, "route": route})
+            return ""
 
 
 def consumed_count(metrics: str, event: str, outcome: str = "ok") -> float:
