@@ -7,6 +7,7 @@ stack (gateway, services, PostgreSQL, Redis, RabbitMQ) comes up in fresh names a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -332,3 +333,160 @@ def test_data_consistency_on_routes_that_answer_202_is_generated(tmp_path: Path)
     text = render(validation.document, "feature.yaml", ("e2e",)).output.owned["tests/e2e/test_scenarios.py"]
     assert 'journey.call("POST /api/v1/users")' in text
     assert 'success = e2e.feature.route("PUT /api/v1/users/{userId}").success' in text
+
+
+def test_path_parameters_take_their_declared_or_derived_source() -> None:
+    """Each path parameter names where its value comes from (derived from the creating POST's required property,
+    declared as another route's response property, or chosen by the client); no 'xId' takes an 'id' by name."""
+    validation = validate(REPO / "tests" / "cases" / "gen-path-parameter-sources" / "feature.yaml")
+    assert validation.ok, validation.diagnostics
+    assert validation.document is not None
+    owned = render(validation.document, "feature.yaml", ("e2e",)).output.owned
+    routes = json.loads(owned["tests/e2e/feature.json"])["routes"]
+    assert routes["GET /api/v1/shelves/{shelfId}"]["sources"] == {
+        "shelfId": {"call": "POST /api/v1/shelves", "field": "shelfId"}
+    }
+    assert routes["GET /api/v1/names/{shelfName}"]["sources"] == {
+        "shelfName": {"call": "POST /api/v1/shelves", "field": "name"}
+    }
+    assert routes["PUT /api/v1/bins/{binId}"]["sources"] == {"binId": {"call": None, "field": None}}
+    for example in EXAMPLES:
+        for call, route in feature(example).data["routes"].items():
+            assert set(route["sources"]) == set(re.findall(r"\{([^}]+)\}", call)), call
+
+
+RENAMED = """
+planforge: 1
+feature: {name: Profiles, slug: profiles, overview: Profiles are created and renamed with ETags.}
+services:
+  user-service:
+    title: User Service
+    layer: core
+    routes:
+      - {id: create_user, method: POST, path: /users, public: true, request: NewUser, responses: {202: UserProfile}}
+      - {id: get_user, method: GET, path: "/users/{userId}", public: true, responses: {200: UserProfile, 404: Problem}}
+      - {id: rename_user, method: PUT, path: "/users/{userId}", public: true, request: NewUser, concurrency: etag,
+         responses: {200: UserProfile, 404: Problem, 409: Problem, 412: Problem}}
+gateway:
+  routes:
+    - {path: /api/v1/users/*, service: user-service, methods: [GET, POST, PUT], strip_prefix: /api/v1}
+  authentication:
+    jwt: {algorithms: [RS256], issuer: user-service}
+flows:
+  - name: Rename
+    steps:
+      - {by: client, does: Reads a profile and its ETag, call: "GET /api/v1/users/{userId}"}
+      - {by: client, does: Renames it, call: "PUT /api/v1/users/{userId}"}
+testing:
+  scenarios:
+    - {name: Two renames at once, kind: data-consistency, flow: Rename}
+schemas:
+  NewUser: {type: object, required: [name], properties: {name: {type: string, minLength: 1}}}
+  UserProfile:
+    type: object
+    required: [userId, name]
+    properties: {userId: {type: string, format: uuid}, name: {type: string}}
+"""
+
+_PROFILE_HANDLERS = {
+    "store": '''"""The profiles of the test, in memory (one process serves user-service)."""
+
+from typing import Any
+
+PROFILES: dict[str, dict[str, Any]] = {}
+''',
+    "create_user": '''"""create_user for the test."""
+
+import uuid
+
+from planforge_runtime import Context
+
+from .. import models
+from .store import PROFILES
+
+
+async def handle(ctx: Context, *, body: models.NewUser) -> models.UserProfile:
+    user_id = str(uuid.uuid4())
+    PROFILES[user_id] = {"userId": user_id, "name": body.name}
+    return models.UserProfile(**PROFILES[user_id])
+''',
+    "get_user": '''"""get_user for the test."""
+
+from planforge_runtime import Context, Problem
+
+from .. import models
+from .store import PROFILES
+
+
+async def handle(ctx: Context, *, user_id: str) -> models.UserProfile:
+    if user_id not in PROFILES:
+        raise Problem(404, "No such profile.")
+    return models.UserProfile(**PROFILES[user_id])
+''',
+    "rename_user": '''"""rename_user for the test: slow enough for a concurrent rename to try to overtake it."""
+
+import asyncio
+
+from planforge_runtime import Context, Problem
+
+from .. import models
+from .store import PROFILES
+
+
+async def handle(ctx: Context, *, user_id: str, body: models.NewUser) -> models.UserProfile:
+    if user_id not in PROFILES:
+        raise Problem(404, "No such profile.")
+    await asyncio.sleep(0.05)
+    PROFILES[user_id]["name"] = body.name
+    return models.UserProfile(**PROFILES[user_id])
+''',
+}
+
+
+@pytest.mark.services
+@pytest.mark.skipif(NGINX is None, reason="nginx with the njs module is not installed")
+def test_a_data_consistency_scenario_and_its_flow_pass_against_the_real_stack(tmp_path: Path) -> None:
+    """The generated data-consistency test: two renames with one If-Match through the gateway, one wins and the
+    other gets 412; the flow's update sends the ETag its read got; userId comes from its derived source (the
+    creating POST's answer), which the journey calls first."""
+    manifest = tmp_path / "feature.yaml"
+    manifest.write_text(RENAMED, encoding="utf-8")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "planforge", "generate", str(manifest), "-o", str(out)]
+    generated = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert generated.returncode == 0, generated.stderr
+    impl = out / "profiles" / "services" / "user_service" / "impl"
+    for name, text in _PROFILE_HANDLERS.items():
+        (impl / f"{name}.py").write_text(text, encoding="utf-8")
+    suite = out / "profiles" / "tests" / "e2e"
+    env = {**os.environ, "PLANFORGE_E2E_REQUIRE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", str(suite), "-o", "addopts=", "-q", "-rs", "-p", "no:cacheprovider"]
+    done = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert _counts(done.stdout) == {"passed": 2}, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_a_step_without_a_check_says_so_and_why(example: str) -> None:
+    """Every step comment of a generated e2e test is followed by its checks or by a line saying it is not
+    checked and why; no comment stands alone looking like a check (issue 13, item 4)."""
+    for path, text in rendered(example)[1].items():
+        if not path.endswith(".py"):
+            continue
+        lines = [line.strip() for line in text.splitlines()]
+        for line, following in itertools.pairwise(lines):
+            if re.match(r"# \d+\. ", line):
+                assert following.startswith(("journey.", "# not checked: ")), (path, line, following)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_data_consistency_races_conditional_updates_not_their_reads(example: str) -> None:
+    """The update of a data-consistency scenario is a conditional update with a body, never the GET that gives
+    the ETag (which has concurrency: etag too)."""
+    model, _ = rendered(example)
+    for scenario in e2e_target.scenarios(model):
+        if scenario.kind == "data-consistency":
+            assert scenario.update is not None
+            assert not scenario.update.startswith("GET "), scenario.update
+            assert scenario.read is not None
+            assert scenario.read.startswith("GET "), scenario.read

@@ -165,6 +165,24 @@ def test_a_parameter_ref_is_typed_from_the_schema_it_names(client: TestClient) -
     assert refused.status_code == 422, refused.text
 
 
+@pytest.mark.parametrize(
+    ("name", "valid", "invalid"),
+    [
+        ("since", "2025-03-02T10:15:00Z", ["0", "1700000000", "2025-03-02", "2025-03-02 10:15"]),
+        ("day", "2025-03-02", ["0", "1700000000", "2025-03-02T10:15:00Z", "20250302"]),
+        ("batch", "6f1c2d1e-8a4b-4c3d-9e2f-0a1b2c3d4e5f", ["0", "6f1c2d1e8a4b4c3d9e2f0a1b2c3d4e5f"]),
+    ],
+)
+def test_a_formatted_parameter_takes_only_what_its_format_allows(
+    client: TestClient, name: str, valid: str, invalid: list[str]
+) -> None:
+    """Pydantic alone reads '0' as a Unix timestamp and a UUID without hyphens; the format check comes first."""
+    assert client.get("/regions/eu/items", params={name: valid}).status_code == 501
+    for value in invalid:
+        refused = client.get("/regions/eu/items", params={name: value})
+        assert refused.status_code == 422, (value, refused.text)
+
+
 # --- Request bodies: every keyword --------------------------------------------------------------------------
 
 

@@ -95,7 +95,7 @@ def test_event_models_keep_the_schema_description_and_clashing_names_are_kept_ap
     assert models.events["user.created"] != models.classes["UserCreated"]
     assert ast.get_docstring(event_class) == 'Who "registered", \\ and when.'
     assert ast.get_docstring(classes[models.classes["UserCreated"]]) == "The manifest's UserCreated schema."
-    assert {"userId", "passwordHash"} <= {
+    assert {"userId", "email"} <= {
         n.target.id for n in event_class.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
     }
     summary = classes[models.events["auth.created"]]

@@ -262,6 +262,13 @@ def _invalidates(cache: Cache, consumes: tuple[Consumption, ...], raw: dict[str,
     return uses_redis and any(c.event in cache.invalidated_by for c in consumes)
 
 
+def _parameter_source(raw: Any) -> str | tuple[str, str, str] | None:
+    """A parameter's declared source: "client", or (service, route, field) of the response that holds its value."""
+    if isinstance(raw, dict):
+        return (raw["service"], raw["route"], raw["field"])
+    return raw if isinstance(raw, str) else None
+
+
 def _route(
     service: str, raw: dict[str, Any], index: int, siblings: list[Any], gateway: Gateway | None, location: Location
 ) -> Route:
@@ -275,6 +282,7 @@ def _route(
             JsonValue.of(bounded(p.get("schema", {"type": "string"}))),
             p["in"] == "path" or bool(p.get("required", False)),
             p.get("description", ""),
+            _parameter_source(p.get("source")),
         )
         for name, p in params.items()
     )

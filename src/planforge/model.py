@@ -103,6 +103,8 @@ class Parameter:
     schema: JsonValue
     required: bool
     description: str
+    # testing's source of a path parameter's value: "client", (service, route id, response field), or None
+    source: str | tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,16 +108,49 @@ def _comment(step: Step) -> str:
 
 
 def step_actions(model: Model, step: Step) -> list[Action]:
-    """What checks one step: a client call, an event on the tap, a consumer's metrics (or only a comment)."""
-    found = [Action(_comment(step))]
+    """What checks one step: a client call, an event on the tap, a consumer's metrics; or, when nothing of it can
+    be observed from outside, a comment that says it is not checked and why."""
+    checks = []
     call = client_call(model, step)
     if call:
-        found.append(Action("", "call", (call,)))
+        checks.append(Action("", "call", (call,)))
     if step.on and step.by in model.event(step.on).consumers:
-        found.append(Action("", "consumed", (step.by, step.on)))
+        checks.append(Action("", "consumed", (step.by, step.on)))
     if step.publishes:
-        found.append(Action("", "published", (step.publishes,)))
-    return found
+        checks.append(Action("", "published", (step.publishes,)))
+    served = _callee(model, step)
+    if served is not None:
+        checks.append(Action("", "served", served))
+    if checks:
+        return [Action(_comment(step)), *checks]
+    return [Action(_comment(step)), Action(f"   not checked: {_unchecked(step)}")]
+
+
+def _callee(model: Model, step: Step) -> tuple[str, str, str] | None:
+    """(service, method, route path) of the route a service's step calls, among the calls it declares."""
+    if step.by == "client" or step.call is None:
+        return None
+    method, path = parse_call(step.call)
+    caller = next((s for s in model.services if s.name == step.by), None)
+    for call in caller.calls if caller else ():
+        target = next((s for s in model.services if s.name == call.target), None)
+        route = next((r for r in target.routes if r.id == call.route), None) if target else None
+        if route is not None and route.method == method and template_matches(route.path, path):
+            return call.target, route.method, route.path
+    return None
+
+
+def _unchecked(step: Step) -> str:
+    """Why a step has no check: what of it an end-to-end test could observe, and that it is not there."""
+    if step.by == "client" and step.call:
+        return f"the gateway serves no route {step.call}"
+    if step.call:
+        return f"{step.call} is not a route of a service that {step.by} declares in calls"
+    if step.on:
+        return f"{step.by} does not consume {step.on}"
+    if step.by == "gateway":
+        return "the gateway's own work shows only in the calls through it"
+    return "the step names no call, consumed event or published event to observe"
 
 
 def actions(model: Model, steps: tuple[Step, ...]) -> tuple[Action, ...]:
@@ -289,7 +322,8 @@ def _data_consistency(model: Model, raw: dict[str, Any], flow: Flow | None) -> _
     """Two concurrent conditional updates of a concurrency: etag route of the flow (called in its steps, or of a
     service that publishes its events); any such route when no flow is named."""
     routes = gateway_routes(model)
-    etag = {c: r for c, r in routes.items() if r.concurrency == "etag"}
+    # A conditional update with a body (the GET that gives the ETag has concurrency: etag too, and is no update).
+    etag = {c: r for c, r in routes.items() if r.etag == "update" and r.request is not None}
     if flow is not None:
         called = {client_call(model, s) for s in flow.steps}
         publishers = {p for e in flow.events for p in model.event(e).publishers}
@@ -298,7 +332,7 @@ def _data_consistency(model: Model, raw: dict[str, Any], flow: Flow | None) -> _
     if not etag:
         return _refuse(
             raw,
-            f"no route with concurrency: etag that the gateway serves belongs to {where}",
+            f"no conditional update (concurrency: etag, with a request body) served by the gateway belongs to {where}",
             "give the update route concurrency: etag, or name the flow that uses one",
         )
     for call, route in etag.items():

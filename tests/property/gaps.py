@@ -8,12 +8,7 @@ from __future__ import annotations
 
 __all__ = ["KNOWN_GAPS", "gap"]
 
-KNOWN_GAPS: dict[str, str] = {
-    # Found by this suite after issue 9's fixes landed (negative schemathesis check, GET /beacons/{beaconId}).
-    "datetime_parameters": "NEW: a path or query parameter with `format: date-time` (or `date`) accepts a numeric "
-    "string such as `0`, which pydantic reads as a Unix timestamp, while the schema refuses it: invalid input "
-    "reaches the handler. Parameters need the JSON Schema format check, as request bodies have.",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def gap(name: str) -> bool:

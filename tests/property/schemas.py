@@ -169,14 +169,8 @@ PARAMETER_FORMATS = ("date", "date-time", "uuid")
 
 def parameter_schemas(refs: dict[str, Shape], patterns: bool, ref_params: bool) -> st.SearchStrategy[Shape]:
     """Schemas of path and query parameters: strings with bounds, patterns, formats or enums, integers, `$ref`."""
-    # Date-time parameters accept Unix timestamps ("0") while the schema refuses them: see KNOWN_GAPS.
     # Parameters take only the formats their endpoints check (PF722: date, date-time, uuid).
-    formatted = _formatted().filter(
-        lambda s: (
-            s.schema.get("format") in PARAMETER_FORMATS
-            and not (gap("datetime_parameters") and s.schema.get("format") in ("date-time", "date"))
-        )
-    )
+    formatted = _formatted().filter(lambda s: s.schema.get("format") in PARAMETER_FORMATS)
     options = [_strings().filter(lambda s: s.schema["minLength"] > 0), formatted, _enums(), _integers()]
     if patterns:
         options.append(_patterned())

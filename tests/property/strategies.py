@@ -72,6 +72,9 @@ def named_schemas(draw: st.DrawFn, nouns: list[str]) -> dict[str, Shape]:
         record = draw(object_schemas(dict(shapes), depth=1))
         record.schema["properties"]["id"] = {"type": "string", "format": "uuid"}
         record.schema.setdefault("required", []).append("id")
+        if draw(st.booleans()):  # then the path parameter's source is derived from the creating POST's answer
+            record.schema["properties"][f"{noun}Id"] = {"type": "string", "format": "uuid"}
+            record.schema["required"].append(f"{noun}Id")
         record.schema.pop("maxProperties", None)
         shapes[base] = record
         shapes[f"{base}Page"] = Shape(
@@ -133,6 +136,8 @@ def routes(draw: st.DrawFn, noun: str, refs: dict[str, Shape]) -> list[dict[str,
         if request:
             route["request"] = request
         parameters = draw(_parameters(refs, f"{noun}Id" if path == item else None))
+        if path == item:
+            _path_source(draw, parameters, noun, "create" in kinds, f"{noun}Id" in refs[model].schema["required"])
         if parameters:
             route["parameters"] = parameters
         # A conditional update is versioned by the GET of the same path (PF720): only with that read route.
@@ -141,6 +146,19 @@ def routes(draw: st.DrawFn, noun: str, refs: dict[str, Shape]) -> list[dict[str,
             route["concurrency"] = "etag"
         found.append(route)
     return found
+
+
+def _path_source(draw: st.DrawFn, parameters: dict[str, Any], noun: str, created: bool, answered: bool) -> None:
+    """Where the e2e tests take the resource's id from: derived (the creating POST answers with a required
+    '<noun>Id'), declared as a property of the creating POST's answer, or chosen by the client (PF512)."""
+    name = f"{noun}Id"
+    schema = parameters.get(name, {}).get("schema")
+    takes_uuid = schema is None or schema == {"type": "string", "format": "uuid"}
+    declared = {"service": f"{noun}-service", "route": f"create_{noun}", "field": "id"}
+    if created and answered and takes_uuid and draw(st.booleans()):
+        return
+    parameters.setdefault(name, {"in": "path"})
+    parameters[name]["source"] = declared if created and takes_uuid and draw(st.booleans()) else "client"
 
 
 # --- events and the broker ----------------------------------------------------------------------------------------
@@ -335,7 +353,25 @@ def flows(
         else:
             continue
         found.append(flow)
+    for service in sorted((by_name[name] for name in routed), key=lambda s: s.name):
+        steps = _update_steps(service)
+        if steps and draw(st.booleans()):
+            found.append({"name": f"Update {service.noun}", "summary": "A client changes a resource.", "steps": steps})
     return found
+
+
+def _update_steps(service: _Service) -> list[dict[str, Any]]:
+    """Client steps that create, read and conditionally update one resource (what a data-consistency scenario
+    drives), when the service has those routes; else none."""
+    by_id = {r["id"]: r for r in service.routes}
+    update = next(
+        (r for r in service.routes if r["method"] in ("PUT", "PATCH") and r.get("concurrency") == "etag"), None
+    )
+    create, read = by_id.get(f"create_{service.noun}"), by_id.get(f"get_{service.noun}")
+    if update is None or create is None or read is None:
+        return []
+    calls = [("Creates one", create), ("Reads it and its ETag", read), ("Changes it with If-Match", update)]
+    return [{"by": "client", "does": does, "call": f"{r['method']} /api/v1{r['path']}"} for does, r in calls]
 
 
 def _event_steps(draw: st.DrawFn, services: list[_Service]) -> list[dict[str, Any]]:
@@ -360,17 +396,19 @@ def _client_calls(flow: dict[str, Any]) -> list[str]:
 
 
 @st.composite
-def testing(draw: st.DrawFn, flow_list: list[dict[str, Any]], service_names: list[str]) -> dict[str, Any]:
+def testing(draw: st.DrawFn, flow_list: list[dict[str, Any]], services: list[_Service]) -> dict[str, Any]:
     """Levels, and scenarios of every kind on flows they apply to: each drives a flow whose client calls the
-    gateway (a performance test needs a client GET there). data-consistency needs an ETag route that a client
-    creates, reads and updates in one flow, which these flows do not build: it is left out."""
+    gateway (a performance test needs a client GET there; data-consistency a client's conditional update of a
+    resource its service creates and reads, as the update flows do)."""
+    service_names = [s.name for s in services]
     driven = [f for f in flow_list if _client_calls(f)]
     reading = [f for f in driven if any(call.startswith("GET ") for call in _client_calls(f))]
+    updates = {step["call"] for s in services if (steps := _update_steps(s)) for step in steps[-1:]}
+    updating = [f for f in driven if updates & set(_client_calls(f))]
+    kinds = ("happy-path", "service-failure", "network-partition", "performance", "data-consistency")
     scenarios = []
-    for kind in draw(
-        st.lists(st.sampled_from(("happy-path", "service-failure", "network-partition", "performance")), unique=True)
-    ):
-        candidates = reading if kind == "performance" else driven
+    for kind in draw(st.lists(st.sampled_from(kinds), unique=True)):
+        candidates = {"performance": reading, "data-consistency": updating}.get(kind, driven)
         if not candidates:
             continue
         scenario: dict[str, Any] = {
@@ -445,7 +483,7 @@ def manifests(draw: st.DrawFn) -> Feature:
     flow_list = draw(flows(services, gateway_section, manifest.get("events", {})))
     if flow_list:
         manifest["flows"] = flow_list
-    manifest["testing"] = draw(testing(flow_list, [s.name for s in services]))
+    manifest["testing"] = draw(testing(flow_list, services))
     manifest.update(draw(policies()))
     manifest["timeline"] = [{"phase": "Build", "duration": "3d", "tasks": ["Everything"]}]
     manifest["success_criteria"] = ["Every generated check passes"]

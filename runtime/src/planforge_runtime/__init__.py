@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from planforge_runtime.auth import TokenIssuer, TokenVerifier
     from planforge_runtime.breaker import CircuitBreaker, CircuitOpenError, http_client
     from planforge_runtime.cache import CacheAside
+    from planforge_runtime.clients import CallFailed, ServiceClient
     from planforge_runtime.config import BreakerConfig, CacheConfig, DatastoreConfig, ServiceConfig, Settings
     from planforge_runtime.correlation import current_correlation_id
+    from planforge_runtime.formats import checked_format
     from planforge_runtime.logs import mask_pii
     from planforge_runtime.operations import Context, Operations, Reply
     from planforge_runtime.problems import PROBLEM_JSON, Problem
@@ -34,12 +36,15 @@ _EXPORTS = {
     "CircuitOpenError": "breaker",
     "http_client": "breaker",
     "CacheAside": "cache",
+    "CallFailed": "clients",
+    "ServiceClient": "clients",
     "BreakerConfig": "config",
     "CacheConfig": "config",
     "DatastoreConfig": "config",
     "ServiceConfig": "config",
     "Settings": "config",
     "current_correlation_id": "correlation",
+    "checked_format": "formats",
     "mask_pii": "logs",
     "Context": "operations",
     "Operations": "operations",
@@ -55,6 +60,7 @@ __all__ = [
     "BreakerConfig",
     "CacheAside",
     "CacheConfig",
+    "CallFailed",
     "CircuitBreaker",
     "CircuitOpenError",
     "Context",
@@ -63,11 +69,13 @@ __all__ = [
     "Problem",
     "Reply",
     "Resources",
+    "ServiceClient",
     "ServiceConfig",
     "Settings",
     "TokenIssuer",
     "TokenVerifier",
     "__version__",
+    "checked_format",
     "create_app",
     "current_correlation_id",
     "http_client",

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any, overload
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
 
 import httpx
 from fastapi import Depends, Request
@@ -29,6 +29,7 @@ from planforge_runtime.access import Access
 from planforge_runtime.auth import BEARER
 from planforge_runtime.bodies import RequestBodies
 from planforge_runtime.cache import CacheAside
+from planforge_runtime.clients import ServiceClient
 from planforge_runtime.config import Settings
 from planforge_runtime.correlation import current_correlation_id
 from planforge_runtime.etags import ResourceLocks, etag_of, if_match_names
@@ -39,6 +40,8 @@ from planforge_runtime.resources import Resources
 if TYPE_CHECKING:
     from planforge_runtime.events import ServiceBus
     from planforge_runtime.messaging import Envelope
+
+Client = TypeVar("Client", bound=ServiceClient)
 
 __all__ = ["Context", "Operations", "Reply"]
 
@@ -90,6 +93,11 @@ class Context:
     def http(self) -> httpx.AsyncClient:
         """Client for calls to other services (circuit breaker, correlation ID)."""
         return self.resources.http
+
+    def client(self, kind: type[Client]) -> Client:
+        """A typed client (from the service's generated clients.py) for a service this one calls: over `http`,
+        at the base URL its <PACKAGE>_URL environment variable names."""
+        return kind(self.resources.http)
 
     def issue_token(self, subject: str, **claims: Any) -> str:
         """A signed JWT for subject, as the other services verify it."""

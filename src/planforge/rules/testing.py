@@ -1,4 +1,5 @@
-"""PF510-PF511: what the end-to-end tests need from the manifest (testing.auth), and scenarios that cannot apply.
+"""PF510-PF512: what the end-to-end tests need from the manifest (testing.auth, the sources of path parameters),
+and scenarios that cannot apply.
 
 These rules read the built model through planforge.testplan, the module the e2e target renders from, so a
 scenario is refused here for exactly the reason the target would not generate it.
@@ -11,6 +12,7 @@ from typing import Any
 
 from planforge.diagnostics import Diagnostic
 from planforge.model import Model
+from planforge.pathsources import unresolved
 from planforge.rules.manifest import Manifest
 from planforge.testplan import AuthRoute, auth, plan_scenarios
 
@@ -18,14 +20,45 @@ __all__ = ["check_model"]
 
 
 def check_model(model: Model, m: Manifest) -> Iterator[Diagnostic]:
-    """testing.auth routes the tests can use; every declared scenario generated or explained."""
+    """testing.auth routes the tests can use; every declared scenario generated or explained; every path
+    parameter of a call the tests make with a source."""
     yield from _auth(model, m)
+    yield from _sources(model, m)
     for refusal in plan_scenarios(model)[1]:
         yield m.warning(
             "PF511",
             ("testing", "scenarios", refusal.index),
             f"{refusal.kind} scenario '{refusal.name}' is not generated: {refusal.reason}",
             refusal.hint,
+        )
+
+
+def _sources(model: Model, m: Manifest) -> Iterator[Diagnostic]:
+    for service in model.services:
+        for index, raw in enumerate(m.routes(service.name)):
+            for name, parameter in raw.get("parameters", {}).items():
+                if "source" in parameter and parameter.get("in") != "path":
+                    yield m.error(
+                        "PF512",
+                        ("services", service.name, "routes", index, "parameters", name, "source"),
+                        f"'{name}' is a query parameter: source says where a path parameter's value comes from",
+                        "remove source, or make the parameter in: path",
+                        key=True,
+                    )
+    for problem in unresolved(model):
+        route = problem.route
+        index = next(i for i, raw in enumerate(m.routes(route.service)) if raw.get("id") == route.id)
+        where: tuple[str | int, ...] = ("services", route.service, "routes", index)
+        declared = problem.parameter in m.routes(route.service)[index].get("parameters", {})
+        where += ("parameters", problem.parameter) if declared else ("path",)
+        yield m.error(
+            "PF512",
+            where,
+            f"the e2e tests call {problem.call}, and its path parameter '{problem.parameter}' has no value to take: "
+            f"{problem.reason}",
+            "declare source: {service: <service>, route: <route id>, field: <response property>} on the parameter, "
+            "or source: client when the client chooses the value",
+            key=declared,
         )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from planforge.escape import json_document
 from planforge.model import Model, Route
+from planforge.pathsources import Source, path_sources
+from planforge.schemawalk import inline
 from planforge.targets import Output
 from planforge.templating import render_template
 from planforge.testplan import Auth, AuthRoute, Scenario, actions, auth, client_call, gateway_routes, plan_scenarios
@@ -86,6 +88,7 @@ def feature_data(model: Model) -> dict[str, Any]:
     schemas = {name: value.value for name, value in model.schemas}
     policies = model.policies.value
     p95 = policies["observability"]["alerts"].get("p95_latency_above")
+    sources = path_sources(model)
     return {
         "name": model.name,
         "slug": model.slug,
@@ -102,7 +105,7 @@ def feature_data(model: Model) -> dict[str, Any]:
         },
         "p95_latency_above": seconds(p95) if p95 else None,
         "auth": _auth_data(auth(model)),
-        "routes": {call: _route_data(route, schemas) for call, route in gateway_routes(model).items()},
+        "routes": {call: _route_data(route, schemas, sources[call]) for call, route in gateway_routes(model).items()},
         "events": {
             e.name: {"exchange": e.exchange, "routing_key": e.routing_key, "schema": e.data.value} for e in model.events
         },
@@ -115,7 +118,20 @@ def feature_data(model: Model) -> dict[str, Any]:
             for x in model.exchanges
         ],
         "consumers": {e.name: list(e.consumers) for e in model.events if e.consumers},
+        "callees": _callees(model),
     }
+
+
+def _callees(model: Model) -> list[list[str]]:
+    """[service, method, route path] of every route another service calls (the journeys count its requests)."""
+    routes = {(s.name, r.id): r for s in model.services for r in s.routes}
+    found = {
+        (c.target, route.method, route.path)
+        for s in model.services
+        for c in s.calls
+        if (route := routes.get((c.target, c.route))) is not None
+    }
+    return [list(callee) for callee in sorted(found)]
 
 
 def _auth_data(found: Auth | None) -> dict[str, Any] | None:
@@ -129,31 +145,26 @@ def _auth_data(found: Auth | None) -> dict[str, Any] | None:
     return {"token": route(found.token), "subject": route(found.subject)}
 
 
-def _route_data(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+def _route_data(route: Route, schemas: dict[str, Any], sources: dict[str, Source | None]) -> dict[str, Any]:
     return {
         "service": route.service,
         "method": route.method,
         "path": route.gateway_path,
         "public": route.public,
         "success": route.success.status,
-        "request": _inline({"$ref": route.request}, schemas) if route.request else None,
-        "response": _inline({"$ref": route.success.schema}, schemas) if route.success.schema else None,
+        "request": inline({"$ref": route.request}, schemas) if route.request else None,
+        "response": inline({"$ref": route.success.schema}, schemas) if route.success.schema else None,
         "parameters": {
-            p.name: {"in": p.location, "required": p.required, "schema": _inline(p.schema.value, schemas)}
+            p.name: {"in": p.location, "required": p.required, "schema": inline(p.schema.value, schemas)}
             for p in route.parameters
         },
+        "sources": {name: _source_data(source) for name, source in sources.items()},
         "concurrency": route.concurrency,
     }
 
 
-def _inline(schema: Any, schemas: dict[str, Any], depth: int = 0) -> Any:
-    """The schema with each {'$ref': Name} of the manifest replaced by that schema (cycles cut at depth 8)."""
-    if isinstance(schema, list):
-        return [_inline(item, schemas, depth) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        name = ref.rsplit("/", 1)[-1]
-        return _inline(schemas[name], schemas, depth + 1) if name in schemas and depth < 8 else {}
-    return {key: _inline(value, schemas, depth) for key, value in schema.items()}
+def _source_data(source: Source | None) -> dict[str, Any] | None:
+    """A path parameter's source as the journey reads it (None: none, the tests do not call the route)."""
+    if source is None:
+        return None
+    return {"call": source.call, "field": source.field}

@@ -139,9 +139,13 @@ def feature_models(model: Model, width: int) -> FeatureModels:
     return FeatureModels(parse_module(source), classes, {e.name: found[e.name] for e in events})
 
 
-def python_models(feature: FeatureModels, model: Model, service: Service, title: str) -> Models:
-    """The service's models.py: the classes its routes and events need (title: safe for a docstring)."""
-    classes = {name: feature.classes[name] for name in service.schemas if name in feature.classes}
+def python_models(
+    feature: FeatureModels, model: Model, service: Service, title: str, called: tuple[str, ...] = ()
+) -> Models:
+    """The service's models.py: the classes its routes and events need, and those of the routes it calls (called,
+    with the schemas they refer to; title: safe for a docstring)."""
+    names = [*service.schemas, *(n for n in called if n not in service.schemas)]
+    classes = {name: feature.classes[name] for name in names if name in feature.classes}
     events = {e.name: feature.events[e.name] for e in service_events(model, service)}
     header = f'"""Request and response models of {title}, from the manifest."""'
     if events:

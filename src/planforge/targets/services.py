@@ -23,6 +23,7 @@ from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
 from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import feature_models, python_models
+from planforge.targets.service_clients import CalledRoute, ClientArgument, called_routes, called_schemas, clients_module
 from planforge.targets.service_events import (
     consumer_stubs,
     events_contract_tests,
@@ -61,8 +62,12 @@ def render(model: Model) -> Output:
     feature = feature_models(model, WIDTH)
     for service in model.services:
         root = f"services/{service.package}"
-        models = python_models(feature, model, service, py_doc(service.title))
+        models = python_models(feature, model, service, py_doc(service.title), called_schemas(model, service))
         named = {name: schema.value for name, schema in model.schemas}
+        called = [_called(callee, route, models.classes, named) for callee, route in called_routes(model, service)]
+        clients = clients_module(service, called)
+        if clients is not None:
+            owned[f"{root}/clients.py"] = clients
         endpoints = [_endpoint(route, models.classes, named) for route in service.routes]
         owned[f"{root}/__init__.py"] = render_template(
             "services/__init__.py.j2", service=service, title=py_doc(service.title)
@@ -103,6 +108,7 @@ class Argument:
     marker: Seq
     optional: bool
     parameter: str = ""
+    checked: str | None = None  # the format the runtime checks on the raw value (pydantic's parsing is laxer)
 
 
 @dataclass
@@ -155,6 +161,20 @@ def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> E
     return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
 
 
+def _called(callee: Service, route: Route, classes: dict[str, str], named: dict[str, Any]) -> CalledRoute:
+    """A route the service calls, typed as the callee's endpoint types it, with the caller's model classes."""
+    taken = {"self", "body"}
+    stdlib: set[str] = set()
+    arguments = tuple(
+        ClientArgument(argument.name, argument.annotation, p.name, p.location, argument.optional)
+        for p in route.parameters
+        for argument in (_argument(p, identifier(p.name, taken), stdlib, named),)
+    )
+    body = f"models.{classes[route.request]}" if route.request else None
+    returns = f"models.{classes[route.success.schema]}" if route.success.schema else "None"
+    return CalledRoute(callee, route, arguments, body, returns, frozenset(stdlib))
+
+
 def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str, Any]) -> Argument:
     """The endpoint argument of a parameter, typed and constrained by its schema ('$ref's followed)."""
     schema = resolve(parameter.schema.value, named)
@@ -172,7 +192,18 @@ def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str
         marker_items.append(f"description={py_str(parameter.description)}")
     marker = Seq("Path" if parameter.location == "path" else "Query", tuple(marker_items))
     optional = not parameter.required
-    return Argument(name, f"{annotation} | None" if optional else annotation, marker, optional, parameter.name)
+    checked = _checked_format(schema, named)
+    annotation = f"{annotation} | None" if optional else annotation
+    return Argument(name, annotation, marker, optional, parameter.name, checked)
+
+
+def _checked_format(schema: Any, named: dict[str, Any]) -> str | None:
+    """The format of a parameter (of its items, for a repeated query parameter) parsed into a Python type."""
+    if isinstance(schema, dict) and schema.get("type") == "array":
+        schema = resolve(schema.get("items", {}), named)
+    if not isinstance(schema, dict) or schema.get("type") != "string" or schema.get("enum"):
+        return None
+    return schema["format"] if schema.get("format") in _FORMATS else None
 
 
 def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
@@ -199,7 +230,10 @@ def _signature(endpoint: Endpoint, context: Seq | str) -> list[Seq | str]:
     items: list[Seq | str] = [Seq("ctx: Annotated", ("Context", Seq("Depends", (context,))), "[]"), "*"]
     for argument in endpoint.arguments:
         default = " = None" if argument.optional else ""
-        items.append(Seq(f"{argument.name}: Annotated", (argument.annotation, argument.marker), "[]", default))
+        metadata: tuple[Seq | str, ...] = (argument.annotation, argument.marker)
+        if argument.checked:
+            metadata += (Seq("checked_format", (py_str(argument.checked),)),)
+        items.append(Seq(f"{argument.name}: Annotated", metadata, "[]", default))
     if endpoint.body:
         items.append(f"body: {endpoint.body}")
     return items if len(items) > 2 else items[:1]
@@ -271,6 +305,8 @@ def _app(model: Model, service: Service, endpoints: list[Endpoint]) -> str:
         fastapi.add("from fastapi import Depends")
         fastapi |= {f"from fastapi import {a.marker.head}" for a in endpoint.arguments}
         runtime.add("from planforge_runtime import Context")
+        if any(a.checked for a in endpoint.arguments):
+            runtime.add("from planforge_runtime import checked_format")
         if any(value == "PROBLEM" for _, value in endpoint.responses):
             runtime.add("from planforge_runtime import PROBLEM")
     config, config_imports = _config(model, service)

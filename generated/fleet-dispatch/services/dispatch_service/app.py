@@ -17,6 +17,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -130,7 +131,7 @@ async def op_list_jobs(
 async def op_get_job(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    job_id: Annotated[UUID, Path(alias="jobId")],
+    job_id: Annotated[UUID, Path(alias="jobId"), checked_format("uuid")],
 ) -> Any:
     return await operations.read(ctx, "get_job", 200, job_id=job_id)
 
@@ -155,7 +156,7 @@ async def op_get_job(
 async def op_update_job(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    job_id: Annotated[UUID, Path(alias="jobId")],
+    job_id: Annotated[UUID, Path(alias="jobId"), checked_format("uuid")],
     body: models.JobUpdate,
 ) -> Any:
     return await operations.update(

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
 class Problem(BaseModel):
@@ -125,6 +125,81 @@ class JobPage(BaseModel):
     )
     items: list[Job]
     next: str | None = None
+
+
+class QuoteRequest(BaseModel):
+    """
+    The manifest's QuoteRequest schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    pickup: Stop
+    dropoff: Stop
+    parcels: Annotated[list[Parcel], Field(min_length=1)]
+
+
+class Surge(RootModel[float]):
+    root: Annotated[float, Field(ge=1.0, le=5.0)]
+
+
+class Quote(BaseModel):
+    """
+    The manifest's Quote schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    priceCents: Annotated[int, Field(ge=0)]
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
+    validUntil: AwareDatetime
+    surge: Surge | None = None
+
+
+class Position(BaseModel):
+    """
+    The manifest's Position schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    speedKmh: Annotated[float | None, Field(ge=0.0, le=200.0)] = None
+
+
+class State(StrEnum):
+    FREE = "FREE"
+    BUSY = "BUSY"
+    OFFLINE = "OFFLINE"
+
+
+class Vehicle(BaseModel):
+    """
+    The manifest's Vehicle schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[str, Field(pattern="^V[0-9]{4}$")]
+    region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
+    state: State
+    position: Position | None = None
+
+
+class VehiclePage(BaseModel):
+    """
+    The manifest's VehiclePage schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    items: list[Vehicle]
 
 
 class JobAssigned(BaseModel):

@@ -83,3 +83,47 @@ class Quote(BaseModel):
     currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
     validUntil: AwareDatetime
     surge: Surge | None = None
+
+
+class Position(BaseModel):
+    """
+    The manifest's Position schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    speedKmh: Annotated[float | None, Field(ge=0.0, le=200.0)] = None
+
+
+class State(StrEnum):
+    FREE = "FREE"
+    BUSY = "BUSY"
+    OFFLINE = "OFFLINE"
+
+
+class Vehicle(BaseModel):
+    """
+    The manifest's Vehicle schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[str, Field(pattern="^V[0-9]{4}$")]
+    region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
+    state: State
+    position: Position | None = None
+
+
+class VehiclePage(BaseModel):
+    """
+    The manifest's VehiclePage schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    items: list[Vehicle]

@@ -18,6 +18,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -77,10 +78,11 @@ router = APIRouter()
 async def op_get_timeline(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    job_id: Annotated[UUID, Path(alias="jobId")],
+    job_id: Annotated[UUID, Path(alias="jobId"), checked_format("uuid")],
     since: Annotated[
         datetime | None,
         Query(alias="since", description="Only entries after this time"),
+        checked_format("date-time"),
     ] = None,
 ) -> Any:
     return await operations.call(ctx, "get_timeline", 200, job_id=job_id, since=since)

@@ -17,6 +17,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -119,7 +120,7 @@ async def op_list_orders(
 async def op_get_order(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    order_id: Annotated[UUID, Path(alias="orderId")],
+    order_id: Annotated[UUID, Path(alias="orderId"), checked_format("uuid")],
 ) -> Any:
     return await operations.call(ctx, "get_order", 200, order_id=order_id)
 

@@ -86,6 +86,19 @@ class OrderPage(BaseModel):
     offset: Annotated[int, Field(ge=0)]
 
 
+class StockLevel(BaseModel):
+    """
+    The manifest's StockLevel schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    sku: Annotated[str, Field(max_length=64, min_length=1)]
+    available: Annotated[int, Field(ge=0)]
+    reserved: Annotated[int, Field(ge=0)]
+
+
 class OrderCancelled(BaseModel):
     """
     The data of order.cancelled: The saga was undone; the order will not ship.

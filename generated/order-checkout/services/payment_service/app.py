@@ -16,6 +16,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -67,6 +68,7 @@ async def op_list_payments(
     order_id: Annotated[
         UUID,
         Query(alias="orderId", description="The order whose payments to list"),
+        checked_format("uuid"),
     ],
     limit: Annotated[
         int | None,
@@ -94,7 +96,7 @@ async def op_list_payments(
 async def op_get_payment(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    payment_id: Annotated[UUID, Path(alias="paymentId")],
+    payment_id: Annotated[UUID, Path(alias="paymentId"), checked_format("uuid")],
 ) -> Any:
     return await operations.call(ctx, "get_payment", 200, payment_id=payment_id)
 

@@ -16,6 +16,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -83,7 +84,7 @@ async def op_login(
 async def op_set_credentials(
     ctx: Annotated[Context, Depends(operations.public)],
     *,
-    user_id: Annotated[UUID, Path(alias="userId")],
+    user_id: Annotated[UUID, Path(alias="userId"), checked_format("uuid")],
     body: models.CredentialsRequest,
 ) -> Any:
     return await operations.call(

@@ -17,6 +17,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -70,7 +71,7 @@ router = APIRouter()
 async def op_list_notifications(
     ctx: Annotated[Context, Depends(operations.authenticated)],
     *,
-    user_id: Annotated[UUID, Path(alias="userId")],
+    user_id: Annotated[UUID, Path(alias="userId"), checked_format("uuid")],
     limit: Annotated[
         int | None,
         Query(alias="limit", ge=1, le=100, description="Page size (default 20)"),

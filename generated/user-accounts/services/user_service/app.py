@@ -17,6 +17,7 @@ from planforge_runtime import (
     Operations,
     ServiceConfig,
     Settings,
+    checked_format,
     create_app,
 )
 
@@ -106,7 +107,7 @@ async def op_register_user(
 async def op_get_user(
     ctx: Annotated[Context, Depends(operations.authorized(owner="userId"))],
     *,
-    user_id: Annotated[UUID, Path(alias="userId")],
+    user_id: Annotated[UUID, Path(alias="userId"), checked_format("uuid")],
 ) -> Any:
     return await operations.read(ctx, "get_user", 200, user_id=user_id)
 
@@ -132,7 +133,7 @@ async def op_get_user(
 async def op_update_user(
     ctx: Annotated[Context, Depends(operations.authorized(owner="userId"))],
     *,
-    user_id: Annotated[UUID, Path(alias="userId")],
+    user_id: Annotated[UUID, Path(alias="userId"), checked_format("uuid")],
     body: models.UserUpdate,
 ) -> Any:
     return await operations.update(

@@ -42,6 +42,18 @@ class RegistrationRequest(BaseModel):
     displayName: Annotated[str, Field(max_length=100, min_length=1)]
 
 
+class CredentialsRequest(BaseModel):
+    """
+    The manifest's CredentialsRequest schema.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    email: Annotated[EmailStr, Field(max_length=254)]
+    password: Annotated[SecretStr, Field(max_length=128, min_length=8)]
+
+
 class User(BaseModel):
     """
     The manifest's User schema.

@@ -10,4 +10,6 @@ def test_profile_lookup(e2e: E2E) -> None:
     # 1. client: Reads their profile with their token
     journey.call("GET /api/v1/users/{userId}")
     # 2. gateway: Checks the JWT and forwards the request to user-service
+    # not checked: the gateway's own work shows only in the calls through it
     # 3. user-service: Answers from the profile cache or the User DB
+    # not checked: the step names no call, consumed event or published event to observe

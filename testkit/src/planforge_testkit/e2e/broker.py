@@ -47,8 +47,10 @@ class EventTap:
         self._connection: Any = None
 
     def start(self) -> None:
-        """Connect, declare the tap queue, bind it and start consuming."""
-        self.loop.run(self._start())
+        """Connect, declare the tap queue, bind it and start consuming (a feature without exchanges has no broker
+        vhost to connect to, and nothing to tap)."""
+        if self.exchanges:
+            self.loop.run(self._start())
 
     def close(self) -> None:
         """Close the connection (the queue goes with it)."""

@@ -24,6 +24,7 @@ class RouteFacts:
     request: dict[str, Any] | None
     response: dict[str, Any] | None
     parameters: dict[str, dict[str, Any]]
+    sources: dict[str, dict[str, Any] | None]  # path parameter -> {call, field} ({call: None}: the client chooses)
     concurrency: str | None
 
 

@@ -21,9 +21,10 @@ from planforge_runtime.samples import sample
 from planforge_testkit.e2e.broker import EventTap
 from planforge_testkit.e2e.feature import Feature, RouteFacts, sign_token
 
-__all__ = ["E2E", "Journey", "consumed_count"]
+__all__ = ["E2E", "Journey", "consumed_count", "metric_sum"]
 
 _CONSUMED = "planforge_events_consumed_total"
+_SERVED = "http_requests_total"
 _SAMPLE_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -38,6 +39,7 @@ class E2E:
     tap: EventTap
     private_key: str
     consumers: dict[str, list[str]] = field(default_factory=dict)
+    callees: list[tuple[str, str, str]] = field(default_factory=list)  # (service, method, route) others call
     timeout: float = 20.0
     # Under mutual TLS: the client context (the stack's CA and a certificate it signed) for calls to services.
     service_tls: ssl.SSLContext | None = None
@@ -48,23 +50,35 @@ class E2E:
 
     def consumed(self, service: str, event: str, outcome: str = "ok") -> float:
         """planforge_events_consumed_total of the service for event and outcome, over its queues (0 when down)."""
+        return metric_sum(self._metrics(service), _CONSUMED, {"event": event, "outcome": outcome})
+
+    def served(self, service: str, method: str, route: str) -> float:
+        """http_requests_total of the service for the route template, over statuses (0 when down)."""
+        return metric_sum(self._metrics(service), _SERVED, {"method": method, "route": route})
+
+    def _metrics(self, service: str) -> str:
+        """The service's /metrics text (empty when it is down)."""
         try:
             verify: ssl.SSLContext | bool = self.service_tls or True
-            text = httpx.get(self.service_url(service) + "/metrics", timeout=5, verify=verify).text
+            return httpx.get(self.service_url(service) + "/metrics", timeout=5, verify=verify).text
         except httpx.TransportError:
-            return 0.0
-        return consumed_count(text, event, outcome)
+            return ""
 
 
 def consumed_count(metrics: str, event: str, outcome: str = "ok") -> float:
     """The sum of planforge_events_consumed_total{event=..., outcome=...} in a Prometheus text exposition."""
+    return metric_sum(metrics, _CONSUMED, {"event": event, "outcome": outcome})
+
+
+def metric_sum(metrics: str, name: str, wanted: dict[str, str]) -> float:
+    """The sum of the samples of a metric whose labels include wanted, in a Prometheus text exposition."""
     total = 0.0
     for line in metrics.splitlines():
         match = _SAMPLE_LINE.match(line)
-        if not match or match["name"] != _CONSUMED:
+        if not match or match["name"] != name:
             continue
         labels = dict(_LABEL.findall(match["labels"] or ""))
-        if labels.get("event") == event and labels.get("outcome") == outcome:
+        if all(labels.get(key) == value for key, value in wanted.items()):
             total += float(match["value"])
     return total
 
@@ -76,6 +90,8 @@ class Journey:
         self.e2e, self.name = e2e, name
         self.correlation_id = f"e2e-{uuid.uuid4().hex}"
         self.values: dict[str, Any] = {}
+        self.responses: dict[str, Any] = {}  # the last success body of each call
+        self.chosen: dict[tuple[str, str], str] = {}  # path values the client chose, by (call, parameter)
         self.done: set[str] = set()
         self.issued: str | None = None  # the token the manifest's token route returned
         self.subject: str | None = None  # the subject the manifest's subject route created
@@ -83,6 +99,9 @@ class Journey:
             (service, event): e2e.consumed(service, event)
             for event, services in e2e.consumers.items()
             for service in services
+        }
+        self.served_baselines = {
+            (service, method, route): e2e.served(service, method, route) for service, method, route in e2e.callees
         }
 
     # --- client calls
@@ -94,6 +113,8 @@ class Journey:
         issuing service by an event, a moment later."""
         route = self.e2e.feature.route(call)
         self._prerequisites(route)
+        if route.concurrency == "etag" and route.method != "GET" and "If-Match" not in (headers or {}):
+            headers = {**(headers or {}), "If-Match": self._current_etag(route)}
         auth = self.e2e.feature.auth
         retry = auth is not None and call == auth.token_call and auth.subject_call in self.done
         deadline = time.monotonic() + (self.e2e.timeout if retry else 0)
@@ -109,6 +130,13 @@ class Journey:
         self._remember(route, response)
         self.done.add(call)
         return response
+
+    def _current_etag(self, route: RouteFacts) -> str:
+        """The ETag a conditional update must send: what the GET of the same path answers now."""
+        read = f"GET {route.path}"
+        etag = self.call(read).headers.get("ETag")
+        assert etag, f"{self.name}: {read} answered no ETag, which {route.call} needs in If-Match"
+        return str(etag)
 
     def unavailable(self, call: str) -> httpx.Response:
         """The call, while the service behind it is down: the gateway answers 502, 503 or 504 with a problem."""
@@ -169,18 +197,23 @@ class Journey:
         return sign_token(self.e2e.feature, self.e2e.private_key, self.subject or str(uuid.uuid4()))
 
     def _path(self, route: RouteFacts) -> str:
-        """The route's path with each {parameter} filled: a value this journey sent or received (an 'xId' takes a
-        received 'id'), else its subject's identifier on a protected route, else a sample of its schema."""
+        """The route's path with each {parameter} filled from its source (feature.json): the property of the
+        success response of the call that holds it (made first if this journey has not made it), or a value the
+        client chose (the same one each time this journey calls the route)."""
 
         def value(match: re.Match[str]) -> str:
             name = match[1]
-            if name in self.values:
-                return str(self.values[name])
-            if name.endswith("Id") and "id" in self.values:
-                return str(self.values["id"])
-            if self.subject is not None and not route.public:
-                return self.subject  # the subject this journey signed in as (testing.auth.subject)
-            return str(sample(route.parameters.get(name, {}).get("schema", {"type": "string"}), name))
+            source = route.sources.get(name)
+            assert source is not None, f"{self.name}: {route.call}: no source for the path parameter {name}"
+            if source["call"] is None:
+                schema = route.parameters.get(name, {}).get("schema", {"type": "string"})
+                return self.chosen.setdefault((route.call, name), str(sample(schema, uuid.uuid4().hex)))
+            if source["call"] not in self.responses:
+                self.call(source["call"])
+            body = self.responses[source["call"]]
+            found = body.get(source["field"]) if isinstance(body, dict) else None
+            assert found is not None, f"{self.name}: {source['call']} answered no {source['field']}: {body}"
+            return str(found)
 
         return re.sub(r"\{([^}]+)\}", value, route.path)
 
@@ -199,6 +232,7 @@ class Journey:
         body = response.json()
         if route.response is not None:
             jsonschema.validate(body, route.response)
+        self.responses[route.call] = body
         if not isinstance(body, dict):
             return
         self.values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
@@ -230,8 +264,26 @@ class Journey:
         self.baselines[service, event] = count
         return count
 
+    def served(self, service: str, method: str, route: str) -> float:
+        """The service answered a request on the route (another service's call) once more than at the start."""
+        key = (service, method, route)
+        baseline = self.served_baselines.get(key, 0.0)
+        deadline = time.monotonic() + self.e2e.timeout
+        count = self.e2e.served(*key)
+        while count <= baseline and time.monotonic() < deadline:
+            time.sleep(0.1)
+            count = self.e2e.served(*key)
+        assert count > baseline, (
+            f"{self.name}: {service} served no {method} {route} (http_requests_total stays {count:g})"
+        )
+        self.served_baselines[key] = count
+        return count
+
     def restarted(self, service: str) -> None:
         """The service was restarted: its counters begin again at zero."""
         for key in self.baselines:
             if key[0] == service:
                 self.baselines[key] = 0.0
+        for served in self.served_baselines:
+            if served[0] == service:
+                self.served_baselines[served] = 0.0

@@ -70,7 +70,18 @@ def _session(stack: Stack, proxy: TcpProxy, loop: LoopThread, feature: Feature) 
     tap.start()
     consumers = {event: list(services) for event, services in feature.data["consumers"].items()}
     signing_key = stack.keys[stack.spec.jwt_algorithm].private.read_text()
-    e2e = E2E(feature, stack.gateway_url, stack.service_url, tap, signing_key, consumers, 30.0, stack.client_tls())
+    callees = [(service, method, route) for service, method, route in feature.data["callees"]]
+    e2e = E2E(
+        feature,
+        stack.gateway_url,
+        stack.service_url,
+        tap,
+        signing_key,
+        consumers,
+        callees=callees,
+        timeout=30.0,
+        service_tls=stack.client_tls(),
+    )
     return Session(stack, proxy, e2e)
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 
 class Problem(BaseModel):
@@ -16,3 +18,11 @@ class Problem(BaseModel):
     status: int | None = None
     detail: str | None = None
     instance: str | None = None
+
+
+class LedgerInput(BaseModel):
+    """
+    The manifest's LedgerInput schema.
+    """
+
+    label: Annotated[str | None, Field(max_length=20)] = None

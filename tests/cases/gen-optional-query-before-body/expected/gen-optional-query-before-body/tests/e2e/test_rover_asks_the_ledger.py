@@ -10,5 +10,6 @@ from planforge_testkit.e2e import E2E
 )
 def test_rover_asks_the_ledger(e2e: E2E) -> None:
     """Rover asks the ledger"""
-    e2e.journey("Rover asks the ledger")
+    journey = e2e.journey("Rover asks the ledger")
     # 1. rover-service: Replaces a ledger
+    journey.served("ledger-service", "PUT", "/ledgers/{ledgerId}")
