@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 from planforge_testkit.e2e import consumed_count, sample
 from planforge_testkit.e2e.feature import Feature
+from planforge_testkit.e2e.journey import metric_sum
 
 from planforge.pipeline import render, validate
 from planforge.targets import e2e as e2e_target
@@ -195,6 +196,20 @@ def test_consumed_count_sums_the_queues_of_one_event_and_outcome() -> None:
     assert consumed_count(text, "user.created") == 3.0
     assert consumed_count(text, "user.created", "retry") == 5.0
     assert consumed_count(text, "user.updated") == 0.0
+
+
+def test_served_counts_read_route_templates_whose_labels_hold_braces() -> None:
+    """A route label is a template (/credentials/{userId}): its braces do not end the label set."""
+    text = "\n".join(
+        [
+            "# TYPE http_requests_total counter",
+            'http_requests_total{method="PUT",route="/credentials/{userId}",status="204"} 2.0',
+            'http_requests_total{method="PUT",route="/credentials/{userId}",status="409"} 1.0',
+            'http_requests_total{method="GET",route="/users/{userId}",status="200"} 4.0',
+        ]
+    )
+    wanted = {"method": "PUT", "route": "/credentials/{userId}"}
+    assert metric_sum(text, "http_requests_total", wanted) == 3.0
 
 
 # --- the generated suites against the real stack -------------------------------------------------------------------

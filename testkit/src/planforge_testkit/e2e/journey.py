@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jsonschema
 from planforge_runtime.samples import sample
+from prometheus_client.parser import text_string_to_metric_families
 
 from planforge_testkit.e2e.broker import EventTap
 from planforge_testkit.e2e.feature import Feature, RouteFacts, sign_token
@@ -25,8 +26,6 @@ __all__ = ["E2E", "Journey", "consumed_count", "metric_sum"]
 
 _CONSUMED = "planforge_events_consumed_total"
 _SERVED = "http_requests_total"
-_SAMPLE_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 @dataclass
@@ -72,15 +71,13 @@ def consumed_count(metrics: str, event: str, outcome: str = "ok") -> float:
 
 def metric_sum(metrics: str, name: str, wanted: dict[str, str]) -> float:
     """The sum of the samples of a metric whose labels include wanted, in a Prometheus text exposition."""
-    total = 0.0
-    for line in metrics.splitlines():
-        match = _SAMPLE_LINE.match(line)
-        if not match or match["name"] != name:
-            continue
-        labels = dict(_LABEL.findall(match["labels"] or ""))
-        if all(labels.get(key) == value for key, value in wanted.items()):
-            total += float(match["value"])
-    return total
+    # prometheus-client's own parser: label values hold braces (route templates) and escapes.
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(key) == value for key, value in wanted.items())
+    )
 
 
 class Journey:
