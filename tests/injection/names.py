@@ -95,12 +95,21 @@ def _transform(value: Any, node: Any, rename: Rename) -> Any:
     if isinstance(value, list):
         return [_transform(item, node.get("items"), rename) for item in value]
     if isinstance(value, dict):
+        node = _object_branch(node)
         key_kind = _KINDS.get(_resolve_names(node))
         return {
             (rename(key_kind, k) if key_kind else k): _transform(item, _child(node, k), rename)
             for k, item in value.items()
         }
     return value
+
+
+def _object_branch(node: dict[str, Any]) -> dict[str, Any]:
+    """The object schema of a oneOf/anyOf (`source: client` or a route field), or node itself."""
+    if "properties" in node or "propertyNames" in node:
+        return node
+    branches = [_resolve(b) for b in (*node.get("oneOf", ()), *node.get("anyOf", ())) if isinstance(b, dict)]
+    return next((b for b in branches if "properties" in b), node)
 
 
 def _resolve_names(node: dict[str, Any]) -> str:
