@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from planforge.loader import load_manifest
 from planforge.pipeline import render, validate
 
 from .conftest import EXAMPLES, REPO
@@ -67,10 +69,10 @@ def test_a_broken_diagram_fails(tmp_path: Path) -> None:
 
 def test_hostile_step_text_renders_as_written(tmp_path: Path) -> None:
     """Mermaid syntax in a step's text is escaped: the diagram renders and shows the text itself."""
-    source = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text()
-    assert "does: Creates the user record}" in source
+    data = load_manifest(REPO / "examples" / "user-accounts" / "feature.yaml").data
+    data["flows"][0]["steps"][-1]["does"] = HOSTILE  # a step of a flow with a sequence diagram
     manifest = tmp_path / "feature.yaml"
-    manifest.write_text(source.replace("does: Creates the user record}", f"does: {json.dumps(HOSTILE)}}}"))
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     validation = validate(manifest)
     assert validation.ok, [d.message for d in validation.diagnostics]
     document = validation.document
