@@ -39,7 +39,7 @@ fuzz: install-test  ## the property suite on many more generated manifests (PROP
 	HYPOTHESIS_PROFILE=planforge-fuzz $(BIN)/python -m pytest -x tests/property $(PYTEST_ARGS)
 
 bench: install  ## the benchmarks (peers in their own venv, .venv-bench); writes benchmarks/results.json
-	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[services,runtime,bench]'
+	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[runtime,bench]'
 	test -x .venv-bench/bin/pip || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
