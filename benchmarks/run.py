@@ -166,8 +166,8 @@ def _write_feature_openapi(manifest: Path, spec: Path) -> None:
     spec.write_text(json.dumps(merged, indent=1))
 
 
-def size_commands(manifest: Path, spec: Path, warm_cache: Path, ready: Path) -> list[Command]:
-    """The commands measured at one size: baseline, planforge's, then the peers'."""
+def size_commands(manifest: Path, spec: Path, warm_cache: Path, ready: Path, with_peers: bool = True) -> list[Command]:
+    """The commands measured at one size: baseline, planforge's, then the peers' (unless with_peers is false)."""
     path = str(manifest)
 
     def fresh_cache(run: Path) -> dict[str, str]:
@@ -184,12 +184,12 @@ def size_commands(manifest: Path, spec: Path, warm_cache: Path, ready: Path) -> 
         Command("generate warm", lambda run: [*PLANFORGE, "generate", path, "-o", str(run / "out")], warm),
         Command("generate no-op", lambda run: [*PLANFORGE, "generate", path, "-o", str(ready)], warm),
     ]
-    for name, argv in peers().items():
+    for name, argv in (peers() if with_peers else {}).items():
         commands.append(Command(name, lambda run, argv=argv: argv(spec, run)))  # type: ignore[misc]
     return commands
 
 
-def bench_size(kind: str, size: int, runs: int, work: Path) -> dict[str, Any]:
+def bench_size(kind: str, size: int, runs: int, work: Path, with_peers: bool = True) -> dict[str, Any]:
     """Medians (wall, peak memory) of every command on the `kind` manifest of `size` operations."""
     folder = work / f"{kind}-{size}"
     folder.mkdir()
@@ -205,7 +205,7 @@ def bench_size(kind: str, size: int, runs: int, work: Path) -> dict[str, Any]:
     first = subprocess.run([*PLANFORGE, "generate", str(manifest), "-o", str(ready)], capture_output=True, env=env)
     if first.returncode != 0:  # e.g. PF002/PF007: the manifest is beyond planforge's input limits
         return {"skipped": first.stderr.decode(errors="replace").strip()[-500:]}
-    commands = size_commands(manifest, spec, warm_cache, ready)
+    commands = size_commands(manifest, spec, warm_cache, ready, with_peers)
     interleaved(commands, runs, folder / "runs")
     base = statistics.median(commands[0].wall)
     return {
@@ -292,6 +292,7 @@ def main() -> None:
     # ~4 schemas an operation: 3,000 operations make a 6.4 MB manifest, within the loader's limits (16 MiB)
     parser.add_argument("--heavy-sizes", default="10,100,500,1000,3000", help="operations, schema-heavy manifest")
     parser.add_argument("--kinds", default="schema-heavy,synth")
+    parser.add_argument("--peer-sizes", default="", help="run the peers at these sizes only (default: every size)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args()
     results: dict[str, dict[int, dict[str, Any]]] = {}
@@ -306,7 +307,8 @@ def main() -> None:
             )
         for kind in args.kinds.split(","):
             for size in (int(s) for s in (args.heavy_sizes if kind == "schema-heavy" else args.sizes).split(",")):
-                figures = bench_size(kind, size, args.runs, Path(tmp))
+                with_peers = not args.peer_sizes or str(size) in args.peer_sizes.split(",")
+                figures = bench_size(kind, size, args.runs, Path(tmp), with_peers)
                 results.setdefault(kind, {})[size] = figures
                 print_table(kind, size, figures)
                 sys.stdout.flush()
