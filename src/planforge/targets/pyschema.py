@@ -54,6 +54,8 @@ _FORMATS = {
     "ipv4": ("IPv4Address", "ipaddress"),
     "ipv6": ("IPv6Address", "ipaddress"),
 }
+# Names a StrEnum member cannot take without hiding str's or Enum's own attributes.
+_ENUM_TAKEN = frozenset(name for name in dir(str) if not name.startswith("_")) | {"name", "value", "mro"}
 _LENGTH_TYPES = frozenset({"str", "EmailStr", "SecretStr"})
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 
@@ -127,6 +129,7 @@ class Emitter:
         self.definitions: dict[str, Definition] = {}
         self._pending: set[str] = set()
         self._nested: dict[tuple[str, str], str] = {}
+        self._values: dict[str, str] = {}
 
     def name(self, hint: str) -> str:
         """A new class name from hint: the hint itself when free, else numbered (Status, Status1, ...)."""
@@ -155,7 +158,15 @@ class Emitter:
             return name
         self._pending.add(name)
         doc = f"The manifest's {py_doc(schema_name)} schema."
-        self._add(self._top(name, self.named[schema_name], doc))
+        schema = self.named[schema_name]
+        if _nullable(schema):
+            # The class of its non-null values (what references use, `| None`), and a root model of both.
+            value = self._values[name] = self.name(name + "Value")
+            self._add(self._top(value, _without_null(schema), doc))
+            root = {"anyOf": [{"$ref": schema_name}, {"type": "null"}]}
+            self._add(self._top(name, root, doc))
+        else:
+            self._add(self._top(name, schema, doc))
         self._pending.discard(name)
         return name
 
@@ -175,7 +186,7 @@ class Emitter:
     def _top(self, name: str, schema: Any, doc: str) -> Definition:
         if _is_model(schema):
             return self._model(name, schema, doc)
-        if _string_enum(schema) and not _nullable(schema):
+        if _string_enum(schema):
             return self._enum(name, schema, doc)
         scope = _Scope()
         annotation, kws = self._type(schema, name + "Value", scope)
@@ -197,8 +208,9 @@ class Emitter:
         members: list[str] = []
         used: set[str] = set()
         for value in values:
-            member = re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "VALUE"
-            member = "V_" + member if member[0].isdigit() else member
+            member = re.sub(r"[^0-9A-Za-z_]+", "_", value).strip("_") or "value"
+            member = "field_" + member if member[0].isdigit() else member
+            member = member + "_" if keyword.iskeyword(member) or member in _ENUM_TAKEN else member
             candidate, number = member, 1
             while candidate in used:
                 number += 1
@@ -276,6 +288,10 @@ class Emitter:
             if target is None:
                 return scope.need("typing", "Any"), []
             scope.uses.add(target)
+            value = self._values.get(target)
+            if value is not None:  # a schema that also takes null: its class of non-null values, or None
+                scope.uses.add(value)
+                return f"{value} | None", []
             return target, []
         if "type" not in schema and "properties" not in schema:
             combined = self._combined(schema, hint, scope)
@@ -345,7 +361,8 @@ class Emitter:
         if "Any" in unique:
             return scope.need("typing", "Any")
         if "None" in unique:
-            unique = [p for p in unique if p != "None"] + ["None"]
+            unique = [p for p in unique if p != "None"]
+            unique += [] if any(p.endswith("| None") for p in unique) else ["None"]
         return " | ".join(unique)
 
     def _single(self, kind: str, schema: dict[str, Any], hint: str, scope: _Scope) -> tuple[str, list[str]]:
@@ -435,10 +452,15 @@ def _types(schema: dict[str, Any]) -> list[str] | None:
 
 
 def _is_model(schema: Any) -> bool:
-    """An object schema with properties and nothing that makes it something else: a BaseModel."""
+    """An object schema with properties (that may also take null): a BaseModel (its references add `| None`)."""
     if not isinstance(schema, dict) or "$ref" in schema or not isinstance(schema.get("properties"), dict):
         return False
-    return bool(schema["properties"]) and schema.get("type") in ("object", ["object"])
+    return bool(schema["properties"]) and schema.get("type") in (
+        "object",
+        ["object"],
+        ["object", "null"],
+        ["null", "object"],
+    )
 
 
 def _string_enum(schema: Any) -> bool:
@@ -448,8 +470,20 @@ def _string_enum(schema: Any) -> bool:
     return bool(values) and all(isinstance(v, str) for v in values)
 
 
-def _nullable(schema: dict[str, Any]) -> bool:
-    return None in schema.get("enum", ())
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema less its null: the enum's other values, the object alone."""
+    if _string_enum(schema):
+        return schema | {"enum": [v for v in schema["enum"] if v is not None]}
+    return schema | {"type": "object"}
+
+
+def _nullable(schema: Any) -> bool:
+    """A named schema whose class stands for its non-null values: an enum holding null, an object or null."""
+    if not isinstance(schema, dict):
+        return False
+    if _string_enum(schema):
+        return None in schema["enum"]
+    return _is_model(schema) and isinstance(schema.get("type"), list) and "null" in schema["type"]
 
 
 def _field_names(properties: list[str], reserved: set[str]) -> dict[str, str]:
