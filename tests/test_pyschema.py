@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import subprocess
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -362,3 +364,29 @@ def test_the_model_accepts_edge_instances_of_the_schema(schema: dict[str, Any], 
     adapter = TypeAdapter(getattr(module, classes["Subject"]))
     adapter.validate_python(instance)
     adapter.validate_json(json.dumps(instance))
+
+
+def test_the_source_is_ruff_clean_when_names_and_types_are_long(tmp_path: Path) -> None:
+    long = "AVeryLongSchemaNameThatTakesMostOfTheLineOnItsOwnWhenItIsWritten"
+    named = {
+        long: {"type": ["array", "null"], "items": {"type": "string", "maxLength": 3, "pattern": "^[a-z]+$"}},
+        "Holder": {
+            "type": "object",
+            "properties": {
+                "aFieldWithALongNameAsWell": {"anyOf": [{"$ref": long}, {"type": "integer"}, {"type": "boolean"}]},
+                "bounded": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5, "description": "x" * 100},
+                "shaped": {"type": "object", "description": "y" * 120, "properties": {"a": {"type": "string"}}},
+            },
+        },
+    }
+    source, module, _ = models_module(named, ["Holder", long])
+    path = tmp_path / "models.py"
+    path.write_text(source, encoding="utf-8")
+    ruff = str(Path(sys.executable).parent / "ruff")
+    for command in (
+        [ruff, "format", "--check", "--diff", str(path)],
+        [ruff, "check", "--select", "E,F,W,I,UP,B", "--ignore", "E501", str(path)],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert module.Holder.model_validate({"aFieldWithALongNameAsWell": ["ab"]}).bounded == 5

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.escape import py_doc
-from planforge.targets.pylayout import Seq, code, flat, kw, literal, py_str
+from planforge.targets.pylayout import WIDTH, Seq, code, flat, kw, literal, py_str
 
 __all__ = ["RESERVED", "Definition", "Emitter", "pascal"]
 
@@ -56,6 +56,8 @@ _FORMATS = {
 }
 # Names a StrEnum member cannot take without hiding str's or Enum's own attributes.
 _ENUM_TAKEN = frozenset(name for name in dir(str) if not name.startswith("_")) | {"name", "value", "mro"}
+# A default written as a plain literal when its JSON type is the annotation's.
+_SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 _LENGTH_TYPES = frozenset({"str", "EmailStr", "SecretStr"})
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 
@@ -175,7 +177,7 @@ class Emitter:
         target = self._ref_class(schema.get("$ref")) if isinstance(schema, dict) else None
         known = self.definitions.get(target) if target is not None else None
         if target is not None and known is not None and known.kind == "model":
-            text = f"class {name}({target}):\n" + _docstring(doc)
+            text = f"class {name}({target}):\n" + (_docstring(doc).rstrip("\n") or "    pass")
             self._add(Definition(name, "model", text, frozenset({target}), frozenset()))
             return
         self._add(self._top(name, schema, doc))
@@ -191,16 +193,18 @@ class Emitter:
         scope = _Scope()
         annotation, kws = self._type(schema, name + "Value", scope)
         scope.need("pydantic", "RootModel")
-        if kws:
-            root = code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4)
+        root = f"    root: {annotation}"
+        if kws or len(root) > WIDTH:
+            root = _split_unions(code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4))
             scope.need("typing", "Annotated")
             scope.need("pydantic", "Field")
-        else:
-            root = f"    root: {annotation}"
         if scope.patterns:
             scope.need("pydantic", "ConfigDict")
             root = _config(['regex_engine="python-re"']) + "\n" + root
-        text = f"class {name}(RootModel[{annotation}]):\n" + _docstring(doc, body=True) + root
+        header = f"class {name}(RootModel[{annotation}]):"
+        if len(header) > WIDTH:  # the root field's annotation types the value; the header stays one line
+            header = f"class {name}(RootModel[{scope.need('typing', 'Any')}]):"
+        text = header + "\n" + _docstring(doc, body=True) + root
         return Definition(name, "root", text, frozenset(scope.uses), frozenset(scope.imports))
 
     def _enum(self, name: str, schema: dict[str, Any], doc: str | None) -> Definition:
@@ -254,16 +258,17 @@ class Emitter:
                 if annotation != "Any" and not annotation.endswith("| None") and annotation != "None":
                     annotation += " | None"
                 tail = " = None"
-            elif isinstance(default, bool | int | float | str) and annotation in ("str", "int", "float", "bool"):
+            elif _SCALARS.get(annotation) is type(default) or (annotation == "float" and type(default) is int):
                 tail = " = " + flat(literal(default))
             else:
                 scope.need("pydantic", "Field")
                 return code(Seq(f"{python}: {annotation} = Field", (kw("default", literal(default)), *kws)), 4)
-        if not kws:
-            return f"    {python}: {annotation}{tail}"
+        line = f"    {python}: {annotation}{tail}"
+        if not kws and len(line) <= WIDTH:
+            return line
         scope.need("typing", "Annotated")
         scope.need("pydantic", "Field")
-        return code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4)
+        return _split_unions(code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4))
 
     def _ref_class(self, ref: Any) -> str | None:
         if isinstance(ref, str) and ref in self.named:
@@ -308,7 +313,7 @@ class Emitter:
 
     def _inline(self, hint: str, schema: dict[str, Any], write: Callable[[str], Definition]) -> str:
         """The class of a nested schema: one class for equal schemas under the same hint, named after it."""
-        key = (pascal(hint), json.dumps(schema, sort_keys=True))
+        key = (pascal(hint), json.dumps(schema, sort_keys=True, default=str))
         if key not in self._nested:
             name = self._nested[key] = self.name(hint)
             self._add(write(name))
@@ -424,6 +429,43 @@ class Emitter:
         if isinstance(values, dict) and not schema.get("patternProperties"):
             return f"dict[str, {self._wrapped(values, hint + 'Value', scope)}]"
         return f"dict[str, {scope.need('typing', 'Any')}]"
+
+
+def _split_unions(text: str) -> str:
+    """Lines too long that hold a union (an item of a bracket) split before each top-level `|`, as ruff does."""
+    lines = []
+    for line in text.split("\n"):
+        parts = _top_level_union(line.strip().removesuffix(",")) if len(line) > WIDTH else []
+        if len(parts) < 2:
+            lines.append(line)
+            continue
+        pad = line[: len(line) - len(line.lstrip())]
+        comma = "," if line.endswith(",") else ""
+        lines.extend([pad + parts[0], *(f"{pad}| {part}" for part in parts[1:-1]), f"{pad}| {parts[-1]}{comma}"])
+    return "\n".join(lines)
+
+
+def _top_level_union(text: str) -> list[str]:
+    """The members of a union annotation split at its top-level ` | ` (string literals and brackets kept whole)."""
+    parts, depth, start, index, quote = [], 0, 0, 0, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            index += 2 if char == "\\" else 1
+            quote = "" if char == quote else quote
+            continue
+        if char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(" | ", index):
+            parts.append(text[start:index])
+            start = index + 3
+            index += 2
+        index += 1
+    return [*parts, text[start:]] if parts else []
 
 
 def _config(settings: list[str]) -> str:
