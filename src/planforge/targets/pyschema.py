@@ -26,23 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.escape import py_doc
-from planforge.targets.pylayout import WIDTH, Seq, code, flat, kw, literal, py_str
+from planforge.targets.pylayout import WIDTH, Seq, code, flat, kw, literal, py_str, split_unions
+from planforge.targets.pynames import RESERVED, field_names, member_names, pascal, singular
 
-__all__ = ["RESERVED", "Definition", "Emitter", "pascal"]
+__all__ = ["Definition", "Emitter"]
 
-# Names the models module imports or its annotations use: no class nor field may take one.
-RESERVED = frozenset(
-    {
-        "Annotated", "Any", "Literal", "StrEnum", "UUID", "date", "time", "datetime", "IPv4Address", "IPv6Address",
-        "AwareDatetime", "BaseModel", "ConfigDict", "EmailStr", "Field", "RootModel", "SecretStr", "annotations",
-        "str", "int", "float", "bool", "list", "dict", "None", "True", "False",
-    }
-)  # fmt: skip
-# Attributes of BaseModel a field would shadow (every model_* name is pydantic's too).
-_MODEL_ATTRIBUTES = frozenset(
-    {"copy", "dict", "json", "schema", "schema_json", "validate", "construct", "from_orm", "fields"}
-    | {"parse_obj", "parse_raw", "parse_file", "update_forward_refs"}
-)
 # format -> (annotation, import module); other formats stay str (looser, never stricter).
 _FORMATS = {
     "email": ("EmailStr", "pydantic"),
@@ -54,8 +42,6 @@ _FORMATS = {
     "ipv4": ("IPv4Address", "ipaddress"),
     "ipv6": ("IPv6Address", "ipaddress"),
 }
-# Names a StrEnum member cannot take without hiding str's or Enum's own attributes.
-_ENUM_TAKEN = frozenset(name for name in dir(str) if not name.startswith("_")) | {"name", "value", "mro"}
 # A default written as a plain literal when its JSON type is the annotation's.
 _SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 _LENGTH_TYPES = frozenset({"str", "EmailStr", "SecretStr"})
@@ -84,20 +70,6 @@ class _Scope:
     def need(self, module: str, name: str) -> str:
         self.imports.add((module, name))
         return name
-
-
-def pascal(text: str) -> str:
-    """A PascalCase ASCII identifier made of text's letters and digits ('' when it has none)."""
-    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9a-zA-Z]+", text) if part)
-    return "Model" + name if name[:1].isdigit() else name
-
-
-def _singular(name: str) -> str:
-    if name.endswith("ies") and len(name) > 3:
-        return name[:-3] + "y"
-    if name.endswith("s") and not name.endswith("ss") and len(name) > 1:
-        return name[:-1]
-    return name + "Item"
 
 
 def _number(value: Any, as_float: bool) -> str | None:
@@ -195,7 +167,7 @@ class Emitter:
         scope.need("pydantic", "RootModel")
         root = f"    root: {annotation}"
         if kws or len(root) > WIDTH:
-            root = _split_unions(code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4))
+            root = split_unions(code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4))
             scope.need("typing", "Annotated")
             scope.need("pydantic", "Field")
         if scope.patterns:
@@ -209,18 +181,9 @@ class Emitter:
 
     def _enum(self, name: str, schema: dict[str, Any], doc: str | None) -> Definition:
         values = list(dict.fromkeys(v for v in schema["enum"] if isinstance(v, str)))
-        members: list[str] = []
-        used: set[str] = set()
-        for value in values:
-            member = re.sub(r"[^0-9A-Za-z_]+", "_", value).strip("_") or "value"
-            member = "field_" + member if member[0].isdigit() else member
-            member = member + "_" if keyword.iskeyword(member) or member in _ENUM_TAKEN else member
-            candidate, number = member, 1
-            while candidate in used:
-                number += 1
-                candidate = f"{member}_{number}"
-            used.add(candidate)
-            members.append(f"    {candidate} = {py_str(value)}")
+        members = [
+            f"    {member} = {py_str(value)}" for member, value in zip(member_names(values), values, strict=True)
+        ]
         text = f"class {name}(StrEnum):\n" + _docstring(doc, body=True) + "\n".join(members)
         return Definition(name, "enum", text, frozenset(), frozenset({("enum", "StrEnum")}))
 
@@ -229,7 +192,7 @@ class Emitter:
         scope.need("pydantic", "BaseModel")
         properties = {k: v for k, v in schema["properties"].items() if v is not False}
         required = set(schema.get("required") or ()) if isinstance(schema.get("required"), list) else set()
-        fields = _field_names(list(properties), self.taken)
+        fields = field_names(list(properties), self.taken)
         self.fields |= set(fields.values())  # no class defined later may be named like a field
         lines: list[str] = []
         for prop, sub in properties.items():
@@ -268,7 +231,7 @@ class Emitter:
             return line
         scope.need("typing", "Annotated")
         scope.need("pydantic", "Field")
-        return _split_unions(code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4))
+        return split_unions(code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4))
 
     def _ref_class(self, ref: Any) -> str | None:
         if isinstance(ref, str) and ref in self.named:
@@ -411,7 +374,7 @@ class Emitter:
         if "prefixItems" in schema or not isinstance(items, dict):
             inner = scope.need("typing", "Any")
         else:
-            inner = self._wrapped(items, _singular(hint), scope)
+            inner = self._wrapped(items, singular(hint), scope)
         kws = []
         for keyword_, name in (("minItems", "min_length"), ("maxItems", "max_length")):
             value = schema.get(keyword_)
@@ -429,43 +392,6 @@ class Emitter:
         if isinstance(values, dict) and not schema.get("patternProperties"):
             return f"dict[str, {self._wrapped(values, hint + 'Value', scope)}]"
         return f"dict[str, {scope.need('typing', 'Any')}]"
-
-
-def _split_unions(text: str) -> str:
-    """Lines too long that hold a union (an item of a bracket) split before each top-level `|`, as ruff does."""
-    lines = []
-    for line in text.split("\n"):
-        parts = _top_level_union(line.strip().removesuffix(",")) if len(line) > WIDTH else []
-        if len(parts) < 2:
-            lines.append(line)
-            continue
-        pad = line[: len(line) - len(line.lstrip())]
-        comma = "," if line.endswith(",") else ""
-        lines.extend([pad + parts[0], *(f"{pad}| {part}" for part in parts[1:-1]), f"{pad}| {parts[-1]}{comma}"])
-    return "\n".join(lines)
-
-
-def _top_level_union(text: str) -> list[str]:
-    """The members of a union annotation split at its top-level ` | ` (string literals and brackets kept whole)."""
-    parts, depth, start, index, quote = [], 0, 0, 0, ""
-    while index < len(text):
-        char = text[index]
-        if quote:
-            index += 2 if char == "\\" else 1
-            quote = "" if char == quote else quote
-            continue
-        if char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(" | ", index):
-            parts.append(text[start:index])
-            start = index + 3
-            index += 2
-        index += 1
-    return [*parts, text[start:]] if parts else []
 
 
 def _config(settings: list[str]) -> str:
@@ -526,31 +452,3 @@ def _nullable(schema: Any) -> bool:
     if _string_enum(schema):
         return None in schema["enum"]
     return _is_model(schema) and isinstance(schema.get("type"), list) and "null" in schema["type"]
-
-
-def _field_names(properties: list[str], reserved: set[str]) -> dict[str, str]:
-    """A Python attribute per property: the property itself when it can be one, else a clean name (its alias)."""
-
-    def usable(name: str) -> bool:
-        return (
-            name.isidentifier()
-            and name.isascii()
-            and not keyword.iskeyword(name)
-            and not name.startswith(("_", "model_"))
-            and name not in reserved
-            and name not in _MODEL_ATTRIBUTES
-        )
-
-    names = {prop: prop for prop in properties if usable(prop)}
-    taken = set(names.values())
-    for prop in properties:
-        if prop in names:
-            continue
-        base = re.sub(r"[^0-9A-Za-z_]+", "_", prop).strip("_") or "field"
-        base = "field_" + base if base[0].isdigit() or base.startswith("model_") else base
-        candidate = base
-        while not usable(candidate) or candidate in taken:
-            candidate += "_"
-        taken.add(candidate)
-        names[prop] = candidate
-    return names
