@@ -238,9 +238,9 @@ def _hiding(modules: set[str], distributions: set[str]) -> str:
     return _HIDE.format(modules=modules, distributions=distributions)
 
 
-def test_plain_install_without_the_model_generator_says_what_to_install(tmp_path: Path) -> None:
-    """datamodel-code-generator hidden: validate and schema still work; generate and check exit 2 naming it."""
-    hidden = _hiding({"datamodel_code_generator"}, {"datamodel-code-generator"})
+def test_plain_install_without_the_template_engine_says_what_to_install(tmp_path: Path) -> None:
+    """jinja2 hidden: validate and schema still work; generate and check exit 2 naming it."""
+    hidden = _hiding({"jinja2"}, {"jinja2"})
     cold = {"PLANFORGE_NO_CACHE": "1"}
     assert _patched_cli(hidden, "validate", EXAMPLE, env=cold).returncode == 0
     assert _patched_cli(hidden, "schema", env=cold).returncode == 0
@@ -248,7 +248,7 @@ def test_plain_install_without_the_model_generator_says_what_to_install(tmp_path
         result = _patched_cli(hidden, *command, env=cold)
         assert result.returncode == 2, result.stderr
         assert result.stderr == (
-            "planforge: datamodel-code-generator is not installed, but planforge needs it: reinstall planforge "
+            "planforge: jinja2 is not installed, but planforge needs it: reinstall planforge "
             "with its dependencies (pip install planforge)\n"
         )
     assert list(tmp_path.iterdir()) == []
@@ -284,7 +284,7 @@ def test_missing_parts_are_looked_up_in_the_declared_requirements() -> None:
     runtime_dep = missing_part(ModuleNotFoundError("x", name="aio_pika.abc"))
     assert isinstance(runtime_dep, MissingDependency)
     assert runtime_dep.distribution == "aio-pika"
-    core = missing_part(PackageNotFoundError("datamodel-code-generator"))
+    core = missing_part(PackageNotFoundError("jinja2"))
     assert isinstance(core, MissingDependency)
     assert core.exit_code == 2
     extra = missing_part(ModuleNotFoundError("x", name="syrupy"))

@@ -1,11 +1,10 @@
-"""models.py of generated services: one datamodel-code-generator run per feature, split per service, with the
-event payload models (their docstrings from the schemas), deterministic to the byte."""
+"""models.py of generated services: one emitter pass per feature, the part each service needs, with the event
+payload models (their docstrings from the schemas), deterministic to the byte."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,7 +12,6 @@ from planforge.build import build_model
 from planforge.loader import load_manifest
 from planforge.model import Model
 from planforge.targets import pymodels
-from planforge.targets.pylayout import WIDTH
 from planforge.targets.service_events import service_events
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,26 +28,10 @@ def classes_of(source: str) -> dict[str, ast.ClassDef]:
     return {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
 
 
-@pytest.fixture
-def no_cache(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Planforge's content cache off, and a count of datamodel-code-generator runs."""
-    monkeypatch.setenv("PLANFORGE_NO_CACHE", "1")
-    calls: list[int] = []
-    generate = pymodels._generate
-
-    def counted(document: dict[str, Any], width: int) -> str:
-        calls.append(len(document["components"]["schemas"]))
-        return generate(document, width)
-
-    monkeypatch.setattr(pymodels, "_generate", counted)
-    return calls
-
-
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
-def test_one_generator_run_per_feature_gives_each_service_what_it_uses(path: Path, no_cache: list[int]) -> None:
+def test_one_emitter_pass_per_feature_gives_each_service_what_it_uses(path: Path) -> None:
     model = model_of(path)
-    feature = pymodels.feature_models(model, WIDTH)
-    assert len(no_cache) == 1
+    feature = pymodels.feature_models(model)
     assert len(model.services) > 1
     for service in model.services:
         models = pymodels.python_models(feature, model, service, service.title)
@@ -64,15 +46,13 @@ def test_one_generator_run_per_feature_gives_each_service_what_it_uses(path: Pat
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
-def test_models_are_byte_stable_across_runs(path: Path, no_cache: list[int]) -> None:
+def test_models_are_byte_stable_across_runs(path: Path) -> None:
     model = model_of(path)
-    runs = [pymodels.feature_models(model, WIDTH), pymodels.feature_models(model_of(path), WIDTH)]
+    runs = [pymodels.feature_models(model), pymodels.feature_models(model_of(path))]
     sources = [[pymodels.python_models(feature, model, s, s.title).source for s in model.services] for feature in runs]
-    assert len(no_cache) == 2
     assert sources[0] == sources[1]
 
 
-@pytest.mark.usefixtures("no_cache")
 def test_event_models_keep_the_schema_description_and_clashing_names_are_kept_apart(tmp_path: Path) -> None:
     text = (REPO / "examples" / "user-accounts" / "feature.yaml").read_text(encoding="utf-8")
     event = "  user.created:\n    summary: A user registered.\n    exchange: user-events\n    data:\n"
@@ -87,7 +67,7 @@ def test_event_models_keep_the_schema_description_and_clashing_names_are_kept_ap
     path = tmp_path / "feature.yaml"
     path.write_text(text, encoding="utf-8")
     model = model_of(path)
-    feature = pymodels.feature_models(model, WIDTH)
+    feature = pymodels.feature_models(model)
     service = next(s for s in model.services if s.name == "user-service")
     models = pymodels.python_models(feature, model, service, service.title)
     classes = classes_of(models.source)

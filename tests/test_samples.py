@@ -1,6 +1,6 @@
 """The sampler the generated tests build request bodies, parameters and event data with (planforge_runtime.samples).
 
-Samples must satisfy every keyword: a generated service (its pydantic models from datamodel-code-generator) accepts
+Samples must satisfy every keyword: a generated service (its pydantic models from planforge's emitter) accepts
 a sampled request and reaches its 501 stub instead of answering 422, and an event without examples is contract
 tested with valid samples of its schema.
 """

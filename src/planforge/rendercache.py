@@ -29,8 +29,8 @@ __all__ = ["Remembered", "recall", "remember", "run_key"]
 
 _FORMAT = "1"
 _PACKAGE = Path(__file__).resolve().parent
-# Libraries whose version changes generated text (datamodel-code-generator and its formatters, the templating).
-_LIBRARIES = ("datamodel-code-generator", "black", "isort", "jinja2", "pyyaml")
+# Libraries whose version changes generated text (the templating and the YAML emitter).
+_LIBRARIES = ("jinja2", "pyyaml")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ __all__ = [
     "layout",
     "literal",
     "py_str",
+    "split_unions",
     "tuple_of",
 ]
 
@@ -123,3 +124,40 @@ def assignment(target: str, value: Any) -> str:
     if isinstance(node, str):
         return f"{target} = {node}"
     return code(Seq(f"{target} = {node.head}", node.items, node.brackets))
+
+
+def split_unions(text: str) -> str:
+    """Lines too long that hold a union (an item of a bracket) split before each top-level `|`, as ruff does."""
+    lines = []
+    for line in text.split("\n"):
+        parts = _top_level_union(line.strip().removesuffix(",")) if len(line) > WIDTH else []
+        if len(parts) < 2:
+            lines.append(line)
+            continue
+        pad = line[: len(line) - len(line.lstrip())]
+        comma = "," if line.endswith(",") else ""
+        lines.extend([pad + parts[0], *(f"{pad}| {part}" for part in parts[1:-1]), f"{pad}| {parts[-1]}{comma}"])
+    return "\n".join(lines)
+
+
+def _top_level_union(text: str) -> list[str]:
+    """The members of a union annotation split at its top-level ` | ` (string literals and brackets kept whole)."""
+    parts, depth, start, index, quote = [], 0, 0, 0, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            index += 2 if char == "\\" else 1
+            quote = "" if char == quote else quote
+            continue
+        if char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(" | ", index):
+            parts.append(text[start:index])
+            start = index + 3
+            index += 2
+        index += 1
+    return [*parts, text[start:]] if parts else []

@@ -1,7 +1,7 @@
 """FastAPI services with a generation gap: services/<package>/ for every service, and their contract tests.
 
 planforge owns app.py (routes from the manifest), models.py (pydantic v2 models generated from the
-schemas by datamodel-code-generator) and the dependency list; a person owns impl/<operation>.py,
+schemas by planforge's emitter, pyschema) and the dependency list; a person owns impl/<operation>.py,
 created once as a stub that the app imports lazily (a missing one answers 501). Behaviour shared by
 every service lives in planforge_runtime; the generated code only passes configuration to it.
 Python source is laid out here exactly as ruff format would lay it out, so it needs no formatter.
@@ -21,7 +21,7 @@ from planforge.escape import py_doc
 from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
 from planforge.schemawalk import referenced, resolve
 from planforge.targets import Output
-from planforge.targets.pylayout import WIDTH, Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
+from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import feature_models, python_models
 from planforge.targets.service_clients import CalledRoute, ClientArgument, called_routes, called_schemas, clients_module
 from planforge.targets.service_events import (
@@ -59,7 +59,7 @@ def render(model: Model) -> Output:
         ),
     }
     user: dict[str, str] = {}
-    feature = feature_models(model, WIDTH)
+    feature = feature_models(model)
     for service in model.services:
         root = f"services/{service.package}"
         models = python_models(feature, model, service, py_doc(service.title), called_schemas(model, service))

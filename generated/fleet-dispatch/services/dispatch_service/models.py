@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Problem(BaseModel):
@@ -60,6 +60,7 @@ class Stop(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     postcode: Annotated[str, Field(pattern="^[0-9]{4} ?[A-Z]{2}$")]
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -104,6 +105,7 @@ class Job(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     id: UUID
     status: JobStatus
@@ -140,10 +142,6 @@ class QuoteRequest(BaseModel):
     parcels: Annotated[list[Parcel], Field(min_length=1)]
 
 
-class Surge(RootModel[float]):
-    root: Annotated[float, Field(ge=1.0, le=5.0)]
-
-
 class Quote(BaseModel):
     """
     The manifest's Quote schema.
@@ -151,11 +149,12 @@ class Quote(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     priceCents: Annotated[int, Field(ge=0)]
     currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
     validUntil: AwareDatetime
-    surge: Surge | None = None
+    surge: Annotated[float, Field(ge=1.0, le=5.0)] | None = None
 
 
 class Position(BaseModel):
@@ -184,6 +183,7 @@ class Vehicle(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     id: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -209,6 +209,7 @@ class JobAssigned(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
@@ -223,6 +224,7 @@ class JobBooked(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -237,6 +239,7 @@ class JobFailed(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str | None, Field(pattern="^V[0-9]{4}$")] = None
@@ -251,6 +254,7 @@ class VehicleMoved(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     jobId: UUID | None = None
@@ -266,6 +270,7 @@ class VehicleOffline(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     lastSeenAt: AwareDatetime

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Problem(BaseModel):
@@ -48,6 +48,7 @@ class Stop(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     postcode: Annotated[str, Field(pattern="^[0-9]{4} ?[A-Z]{2}$")]
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -67,10 +68,6 @@ class QuoteRequest(BaseModel):
     parcels: Annotated[list[Parcel], Field(min_length=1)]
 
 
-class Surge(RootModel[float]):
-    root: Annotated[float, Field(ge=1.0, le=5.0)]
-
-
 class Quote(BaseModel):
     """
     The manifest's Quote schema.
@@ -78,11 +75,12 @@ class Quote(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     priceCents: Annotated[int, Field(ge=0)]
     currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
     validUntil: AwareDatetime
-    surge: Surge | None = None
+    surge: Annotated[float, Field(ge=1.0, le=5.0)] | None = None
 
 
 class Position(BaseModel):
@@ -111,6 +109,7 @@ class Vehicle(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     id: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]

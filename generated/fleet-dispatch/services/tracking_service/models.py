@@ -49,6 +49,7 @@ class JobAssigned(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
@@ -63,6 +64,7 @@ class JobBooked(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -77,6 +79,7 @@ class JobFailed(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str | None, Field(pattern="^V[0-9]{4}$")] = None
@@ -98,6 +101,7 @@ class VehicleBrokeDown(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     kind: Kind
@@ -112,6 +116,7 @@ class VehicleMoved(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     jobId: UUID | None = None
@@ -127,6 +132,7 @@ class VehicleOffline(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     lastSeenAt: AwareDatetime

@@ -48,6 +48,7 @@ class Vehicle(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     id: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     region: Annotated[str, Field(pattern="^[A-Z]{2}-[0-9]{3}$")]
@@ -73,6 +74,7 @@ class JobAssigned(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
@@ -87,6 +89,7 @@ class JobFailed(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     jobId: UUID
     vehicleId: Annotated[str | None, Field(pattern="^V[0-9]{4}$")] = None
@@ -108,6 +111,7 @@ class VehicleBrokeDown(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     kind: Kind
@@ -122,6 +126,7 @@ class VehicleMoved(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     jobId: UUID | None = None
@@ -137,6 +142,7 @@ class VehicleOffline(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        regex_engine="python-re",
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     lastSeenAt: AwareDatetime

@@ -6,15 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    RootModel,
-    SecretStr,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 
 class Problem(BaseModel):
@@ -124,10 +116,6 @@ class NotificationSent(BaseModel):
     sentAt: AwareDatetime
 
 
-class Permission(RootModel[str]):
-    root: Annotated[str, Field(max_length=60, min_length=1)]
-
-
 class PermissionChanged(BaseModel):
     """
     The data of permission.changed: Authorization updates.
@@ -137,7 +125,7 @@ class PermissionChanged(BaseModel):
         extra="forbid",
     )
     userId: UUID
-    permissions: list[Permission]
+    permissions: list[Annotated[str, Field(max_length=60, min_length=1)]]
     changedAt: AwareDatetime
 
 
