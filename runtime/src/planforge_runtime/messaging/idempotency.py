@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, String, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from planforge_runtime.messaging.tables import processed_events
 
@@ -113,15 +113,7 @@ class SqlIdempotency:
     async def batch(self) -> AsyncIterator[SqlBatch]:
         """A transaction for several deliveries; it commits when the block ends without raising."""
         async with self.sessions() as session, session.begin():
-            yield SqlBatch(session, self._delivery_session)
-
-    def _delivery_session(self, connection: AsyncConnection) -> AsyncSession:
-        """A session of one delivery in a batch: made like the service's sessions, but joining the batch's
-        transaction with a SAVEPOINT that it begins only when the handler first uses it."""
-        if isinstance(self.sessions, async_sessionmaker):
-            session: AsyncSession = self.sessions(bind=connection, join_transaction_mode="create_savepoint")
-            return session
-        return _joining_session(connection)
+            yield SqlBatch(session)
 
 
 class SqlBatch:
@@ -134,11 +126,8 @@ class SqlBatch:
     its claim deleted, so a retry can process it.
     """
 
-    def __init__(
-        self, session: AsyncSession, delivery_session: Callable[[AsyncConnection], AsyncSession] | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._delivery_session = delivery_session or _joining_session
         self._claimed: set[tuple[str, str]] | None = None
         self._connection: AsyncConnection | None = None
 
@@ -165,7 +154,7 @@ class SqlBatch:
                 yield Processing(duplicate=True)
                 return
             self._claimed.discard((event_id, queue))
-        session = self._delivery_session(await self.connection())
+        session = _joining(self.session, await self.connection())
         try:
             if self._claimed is None and not await _recorded(session, event_id, queue):
                 yield Processing(duplicate=True)
@@ -191,9 +180,18 @@ class SqlBatch:
         )
 
 
-def _joining_session(connection: AsyncConnection) -> AsyncSession:
-    """A plain session on the connection that joins its transaction with a savepoint, begun on first use."""
-    return AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+def _joining(like: AsyncSession, connection: AsyncConnection) -> AsyncSession:
+    """A session made like the batch's (its class and settings) on the batch's connection, joining its
+    transaction with a SAVEPOINT that it begins at its first statement."""
+    settings = like.sync_session
+    return type(like)(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=type(settings),
+        expire_on_commit=settings.expire_on_commit,
+        autoflush=settings.autoflush,
+        info=dict(settings.info),
+    )
 
 
 def _used(session: AsyncSession) -> bool:
