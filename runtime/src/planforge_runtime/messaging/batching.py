@@ -3,9 +3,9 @@
 The consumer's deliveries (up to its prefetch) that arrive while a batch is being handled join the next
 batch. Each delivery runs in its own SAVEPOINT (begun when its handler first uses the database): its
 handler's effects are released into the batch's transaction, or rolled back alone with its processed_events
-row when the handler fails. Every delivery learns
-its outcome only after the batch's COMMIT, so the consumer acks a message only once its effects are
-durable; when the commit fails, every delivery that was to be recorded counts as a failed attempt.
+row when the handler fails. Every delivery learns its outcome only after the batch's COMMIT, so the
+consumer acks a message only once its effects are durable; when the commit fails, every delivery that was
+to be recorded counts as a failed attempt.
 """
 
 from __future__ import annotations
