@@ -534,6 +534,57 @@ async def test_a_cut_while_the_relay_publishes_loses_nothing(pg: AsyncEngine, br
     assert len(copies) <= 50  # at most the batch that was in flight
 
 
+class KilledBeforeMark(OutboxRelay):
+    """A relay that dies once after its batch is confirmed by the broker, before the rows are marked published."""
+
+    killed = False
+
+    async def _record(self, session: AsyncSession, rows: Any, results: Any) -> None:
+        if not self.killed:
+            self.killed = True
+            raise ConnectionResetError("killed between publish and mark")
+        await super()._record(session, rows, results)
+
+
+@pytest.mark.asyncio
+async def test_a_relay_killed_between_publish_and_mark_republishes_and_each_event_takes_effect_once(
+    pg: AsyncEngine, broker: Broker
+) -> None:
+    await declared(broker, make_topology((100,)))
+    sessions = async_sessionmaker(pg)
+    stored = [CATALOG.envelope("thing.made", {"n": n}) for n in range(20)]
+    async with sessions() as session, session.begin():
+        for envelope in stored:
+            await add_event(session, envelope, EXCHANGE, "thing.made")
+    handled: list[str] = []
+    outcomes: list[str] = []
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        assert context.session is not None
+        handled.append(envelope.event_id)
+        await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=envelope.data["n"]))
+
+    consumer = make_consumer(
+        broker, SqlIdempotency(sessions), handler, max_retries=1, on_outcome=lambda *told: outcomes.append(told[2])
+    )
+    publisher = Publisher(broker.url, backoff=FAST)
+    relay = KilledBeforeMark(sessions, publisher, batch_size=50, poll_interval=0.05, backoff=Backoff(0.05, 0.2, None))
+    async with consuming(consumer, broker.url):
+        relay.start()
+        try:
+            await eventually(lambda: _published(pg, len(stored)), what="every row marked published")
+            await eventually(lambda: _true(len(outcomes) == 2 * len(stored)), what="both copies of each event settled")
+        finally:
+            await relay.stop()
+            await publisher.close()
+    assert relay.killed
+    assert outcomes.count("ok") == len(stored), "the republished copies are duplicates"
+    assert outcomes.count("duplicate") == len(stored)
+    assert sorted(handled) == sorted(e.event_id for e in stored), "no handler ran twice"
+    assert await count(pg, effects) == len(stored)
+    assert await count(pg, processed_events) == len(stored)
+
+
 async def count_published(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         query = select(func.count()).where(outbox.c.published_at.is_not(None))
