@@ -56,7 +56,7 @@ from planforge_runtime.messaging import (
     processed_events,
 )
 from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -534,6 +534,57 @@ async def test_a_cut_while_the_relay_publishes_loses_nothing(pg: AsyncEngine, br
     assert len(copies) <= 50  # at most the batch that was in flight
 
 
+class KilledBeforeMark(OutboxRelay):
+    """A relay that dies once after its batch is confirmed by the broker, before the rows are marked published."""
+
+    killed = False
+
+    async def _record(self, session: AsyncSession, rows: Any, results: Any) -> None:
+        if not self.killed:
+            self.killed = True
+            raise ConnectionResetError("killed between publish and mark")
+        await super()._record(session, rows, results)
+
+
+@pytest.mark.asyncio
+async def test_a_relay_killed_between_publish_and_mark_republishes_and_each_event_takes_effect_once(
+    pg: AsyncEngine, broker: Broker
+) -> None:
+    await declared(broker, make_topology((100,)))
+    sessions = async_sessionmaker(pg)
+    stored = [CATALOG.envelope("thing.made", {"n": n}) for n in range(20)]
+    async with sessions() as session, session.begin():
+        for envelope in stored:
+            await add_event(session, envelope, EXCHANGE, "thing.made")
+    handled: list[str] = []
+    outcomes: list[str] = []
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        assert context.session is not None
+        handled.append(envelope.event_id)
+        await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=envelope.data["n"]))
+
+    consumer = make_consumer(
+        broker, SqlIdempotency(sessions), handler, max_retries=1, on_outcome=lambda *told: outcomes.append(told[2])
+    )
+    publisher = Publisher(broker.url, backoff=FAST)
+    relay = KilledBeforeMark(sessions, publisher, batch_size=50, poll_interval=0.05, backoff=Backoff(0.05, 0.2, None))
+    async with consuming(consumer, broker.url):
+        relay.start()
+        try:
+            await eventually(lambda: _published(pg, len(stored)), what="every row marked published")
+            await eventually(lambda: _true(len(outcomes) == 2 * len(stored)), what="both copies of each event settled")
+        finally:
+            await relay.stop()
+            await publisher.close()
+    assert relay.killed
+    assert outcomes.count("ok") == len(stored), "the republished copies are duplicates"
+    assert outcomes.count("duplicate") == len(stored)
+    assert sorted(handled) == sorted(e.event_id for e in stored), "no handler ran twice"
+    assert await count(pg, effects) == len(stored)
+    assert await count(pg, processed_events) == len(stored)
+
+
 async def count_published(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         query = select(func.count()).where(outbox.c.published_at.is_not(None))
@@ -1004,12 +1055,12 @@ async def _stage(bus: EventBus, sessions: Callable[[], AsyncSession], number: in
 @pytest.mark.asyncio
 async def test_in_a_batch_a_failing_handler_rolls_back_only_its_own_effects(pg: AsyncEngine, broker: Broker) -> None:
     await declared(broker, make_topology((100,)))
-    sessions: list[int] = []
+    transactions: list[int] = []
     calls: list[tuple[int, int]] = []
 
     async def handler(envelope: Envelope, context: EventContext) -> None:
         assert context.session is not None
-        sessions.append(id(context.session))
+        transactions.append((await context.session.execute(text("SELECT txid_current()"))).scalar_one())
         calls.append((envelope.data["n"], context.attempt))
         await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=envelope.data["n"]))
         if envelope.data["n"] == 3 and context.attempt == 1:
@@ -1021,11 +1072,73 @@ async def test_in_a_batch_a_failing_handler_rolls_back_only_its_own_effects(pg: 
     async with consuming(consumer, broker.url):
         await eventually(lambda: _true((3, 2) in calls), what="the retry of the failed delivery")
         await eventually(lambda: _empty(broker, QUEUE), what="the acks")
-    assert len(set(sessions)) < len(sessions), "deliveries shared a transaction"
+    assert len(set(transactions)) < len(transactions), "deliveries shared a transaction"
     assert await count(pg, effects) == 8, "the failed attempt's effect was rolled back, the others' kept"
     assert await count(pg, processed_events) == 8
     assert sorted(n for n, attempt in calls if attempt == 1) == list(range(8))
     assert await broker.depth(f"{QUEUE}.dlq") == 0
+
+
+@pytest.mark.asyncio
+async def test_in_a_batch_only_handlers_that_use_the_database_pay_a_savepoint(pg: AsyncEngine, broker: Broker) -> None:
+    await declared(broker, make_topology((100,)))
+    calls: list[tuple[int, int]] = []
+    savepoints: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        n = envelope.data["n"]
+        calls.append((n, context.attempt))
+        if n % 2 == 0:  # even events write an effect, odd ones never touch the session
+            assert context.session is not None
+            await context.session.execute(insert(effects).values(event_id=envelope.event_id, n=n))
+        if n in (3, 4) and context.attempt == 1:
+            raise RuntimeError("one handler of each kind fails once (the writing one after its write)")
+
+    for n in range(8):  # queued before the consumer starts, so its first deliveries arrive together
+        await broker.publish(CATALOG.envelope("thing.made", {"n": n}).body())
+    consumer = make_consumer(broker, SqlIdempotency(async_sessionmaker(pg)), handler, max_retries=1)
+    sqlalchemy_event.listen(pg.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with consuming(consumer, broker.url):
+            await eventually(lambda: _true({(3, 2), (4, 2)} <= set(calls)), what="the retries of the failed deliveries")
+            await eventually(lambda: _empty(broker, QUEUE), what="the acks")
+    finally:
+        sqlalchemy_event.remove(pg.sync_engine, "before_cursor_execute", seen)
+    assert sorted(n for n, attempt in calls if attempt == 1) == list(range(8))
+    async with pg.connect() as connection:
+        written = (await connection.execute(select(effects.c.n))).scalars().all()
+    assert sorted(written) == [0, 2, 4, 6], "the failed write was rolled back alone, its retry's kept"
+    assert await count(pg, processed_events) == 8
+    assert len(savepoints) == 5, "a savepoint for each delivery that wrote (four, and the retry of one), no other"
+    assert await broker.depth(f"{QUEUE}.dlq") == 0
+
+
+@pytest.mark.asyncio
+async def test_events_emitted_in_a_batch_are_relayed_once_the_batch_commits(pg: AsyncEngine, vhost: str) -> None:
+    sessions = async_sessionmaker(pg, expire_on_commit=False)
+    # The relay polls once an hour: only the wake-up after the batch's commit can send the emitted events.
+    bus = EventBus(amqp_url(vhost), make_topology((100,)), CATALOG, sessions=sessions, backoff=FAST, poll_interval=3600)
+
+    async def handler(envelope: Envelope, context: EventContext) -> None:
+        await context.emit("thing.failed", {"failedEventId": envelope.event_id, "reason": "emitted in a batch"})
+
+    bus.consume(QUEUE, {"thing.made": handler}, prefetch=20)
+    await bus.start()
+    try:
+        await bus.ready()
+        sent = [CATALOG.envelope("thing.made", {"n": n}) for n in range(10)]
+        async with await aio_pika.connect(amqp_url(vhost)) as link:
+            broker = Broker(vhost, await link.channel())
+            for envelope in sent:
+                await broker.publish(envelope.body())
+            emitted = await broker.take(COMPENSATIONS, len(sent), timeout=10)
+    finally:
+        await bus.stop()
+    assert sorted(json.loads(m.body)["data"]["failedEventId"] for m in emitted) == sorted(e.event_id for e in sent)
 
 
 @pytest.mark.asyncio

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -120,3 +123,29 @@ def test_log_lines_carry_the_trace_and_span_ids() -> None:
     context = span.get_span_context()
     assert line["trace_id"] == format(context.trace_id, "032x")
     assert line["span_id"] == format(context.span_id, "016x")
+
+
+def test_without_a_tracer_provider_the_messaging_spans_still_pass_the_trace_on() -> None:
+    """No provider set (a fresh process): the hot path makes no span, yet a delivery's traceparent reaches what
+    its handler publishes, and a publish outside any trace carries no trace headers."""
+    script = textwrap.dedent(
+        """
+        import json
+        from opentelemetry.sdk.trace import TracerProvider
+        from planforge_runtime.tracing import consumer_span, producer_span
+
+        upstream = TracerProvider().get_tracer("upstream").start_span("publish").get_span_context()
+        traceparent = f"00-{upstream.trace_id:032x}-{upstream.span_id:016x}-01"
+        inside, outside = {}, {}
+        with consumer_span("q", "thing.made", "e-1", {"traceparent": traceparent}):
+            with producer_span("events", "thing.made", inside, "thing.made"):
+                pass
+        with producer_span("events", "thing.made", outside, "thing.made"):
+            pass
+        print(json.dumps([traceparent, inside, outside]))
+        """
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    traceparent, inside, outside = json.loads(ran.stdout)
+    assert inside["traceparent"].split("-")[1] == traceparent.split("-")[1], "the upstream trace goes on"
+    assert outside == {}

@@ -127,6 +127,8 @@ def context_json() -> str | None:
 def parent_context(headers: Mapping[str, Any] | str | None) -> otel_context.Context | None:
     """The context carried by AMQP headers or a stored JSON carrier; None when they carry none."""
     found: Mapping[str, Any] = json.loads(headers) if isinstance(headers, str) else headers or {}
+    if "traceparent" not in found:  # most messages, when tracing is off: no carrier to build
+        return None
     carrier = {k: v.decode() if isinstance(v, bytes) else v for k, v in found.items()}
     carrier = {k: v for k, v in carrier.items() if isinstance(v, str)}
     if "traceparent" not in carrier:
@@ -140,12 +142,22 @@ def _tracer() -> trace.Tracer:
     return trace.get_tracer(_TRACER)
 
 
+def _recording() -> bool:
+    """Whether a tracer provider that records spans is set. Without one, a span is a non-recording copy of its
+    parent's context: with no parent of its own it changes nothing, so the hot path need not make it."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 @contextmanager
 def producer_span(
     exchange: str, routing_key: str, headers: dict[str, Any], event_type: str | None, parent: Any = None
 ) -> Iterator[Span]:
     """A PRODUCER span for one publish (a child of parent, else of the current span); its context goes into
     headers, so the consumer continues it."""
+    if parent is None and not _recording():
+        propagate.inject(headers)  # what the non-recording span would inject: the current context
+        yield trace.get_current_span()
+        return
     attributes = {
         "messaging.system": "rabbitmq",
         "messaging.operation.type": "send",
@@ -161,13 +173,16 @@ def producer_span(
 @contextmanager
 def consumer_span(queue: str, event_type: str, event_id: str, headers: Mapping[str, Any] | None) -> Iterator[Span]:
     """A CONSUMER span for handling one delivery, a child of the publish span whose context the message carries."""
+    parent = parent_context(headers)
+    if parent is None and not _recording():
+        yield trace.get_current_span()
+        return
     attributes = {
         "messaging.system": "rabbitmq",
         "messaging.operation.type": "process",
         "messaging.destination.name": queue,
         "messaging.message.id": event_id,
     }
-    parent = parent_context(headers)
     with _tracer().start_as_current_span(
         f"process {event_type}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
     ) as span:

@@ -1,10 +1,11 @@
 """Deliveries handled in batches: one transaction for the messages in hand, a savepoint for each.
 
 The consumer's deliveries (up to its prefetch) that arrive while a batch is being handled join the next
-batch. Each delivery runs in its own SAVEPOINT: its processed_events row and its handler's effects are
-released into the batch's transaction, or rolled back alone when the handler fails. Every delivery learns
-its outcome only after the batch's COMMIT, so the consumer acks a message only once its effects are
-durable; when the commit fails, every delivery that was to be recorded counts as a failed attempt.
+batch. Each delivery runs in its own SAVEPOINT (begun when its handler first uses the database): its
+handler's effects are released into the batch's transaction, or rolled back alone with its processed_events
+row when the handler fails. Every delivery learns its outcome only after the batch's COMMIT, so the
+consumer acks a message only once its effects are durable; when the commit fails, every delivery that was
+to be recorded counts as a failed attempt.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from planforge_runtime.messaging.envelope import Envelope
 from planforge_runtime.messaging.idempotency import Processing, SqlIdempotency
 
 __all__ = ["Batcher", "Run"]
 
-# Runs the handler of one delivery in the batch's session.
-Run = Callable[[Envelope, int, AsyncSession | None], Awaitable[None]]
+# Runs the handler of one delivery, given what the batch says about it (its session, the batch's session).
+Run = Callable[[Envelope, int, Processing], Awaitable[None]]
 # A delivery's outcome: True (duplicate), False (processed), or the exception that failed it.
 Outcome = bool | Exception
 # Turns of the event loop without a new delivery after which a batch starts.
@@ -91,7 +90,7 @@ class Batcher:
             async with processing(delivery.envelope.event_id, self.queue) as claim:
                 if claim.duplicate:
                     return True
-                await self.run(delivery.envelope, delivery.attempt, claim.session)
+                await self.run(delivery.envelope, delivery.attempt, claim)
         except Exception as exc:  # whatever the handler raised is a failed attempt of this delivery only
             return exc
         return False

@@ -40,7 +40,7 @@ from planforge_runtime.messaging.envelope import (
     EventValidationError,
     UnknownEventError,
 )
-from planforge_runtime.messaging.idempotency import IdempotencyStore, SqlIdempotency
+from planforge_runtime.messaging.idempotency import IdempotencyStore, Processing, SqlIdempotency
 from planforge_runtime.messaging.publisher import Publisher
 from planforge_runtime.topology import dead_letter_exchange
 from planforge_runtime.tracing import consumer_span
@@ -176,16 +176,26 @@ class Consumer:
             async with self.store.processing(envelope.event_id, self.queue) as processing:
                 duplicate = processing.duplicate
                 if not duplicate:
-                    await self._run(envelope, attempt, processing.session)
+                    await self._run(envelope, attempt, processing)
         if duplicate:
             _log.info("event %s already processed on %s: acked", envelope.event_id, self.queue)
         return duplicate
 
-    async def _run(self, envelope: Envelope, attempt: int, session: AsyncSession | None) -> None:
-        """The handler of the event, given its context (in the batch's session, when batched)."""
+    async def _run(self, envelope: Envelope, attempt: int, processing: Processing) -> None:
+        """The handler of the event, given its context (a session joining the batch's transaction, when batched)."""
         with correlation_scope(envelope.correlation_id):
-            context = EventContext(envelope, self.queue, attempt, session, self.catalog, self.publisher, self.on_staged)
+            on_staged = self._staged(processing)
+            context = EventContext(
+                envelope, self.queue, attempt, processing.session, self.catalog, self.publisher, on_staged
+            )
             await self.handlers[envelope.event_type](envelope, context)
+
+    def _staged(self, processing: Processing) -> Callable[[AsyncSession], None] | None:
+        """What to tell when the handler stages an event: in a batch, the batch's commit is the one to wait for."""
+        on_staged, batch = self.on_staged, processing.batch_session
+        if on_staged is None or batch is None:
+            return on_staged
+        return lambda _delivery_session: on_staged(batch)
 
     async def _failed(
         self, message: AbstractIncomingMessage, envelope: Envelope, attempt: int, error: Exception

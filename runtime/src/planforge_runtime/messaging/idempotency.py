@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, String, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from planforge_runtime.messaging.tables import processed_events
 
@@ -68,6 +68,9 @@ class Processing:
 
     duplicate: bool
     session: AsyncSession | None = None
+    # In a batch: the batch's session, whose commit makes the delivery's effects durable (session's only
+    # releases its savepoint), so what waits for the commit (the relay's wake-up) listens to it.
+    batch_session: AsyncSession | None = None
 
 
 class IdempotencyStore(Protocol):
@@ -117,53 +120,94 @@ class SqlBatch:
     """One transaction for a batch of deliveries: a SAVEPOINT per delivery, so one failure undoes only its own.
 
     claim() records all the batch's events in one statement first (PostgreSQL's INSERT .. ON CONFLICT DO
-    NOTHING); a delivery whose event was not claimed by it is a duplicate. A failing delivery's savepoint
-    is rolled back and its claim deleted, so a retry can process it.
+    NOTHING); a delivery whose event was not claimed by it is a duplicate. Each delivery gets a session of
+    its own on the batch's connection, whose SAVEPOINT is begun when the handler first uses it: a handler
+    that never touches the database costs no statement. A failing delivery's savepoint is rolled back and
+    its claim deleted, so a retry can process it.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._claimed: set[tuple[str, str]] | None = None
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self) -> AsyncConnection:
+        """The batch's connection (asked of the session once: each ask is a trip through SQLAlchemy's greenlet)."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return self._connection
 
     async def claim(self, event_ids: list[str], queue: str) -> None:
         """Record the events as processed (in this transaction); the ones already recorded are duplicates."""
         unique = list(dict.fromkeys(event_ids))
-        result = await self.session.execute(
+        connection = await self.connection()  # Core, not the ORM: one statement, no identity map
+        result = await connection.execute(
             _CLAIM, {"event_ids": unique, "queue": queue, "processed_at": datetime.now(UTC)}
         )
         self._claimed = {(event_id, queue) for event_id in result.scalars()}
 
     @asynccontextmanager
     async def processing(self, event_id: str, queue: str) -> AsyncIterator[Processing]:
-        """As SqlIdempotency.processing, inside a savepoint; recorded when the batch's transaction commits."""
+        """As SqlIdempotency.processing, inside the delivery's savepoint; recorded when the batch commits."""
         if self._claimed is not None:
             if (event_id, queue) not in self._claimed:  # recorded before, or by an earlier copy in this batch
                 yield Processing(duplicate=True)
                 return
             self._claimed.discard((event_id, queue))
-        else:
-            record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
-        savepoint = await self.session.begin_nested()
-        if self._claimed is None:
-            try:
-                await self.session.execute(record)
-            except IntegrityError:
-                await savepoint.rollback()
+        session = _joining(self.session, await self.connection())
+        try:
+            if self._claimed is None and not await _recorded(session, event_id, queue):
                 yield Processing(duplicate=True)
                 return
-        try:
-            yield Processing(duplicate=False, session=self.session)
-        except BaseException:
-            await savepoint.rollback()
-            if self._claimed is not None:
-                await self._unclaim(event_id, queue)
-            raise
-        await savepoint.commit()
+            try:
+                yield Processing(duplicate=False, session=session, batch_session=self.session)
+                if _used(session):
+                    await session.commit()  # releases the savepoint into the batch's transaction
+            except BaseException:
+                if _used(session):
+                    await session.rollback()  # to the savepoint: the other deliveries' effects stay
+                if self._claimed is not None:
+                    await self._unclaim(event_id, queue)
+                raise
+        finally:
+            if _used(session):
+                await session.close()
 
     async def _unclaim(self, event_id: str, queue: str) -> None:
-        await self.session.execute(
+        connection = await self.connection()
+        await connection.execute(
             delete(processed_events).where(processed_events.c.event_id == event_id, processed_events.c.queue == queue)
         )
+
+
+def _joining(like: AsyncSession, connection: AsyncConnection) -> AsyncSession:
+    """A session made like the batch's (its class and settings) on the batch's connection, joining its
+    transaction with a SAVEPOINT that it begins at its first statement."""
+    settings = like.sync_session
+    return type(like)(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=type(settings),
+        expire_on_commit=settings.expire_on_commit,
+        autoflush=settings.autoflush,
+        info=dict(settings.info),
+    )
+
+
+def _used(session: AsyncSession) -> bool:
+    """True when the session began its savepoint or holds changes not yet flushed (which would begin it)."""
+    return session.in_transaction() or bool(session.new or session.deleted or session.dirty)
+
+
+async def _recorded(session: AsyncSession, event_id: str, queue: str) -> bool:
+    """Record one event in the delivery's savepoint; False when it was recorded before (a duplicate)."""
+    record = insert(processed_events).values(event_id=event_id, queue=queue, processed_at=datetime.now(UTC))
+    try:
+        await session.execute(record)
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 class RedisIdempotency:
