@@ -77,7 +77,16 @@ def test_requests_and_events_are_audited_without_pii(clients: dict[str, TestClie
     assert [r["subject"] for r in _rows(auth) if r["kind"] == "request"] == [None, None]  # both public: no subject
     user_id = first.json()["id"]
     token = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    read = users.get(f"/users/{user_id}", headers=token)
+    # The login's user.authenticated event updates the user (lastLoginAt): read after it has, or the update's
+    # If-Match may name the version before it and get 412.
+    read = eventually(
+        lambda: (
+            (r := users.get(f"/users/{user_id}", headers=token)).status_code == 200
+            and r.json().get("lastLoginAt")
+            and r
+        ),
+        "user-service recording the login",
+    )
     changed = users.put(
         f"/users/{user_id}", json={"displayName": "Countess"}, headers={**token, "If-Match": read.headers["ETag"]}
     )
