@@ -10,21 +10,24 @@ $(BIN)/planforge: pyproject.toml runtime/pyproject.toml testkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[runtime]'
+	$(BIN)/python scripts/compile-templates
 	touch $@
 
 install: $(BIN)/planforge
 
 install-test: install
 	$(BIN)/pip install --quiet -e runtime -e testkit -e '.[runtime,test]'
+	$(BIN)/python scripts/compile-templates
 	scripts/install-system-deps
 
 example: install  ## install, then generate every example into generated/
 	@for m in $(EXAMPLES); do $(BIN)/planforge generate $$m || exit $$?; done
 
-regen: example  ## regenerate the committed goldens, the expected output of clean cases and the manifest reference
+regen: example  ## regenerate the committed goldens, the expected output of clean cases, the manifest reference and the compiled templates
 	$(BIN)/python -c "from planforge.rules.imported import write_snapshot; write_snapshot()"
 	$(BIN)/planforge schema --markdown > docs/manifest.md
 	$(BIN)/python scripts/regen-cases
+	$(BIN)/python scripts/compile-templates
 
 check: install  ## CI regeneration check, lint and types
 	@for m in $(EXAMPLES); do $(BIN)/planforge check $$m || exit $$?; done

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,6 +168,12 @@ def test_a_plain_install_generates_the_examples_as_committed(
         paths = [*owned, ".planforge-index.json"]
         different = [p for p in paths if (fresh / p).read_bytes() != (committed_index.parent / p).read_bytes()]
         assert different == [], (slug, different)
+    # The wheel ships the templates compiled (hatch_build.py), and this install renders with them.
+    with zipfile.ZipFile(wheels["planforge"]) as wheel:
+        assert "planforge/_compiled_templates/__init__.py" in wheel.namelist()
+    where = "from planforge.templating import environment as e; print(e().get_template('broker/README.md.j2').filename)"
+    shown = subprocess.run([str(venv), "-c", where], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert "/planforge/_compiled_templates/" in shown.stdout, shown.stdout
     for command in (["validate", "examples/user-accounts/feature.yaml"], ["schema"]):
         done = subprocess.run([str(planforge_cli), *command], cwd=tmp_path, env=env, capture_output=True, timeout=300)
         assert done.returncode == 0, done.stderr

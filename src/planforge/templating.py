@@ -3,12 +3,22 @@
 Templates come from planforge's own templates folder; manifest text is only ever passed in as data,
 never compiled as template source, and written through the escaping filter of its output language
 (planforge.escape).
+
+Compiling the templates (Jinja2's lexer, parser and code generator) took a third of a cold run on a small
+feature, so planforge ships them compiled, as Python modules in ``planforge._compiled_templates`` (written
+by ``scripts/compile-templates``; Python keeps their bytecode like any module's). A shipped module is used
+only when it was compiled from the very source the templates folder holds now (sha256) by the installed
+Jinja2 version; otherwise the template is compiled from its source, with the bytecode cache in planforge's
+cache folder. So an edited template, or ``PLANFORGE_DATA_DIR``, never renders stale code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import os
 import re
+from collections.abc import MutableMapping
 from functools import cache
 from typing import Any
 
@@ -18,7 +28,9 @@ from planforge.cache import cache_dir
 from planforge.escape import FILTERS, json_document
 from planforge.resources import templates_dir
 
-__all__ = ["environment", "render_template"]
+__all__ = ["compiled_modules", "environment", "render_template"]
+
+_COMPILED = "planforge._compiled_templates"
 
 
 def code_block(content: str, language: str = "") -> str:
@@ -64,12 +76,64 @@ def predicate(text: str) -> str:
     return text
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """The templates folder, each template taken from its shipped compiled module when that is current."""
+
+    def load(
+        self, environment: jinja2.Environment, name: str, globals: MutableMapping[str, Any] | None = None
+    ) -> jinja2.Template:
+        module = _shipped().get(name)
+        if module is not None:
+            source, _, _ = self.get_source(environment, name)
+            if module[1] == _digest(source):
+                namespace = importlib.import_module(f"{_COMPILED}.{module[0]}").__dict__
+                return environment.template_class.from_module_dict(environment, namespace, globals or {})
+        return super().load(environment, name, globals)
+
+
+@cache
+def _shipped() -> dict[str, tuple[str, str]]:
+    """Template name -> (module, sha256 of the source it was compiled from); empty for another Jinja2."""
+    try:
+        index = importlib.import_module(_COMPILED)
+    except ImportError:
+        return {}
+    if getattr(index, "JINJA2", None) != jinja2.__version__:
+        return {}
+    return dict(getattr(index, "TEMPLATES", {}))
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def compiled_modules() -> dict[str, str]:
+    """The files of ``planforge._compiled_templates`` for the templates folder now and the installed Jinja2:
+    file name -> text. Deterministic: the same templates give the same bytes."""
+    env = environment()
+    files: dict[str, str] = {}
+    index: dict[str, tuple[str, str]] = {}
+    for name in sorted(env.list_templates()):
+        source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        module = "t_" + hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+        index[name] = (module, _digest(source))
+        code = env.compile(source, name, None, raw=True, defer_init=True)
+        files[f"{module}.py"] = f"# Compiled by scripts/compile-templates from templates/{name}. Do not edit.\n{code}\n"
+    entries = "".join(f"    {name!r}: {entry!r},\n" for name, entry in index.items())
+    files["__init__.py"] = (
+        '"""planforge\'s templates, compiled by Jinja2 (scripts/compile-templates writes this package)."""\n\n'
+        f"JINJA2 = {jinja2.__version__!r}\n"
+        f"TEMPLATES = {{\n{entries}}}\n"
+    )
+    return files
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The shared environment: StrictUndefined, trailing newline kept, block whitespace trimmed."""
     # output is code and config, not HTML; planforge.escape escapes (bandit B701)
     env = jinja2.Environment(  # nosec B701
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=_Loader(str(templates_dir())),
         bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
