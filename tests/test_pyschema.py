@@ -390,3 +390,9 @@ def test_the_source_is_ruff_clean_when_names_and_types_are_long(tmp_path: Path) 
         result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
     assert module.Holder.model_validate({"aFieldWithALongNameAsWell": ["ab"]}).bounded == 5
+
+
+def test_enum_member_names_avoid_every_public_str_method_of_this_python() -> None:
+    from planforge.targets import pynames
+
+    assert {name for name in dir(str) if not name.startswith("_")} <= pynames._ENUM_TAKEN

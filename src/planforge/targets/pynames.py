@@ -21,8 +21,15 @@ _MODEL_ATTRIBUTES = frozenset(
     {"copy", "dict", "json", "schema", "schema_json", "validate", "construct", "from_orm", "fields"}
     | {"parse_obj", "parse_raw", "parse_file", "update_forward_refs"}
 )
-# Names a StrEnum member cannot take without hiding str's or Enum's own attributes.
-_ENUM_TAKEN = frozenset(name for name in dir(str) if not name.startswith("_")) | {"name", "value", "mro"}
+# Names a StrEnum member cannot take without hiding str's or Enum's own attributes: str's public methods
+# spelled out (not read from the running Python, so that every Python gives the same names).
+_STR_METHODS = (
+    "capitalize casefold center count encode endswith expandtabs find format format_map index isalnum isalpha"
+    " isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace istitle isupper join ljust lower"
+    " lstrip maketrans partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split"
+    " splitlines startswith strip swapcase title translate upper zfill"
+)
+_ENUM_TAKEN = frozenset(_STR_METHODS.split()) | {"name", "value", "mro"}
 
 
 def pascal(text: str) -> str:
