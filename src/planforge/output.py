@@ -139,14 +139,15 @@ def apply(plan: WritePlan) -> None:
     created_dirs: list[Path] = []
     files = {**plan.writes, **plan.user_created}
     try:
-        removals = [_inside(root, path) for path in plan.removes]  # checked before anything is written
+        resolved = root.resolve()
+        removals = [_inside(root, path, resolved) for path in plan.removes]  # checked before anything is written
         for path, text in files.items():
-            target = _inside(root, path)
+            target = _inside(root, path, resolved)
             created_dirs.extend(_make_parents(target.parent))
             temp = target.with_name(_TMP_PREFIX + target.name)
             temp.write_bytes(text.encode("utf-8"))
             staged.append((temp, target))
-        index_target = _inside(root, INDEX_NAME)
+        index_target = _inside(root, INDEX_NAME, resolved)
         created_dirs.extend(_make_parents(root))
         index_temp = index_target.with_name(_TMP_PREFIX + INDEX_NAME)
         index_temp.write_bytes(plan.index_text.encode("utf-8"))
@@ -164,10 +165,11 @@ def apply(plan: WritePlan) -> None:
         _prune(target.parent, root)
 
 
-def _inside(root: Path, path: str) -> Path:
-    """root/path, refusing anything that resolves outside root (through '..' or a symlink)."""
+def _inside(root: Path, path: str, resolved_root: Path | None = None) -> Path:
+    """root/path, refusing anything that resolves outside root (through '..' or a symlink); resolved_root is
+    root resolved, when the caller has it already."""
     target = root / path
-    resolved_root = root.resolve()
+    resolved_root = resolved_root or root.resolve()
     if not target.resolve().is_relative_to(resolved_root):
         raise InputError(f"{root / path} resolves outside {root} (a link in the output folder?); nothing was written")
     return target
