@@ -1,6 +1,6 @@
 """The fast paths give the same answers as the slow ones they stand in for.
 
-- YAML: libyaml's emitter is used only where it writes exactly PyYAML's bytes;
+- YAML: libyaml's emitter is used only where it writes exactly PyYAML's bytes (API documents, k8s streams);
 - manifest JSON is decoded once into read-only containers, shared by every reader;
 - the compiled (jsonschema-rs) validators never accept what the pure-Python validator rejects.
 """
@@ -25,7 +25,7 @@ from planforge.model import JsonValue
 from planforge.rules.payloads import _FAST_META
 from planforge.schema import surely_valid
 from planforge.targets import asyncapi, openapi
-from planforge.yamltext import dump_yaml
+from planforge.yamltext import dump_yaml, dump_yaml_all, literal_keeps
 
 from .conftest import EXAMPLES, REPO
 
@@ -68,6 +68,64 @@ _JSON = st.recursive(
 def test_any_json_value_is_written_as_the_pure_python_emitter_writes_it(data: Any, literal: bool, width: int) -> None:
     """Any text at all (astral characters, separators, controls, long and multi-line keys) gives the same bytes."""
     assert dump_yaml(data, width=width, literal_blocks=literal) == _pure(data, width, literal)
+
+
+def _pure_stream(documents: list[Any], width: int) -> str:
+    """What PyYAML's pure-Python emitter writes for dump_yaml_all's representer (the reference bytes)."""
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 (PyYAML's signature)
+            return True
+
+    def literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value and literal_keeps(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, literal)
+    return yaml.dump_all(documents, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=width)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_kubernetes_manifests_are_byte_identical_to_the_pure_python_emitter(
+    example: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every document stream the k8s target writes for the example, fast path against the reference emitter."""
+    from planforge.targets import k8s
+    from planforge.targets.registry import render_targets
+
+    streams: list[tuple[list[Any], str]] = []
+
+    def spy(documents: list[Any], *, width: int) -> str:
+        text = dump_yaml_all(documents, width=width)
+        streams.append((documents, text))
+        return text
+
+    monkeypatch.setattr(k8s, "dump_yaml_all", spy)
+    model = build_model(load_manifest(REPO / "examples" / example / "feature.yaml"), "feature.yaml")
+    render_targets(model, ("k8s",))
+    assert streams
+    for documents, text in streams:
+        assert text == _pure_stream(documents, 120)
+
+
+_BLOCK_TEXT = st.lists(
+    st.text(alphabet=st.sampled_from([*" \nab#:{}[]-?|>!&*%@`,'\"\t\ré~0.", "\u3000", "\x85"]), max_size=40),
+    min_size=1,
+    max_size=4,
+).map("\n".join)
+_STREAM = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT | _BLOCK_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents=st.lists(st.dictionaries(_TEXT, _STREAM, max_size=4), min_size=1, max_size=3))
+def test_any_document_stream_is_written_as_the_pure_python_emitter_writes_it(documents: list[Any]) -> None:
+    """Multi-line text with blank, indented or space-ending lines, tabs, CR and any other text: the same bytes."""
+    for width in (20, 120):
+        assert dump_yaml_all(documents, width=width) == _pure_stream(documents, width)
 
 
 def test_json_values_are_decoded_once_and_read_only() -> None:

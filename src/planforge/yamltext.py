@@ -5,6 +5,9 @@ input: a document that is a single scalar, characters outside the Basic Multilin
 paragraph separators, carriage returns and other controls, empty, long or multi-line mapping keys, and
 multi-line text that cannot be written as a plain literal block. Documents with any of these are written by
 the pure-Python emitter, so output bytes never depend on which emitter ran (tests/test_speedups.py).
+
+dump_yaml_all writes a stream of documents (Kubernetes manifests): no anchors, and multi-line text as a
+literal block only where the block keeps it exactly, the same choice whichever emitter runs.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import yaml
 
 from planforge.frozen import FrozenDict, FrozenList
 
-__all__ = ["dump_yaml"]
+__all__ = ["dump_yaml", "dump_yaml_all"]
 
 _FAST: type[yaml.SafeDumper] | None = getattr(yaml, "CSafeDumper", None)
 # Characters on which the two emitters are known to agree (with allow_unicode): printable BMP text.
@@ -39,18 +42,38 @@ def dump_yaml(data: Any, *, width: int, literal_blocks: bool = False) -> str:
     return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width)
 
 
-def _agreed(node: Any, key: bool = False) -> bool:
+def dump_yaml_all(documents: list[dict[str, Any]], *, width: int) -> str:
+    """Documents separated by '---', keys in insertion order, unicode as is, lines folded at width, no anchors.
+
+    Multi-line text is a literal block (`|`) when no line ends with a space and it has no tab or carriage
+    return (a block keeps such text exactly); other text is written as PyYAML chooses.
+    """
+    fast = _FAST is not None and all(_agreed(document, exact=True) for document in documents)
+    dumper = _EXACT_DUMPERS[fast]
+    return yaml.dump_all(documents, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width)
+
+
+def literal_keeps(value: str) -> bool:
+    """A literal block keeps the text exactly only without trailing spaces on a line and without tabs or CR."""
+    return not any(line.endswith(" ") for line in value.split("\n")) and "\t" not in value and "\r" not in value
+
+
+def _agreed(node: Any, key: bool = False, exact: bool = False) -> bool:
     """True when both emitters write node identically (conservative: False when unsure)."""
     if isinstance(node, str):
         if _RISKY.search(node):
             return False
         if key:
             return 0 < len(node) <= _MAX_KEY and "\n" not in node
-        return "\n" not in node or (not node.endswith("\n\n") and _BLOCK.fullmatch(node) is not None)
+        if "\n" not in node:
+            return True
+        if exact:  # a literal block (where it keeps the text): both agree unless it starts blank or indented
+            return literal_keeps(node) and node[0] not in " \n" and not node.endswith("\n\n")
+        return not node.endswith("\n\n") and _BLOCK.fullmatch(node) is not None
     if isinstance(node, dict):
-        return all(_agreed(k, True) and _agreed(v) for k, v in node.items())
+        return all(_agreed(k, True) and _agreed(v, exact=exact) for k, v in node.items())
     if isinstance(node, list | tuple):
-        return all(_agreed(item) for item in node)
+        return all(_agreed(item, exact=exact) for item in node)
     return node is None or isinstance(node, bool | int | float)
 
 
@@ -62,6 +85,15 @@ def _literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     else:
         style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _literal_where_exact(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and literal_keeps(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _without_aliases(self: yaml.SafeDumper, data: Any) -> bool:  # noqa: ARG001 (PyYAML's signature)
+    return True
 
 
 def _invisible(char: str) -> bool:
@@ -87,3 +119,14 @@ _DUMPERS = {
 
 def _dumper(fast: bool, literal_blocks: bool) -> type[yaml.SafeDumper]:
     return _DUMPERS[(fast, literal_blocks)]
+
+
+def _exact_dumper_class(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
+    dumper: type[yaml.SafeDumper] = type(f"_Exact{base.__name__}", (base,), {"ignore_aliases": _without_aliases})
+    dumper.add_representer(str, _literal_where_exact)
+    return dumper
+
+
+_EXACT_DUMPERS = {
+    fast: _exact_dumper_class(_FAST if fast and _FAST is not None else yaml.SafeDumper) for fast in (False, True)
+}
