@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from jsonschema import Draft202012Validator
 
 from planforge import yamltext
 from planforge.build import build_model
-from planforge.frozen import FrozenDict, FrozenList
+from planforge.frozen import FrozenDict, FrozenList, freeze
 from planforge.loader import load_manifest
 from planforge.model import JsonValue
 from planforge.rules.payloads import _FAST_META
@@ -126,6 +127,51 @@ def test_any_document_stream_is_written_as_the_pure_python_emitter_writes_it(doc
     """Multi-line text with blank, indented or space-ending lines, tabs, CR and any other text: the same bytes."""
     for width in (20, 120):
         assert dump_yaml_all(documents, width=width) == _pure_stream(documents, width)
+
+
+def _same_nodes(ours: yaml.Node, theirs: yaml.Node) -> bool:
+    """Two node trees alike in everything an emitter reads (tag, value, style, flow style)."""
+    if type(ours) is not type(theirs) or ours.tag != theirs.tag:
+        return False
+    if isinstance(ours, yaml.ScalarNode):
+        return bool(ours.value == theirs.value and ours.style == theirs.style)
+    if getattr(ours, "flow_style", None) != getattr(theirs, "flow_style", None) or len(ours.value) != len(theirs.value):
+        return False
+    if isinstance(ours, yaml.MappingNode):
+        return all(
+            _same_nodes(k, k2) and _same_nodes(v, v2) for (k, v), (k2, v2) in zip(ours.value, theirs.value, strict=True)
+        )
+    return all(_same_nodes(a, b) for a, b in zip(ours.value, theirs.value, strict=True))
+
+
+_SHARED = {"shared": "twice"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=_JSON, literal=st.booleans(), frozen=st.booleans())
+def test_the_node_tree_is_the_representers(data: Any, literal: bool, frozen: bool) -> None:
+    """planforge.yamlnodes builds the nodes PyYAML's representer builds (plain and read-only containers)."""
+    from planforge.yamlnodes import node_tree
+
+    data = freeze(data) if frozen else data
+    dumper_class = yamltext._dumper(False, literal)
+    style = yamltext._literal_style if literal else yamltext._plain_style
+    ours = node_tree(data, dumper_class(io.StringIO()), style, aliases=True)
+    assert ours is not None
+    assert _same_nodes(
+        ours, dumper_class(io.StringIO(), default_flow_style=False, sort_keys=False).represent_data(data)
+    )
+
+
+@pytest.mark.parametrize("data", [[{"a": 1}, _SHARED, _SHARED], {"a": (1, 2)}, {"a": 1.5j}], ids=str)
+def test_what_the_node_tree_leaves_to_the_representer(data: Any) -> None:
+    """A container met twice (PyYAML writes an anchor and an alias) and other types take PyYAML's representer."""
+    from planforge.yamlnodes import node_tree
+
+    dumper_class = yamltext._dumper(False, False)
+    assert node_tree(data, dumper_class(io.StringIO()), yamltext._plain_style, aliases=True) is None
+    if data[1] is _SHARED if isinstance(data, list) else False:
+        assert "&id001" in dump_yaml(data, width=80) == _pure(data, 80, False)
 
 
 def test_json_values_are_decoded_once_and_read_only() -> None:

@@ -16,6 +16,7 @@ import json
 import re
 import shlex
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -134,7 +135,12 @@ def _py_escape(found: re.Match[str]) -> str:
 
 def py_str(value: object) -> str:
     """A Python string literal holding value exactly, quoted as ruff format quotes it."""
-    text = str(value)
+    return _py_literal(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _py_literal(text: str) -> str:
+    """py_str of text (remembered: generated modules repeat the same names and keywords many times)."""
     literal = json.dumps(text, ensure_ascii=False) if text.count('"') <= text.count("'") else repr(text)
     return _py_escapes(literal)
 

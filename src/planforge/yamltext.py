@@ -12,13 +12,16 @@ literal block only where the block keeps it exactly, the same choice whichever e
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from planforge.frozen import FrozenDict, FrozenList
+from planforge.yamlnodes import node_tree
 
 __all__ = ["dump_yaml", "dump_yaml_all"]
 
@@ -30,6 +33,7 @@ _BLOCK = re.compile(r"[^ \n](?:[^\n]*[^ \n])?(?:\n(?:[^ \n](?:[^\n]*[^ \n])?)?)*
 _MAX_KEY = 100
 # Printable ASCII is never invisible: only the other characters are looked up.
 _NOT_PRINTABLE_OR_NEWLINE = re.compile("[^\n\x20-\x7e]")
+_BREAKING = re.compile("[\r\x85\u2028\u2029]")
 
 
 def dump_yaml(data: Any, *, width: int, literal_blocks: bool = False) -> str:
@@ -38,8 +42,8 @@ def dump_yaml(data: Any, *, width: int, literal_blocks: bool = False) -> str:
     literal_blocks writes every multi-line string as a literal block (`|`), so it reads as written.
     """
     fast = _FAST is not None and isinstance(data, dict | list) and _agreed(data)
-    dumper = _dumper(fast, literal_blocks)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width)
+    style = _literal_style if literal_blocks else _plain_style
+    return _dump(_dumper(fast, literal_blocks), [data], width, style, aliases=True)
 
 
 def dump_yaml_all(documents: list[dict[str, Any]], *, width: int) -> str:
@@ -49,8 +53,33 @@ def dump_yaml_all(documents: list[dict[str, Any]], *, width: int) -> str:
     return (a block keeps such text exactly); other text is written as PyYAML chooses.
     """
     fast = _FAST is not None and all(_agreed(document, exact=True) for document in documents)
-    dumper = _EXACT_DUMPERS[fast]
-    return yaml.dump_all(documents, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width)
+    return _dump(_EXACT_DUMPERS[fast], documents, width, _exact_style, aliases=False)
+
+
+def _dump(
+    dumper_class: type[yaml.SafeDumper],
+    documents: list[Any],
+    width: int,
+    str_style: Callable[[str], str | None],
+    *,
+    aliases: bool,
+) -> str:
+    """What yaml.dump_all writes with dumper_class (block style, keys unsorted, unicode as is), the nodes
+    built by planforge.yamlnodes where it can (str_style: the style dumper_class's str representer gives)."""
+    stream = io.StringIO()
+    dumper = dumper_class(stream, default_flow_style=False, width=width, allow_unicode=True, sort_keys=False)
+    try:
+        dumper.open()
+        for data in documents:
+            node = node_tree(data, dumper, str_style, aliases)
+            if node is None:
+                dumper.represent(data)
+            else:
+                dumper.serialize(node)
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
 
 
 def literal_keeps(value: str) -> bool:
@@ -80,16 +109,27 @@ def _agreed(node: Any, key: bool = False, exact: bool = False) -> bool:
 def _literal(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Multi-line text as a literal block; text with any other line-breaking or invisible character double-quoted,
     so its escapes show (a raw U+2028 would end a line for YAML 1.1 parsers)."""
-    if any(c in value for c in "\r\x85\u2028\u2029") or any(map(_invisible, _NOT_PRINTABLE_OR_NEWLINE.findall(value))):
-        style: str | None = '"'
-    else:
-        style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=_literal_style(value))
+
+
+def _literal_style(value: str) -> str | None:
+    if _NOT_PRINTABLE_OR_NEWLINE.search(value) is not None and (
+        _BREAKING.search(value) or any(map(_invisible, _NOT_PRINTABLE_OR_NEWLINE.findall(value)))
+    ):
+        return '"'
+    return "|" if "\n" in value else None
+
+
+def _plain_style(value: str) -> None:  # noqa: ARG001 (PyYAML's str representer: the emitter chooses)
+    return None
 
 
 def _literal_where_exact(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and literal_keeps(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=_exact_style(value))
+
+
+def _exact_style(value: str) -> str | None:
+    return "|" if "\n" in value and literal_keeps(value) else None
 
 
 def _without_aliases(self: yaml.SafeDumper, data: Any) -> bool:  # noqa: ARG001 (PyYAML's signature)
