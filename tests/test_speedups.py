@@ -279,3 +279,31 @@ def test_escapes_look_up_only_what_is_not_printable_ascii(text: str) -> None:
     assert escape._py_escapes(text) == "".join(
         _reference_escape(c, python=True) if _reference_breaking(c) else c for c in text
     )
+
+
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_TEXT, inner, max_size=4)
+        | st.dictionaries(st.integers() | st.none() | st.booleans(), inner, max_size=2)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=_ANY_JSON, indent=st.sampled_from([1, 2, 4]), sort_keys=st.booleans())
+def test_indented_json_is_what_json_dumps_writes(data: Any, indent: int, sort_keys: bool) -> None:
+    """Any JSON value (NaN, infinities, tuples, non-string keys, any text), with and without sorted keys."""
+    from planforge.jsontext import indented_json
+
+    try:
+        expected = json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=sort_keys)
+    except TypeError:  # keys json cannot sort
+        with pytest.raises(TypeError):
+            indented_json(data, indent, sort_keys=sort_keys)
+        return
+    assert indented_json(data, indent, sort_keys=sort_keys) == expected
+    assert indented_json(freeze(data), indent, sort_keys=sort_keys) == expected

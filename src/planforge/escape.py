@@ -19,6 +19,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from planforge.jsontext import indented_json
+
 __all__ = [
     "FILTERS",
     "comment",
@@ -94,7 +96,9 @@ def json_str(value: object) -> str:
 
 def json_document(value: Any, indent: int | None = 2, *, sort_keys: bool = False) -> str:
     """A JSON document of plain data, non-ASCII kept readable but line-breaking characters escaped."""
-    return _unicode_escapes(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys))
+    if indent is None:
+        return _unicode_escapes(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
+    return _unicode_escapes(indented_json(value, indent, sort_keys=sort_keys))
 
 
 def js_str(value: object) -> str:
