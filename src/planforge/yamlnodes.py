@@ -17,7 +17,7 @@ import yaml
 
 from planforge.frozen import FrozenDict, FrozenList
 
-__all__ = ["node_tree"]
+__all__ = ["node_tree", "remembered_resolve"]
 
 _STD = "tag:yaml.org,2002:"
 _STR, _INT, _BOOL, _NULL, _MAP, _SEQ = (f"{_STD}{t}" for t in ("str", "int", "bool", "null", "map", "seq"))
@@ -71,3 +71,22 @@ def _other_scalar(value: Any, dumper: yaml.SafeDumper) -> yaml.Node:
         found: yaml.Node = dumper.represent_float(value)
         return found
     raise _Elsewhere
+
+
+_resolve: Callable[..., Any] = yaml.resolver.Resolver.resolve
+_RESOLVED: dict[tuple[str, Any], str] = {}
+_REMEMBERED = 1 << 16
+
+
+def remembered_resolve(self: yaml.SafeDumper, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
+    """Resolver.resolve, remembered for scalars: the serializer asks twice for every scalar written, and
+    the answer depends on the text alone (no path resolvers are registered: other kinds ask PyYAML)."""
+    if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+        return _resolve(self, kind, value, implicit)
+    key = (value, implicit)
+    found = _RESOLVED.get(key)
+    if found is None:
+        if len(_RESOLVED) >= _REMEMBERED:
+            _RESOLVED.clear()
+        found = _RESOLVED[key] = _resolve(self, kind, value, implicit)
+    return found

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from planforge.frozen import FrozenDict, FrozenList
-from planforge.yamlnodes import node_tree
+from planforge.yamlnodes import node_tree, remembered_resolve
 
 __all__ = ["dump_yaml", "dump_yaml_all"]
 
@@ -142,7 +142,7 @@ def _invisible(char: str) -> bool:
 
 
 def _dumper_class(base: type[yaml.SafeDumper], literal_blocks: bool) -> type[yaml.SafeDumper]:
-    dumper: type[yaml.SafeDumper] = type(f"_{base.__name__}", (base,), {})
+    dumper: type[yaml.SafeDumper] = type(f"_{base.__name__}", (base,), {"resolve": remembered_resolve})
     dumper.add_representer(FrozenDict, yaml.SafeDumper.represent_dict)
     dumper.add_representer(FrozenList, yaml.SafeDumper.represent_list)
     if literal_blocks:
@@ -162,7 +162,8 @@ def _dumper(fast: bool, literal_blocks: bool) -> type[yaml.SafeDumper]:
 
 
 def _exact_dumper_class(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
-    dumper: type[yaml.SafeDumper] = type(f"_Exact{base.__name__}", (base,), {"ignore_aliases": _without_aliases})
+    methods = {"ignore_aliases": _without_aliases, "resolve": remembered_resolve}
+    dumper: type[yaml.SafeDumper] = type(f"_Exact{base.__name__}", (base,), methods)
     dumper.add_representer(str, _literal_where_exact)
     return dumper
 
