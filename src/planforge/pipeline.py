@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ class Validation:
     document: Document | None
     diagnostics: list[Diagnostic]
     failure: LoadError | ReadError | None = None
+    model: Model | None = None  # built for the model rules when the manifest got that far (named by its path)
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ def generate_files(manifest: Path, display: str, ref: str) -> Generation:
     validation = _validate_bytes(raw, display)
     if validation.document is None or not validation.ok:
         return Generation(validation.diagnostics, validation.failure, None, None)
-    rendering = render(validation.document, ref)
+    rendering = render(validation.document, ref, model=validation.model)
     remember(key, Remembered(validation.diagnostics, rendering.slug, rendering.output))
     return Generation(validation.diagnostics, None, rendering.slug, rendering.output)
 
@@ -94,9 +95,13 @@ def _validate_bytes(raw: bytes, shown: str) -> Validation:
     found = schema_diagnostics(document)
     if not has_errors(found):
         found += semantic_diagnostics(document)
-    if not has_errors(found):
-        found += model_diagnostics(document)
-    return Validation(document, sort_diagnostics(found))
+    if has_errors(found):
+        return Validation(document, sort_diagnostics(found))
+    from planforge.build import build_model
+
+    model = build_model(document, document.path)
+    found += model_diagnostics(document, model)
+    return Validation(document, sort_diagnostics(found), model=model)
 
 
 def manifest_ref(manifest: Path, out: Path) -> str:
@@ -108,10 +113,13 @@ def manifest_ref(manifest: Path, out: Path) -> str:
     return manifest.name if relative.startswith("..") else Path(relative).as_posix()
 
 
-def render(document: Document, ref: str, targets: tuple[str, ...] | None = None) -> Rendering:
-    """Build the model and render every target (or the named ones) in memory."""
+def render(
+    document: Document, ref: str, targets: tuple[str, ...] | None = None, *, model: Model | None = None
+) -> Rendering:
+    """Build the model and render every target (or the named ones) in memory; model is the document's when
+    validation built it (only how headers name the manifest differs: ref)."""
     from planforge.build import build_model
     from planforge.targets.registry import render_targets
 
-    model = build_model(document, ref)
+    model = replace(model, manifest=ref) if model is not None else build_model(document, ref)
     return Rendering(model, model.slug, render_targets(model, targets))
