@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,16 +95,29 @@ def _validate_bytes(raw: bytes, shown: str) -> Validation:
         document = load_text(raw, shown)
     except LoadError as exc:
         return Validation(None, sort_diagnostics(exc.diagnostics), exc)
-    found = schema_diagnostics(document)
-    if not has_errors(found):
-        found += semantic_diagnostics(document)
-    if has_errors(found):
-        return Validation(document, sort_diagnostics(found))
-    from planforge.build import build_model
+    with _long_lived():
+        found = schema_diagnostics(document)
+        if not has_errors(found):
+            found += semantic_diagnostics(document)
+        if has_errors(found):
+            return Validation(document, sort_diagnostics(found))
+        from planforge.build import build_model
 
-    model = build_model(document, document.path)
-    found += model_diagnostics(document, model)
+        model = build_model(document, document.path)
+        found += model_diagnostics(document, model)
     return Validation(document, sort_diagnostics(found), model=model)
+
+
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """What exists now (the loaded manifest, the model) left out of the cyclic collector's scans until the
+    stage ends: each full collection otherwise walks every node of a large manifest again, so the rules and
+    targets, which allocate a lot, cost more than linearly in its size (3,000 operations: about 3x)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def manifest_ref(manifest: Path, out: Path) -> str:
@@ -121,5 +137,6 @@ def render(
     from planforge.build import build_model
     from planforge.targets.registry import render_targets
 
-    model = replace(model, manifest=ref) if model is not None else build_model(document, ref)
-    return Rendering(model, model.slug, render_targets(model, targets))
+    with _long_lived():
+        model = replace(model, manifest=ref) if model is not None else build_model(document, ref)
+        return Rendering(model, model.slug, render_targets(model, targets))
