@@ -1,7 +1,8 @@
-"""The loader's event path (planforge.eventload) gives exactly what the node path gives.
+"""The loader's event paths (planforge.eventload) give exactly what the node path gives.
 
 Every case folder's manifest, every example, hand-written edge cases and generated YAML are loaded
-both ways: the same data, the same positions of every value and key, or the same diagnostics.
+both ways: the same data, the same positions of every value and key, or the same diagnostics. The
+default load reads values alone and positions on first use; the node path builds both at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planforge import loader
-from planforge.eventload import Unusual, build_from_events
+from planforge.eventload import Unusual, build_from_events, values_from_events
 from planforge.loader import LoadError, load_text
 
 from .conftest import CASES, EXAMPLES, REPO
@@ -55,6 +56,7 @@ _EDGES = {
 
 def _through_nodes(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> Any:
     with monkeypatch.context() as patch:
+        patch.setattr(loader, "_values_only", lambda *_args: None)
         patch.setattr(loader, "_from_events", lambda *_args: None)
         return _outcome(raw)
 
@@ -97,11 +99,39 @@ def test_what_the_event_path_leaves_to_the_node_path(name: str) -> None:
         parser.dispose()
 
 
-def test_a_plain_manifest_takes_the_event_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Examples never need the node path (so the fast path is the one that runs)."""
-    monkeypatch.setattr(loader, "_from_nodes", lambda *_args: pytest.fail("node path used"))
+@pytest.mark.parametrize(
+    "name", ["anchor and alias", "merge", "tag", "complex key", "deep", "unused anchor", "duplicate", "null key"]
+)
+def test_what_the_values_path_leaves_to_the_positioned_paths(name: str) -> None:
+    """The values-only path also gives up on what the positioned paths report (duplicates, bad keys)."""
+    parser = yaml.CSafeLoader(_EDGES[name].decode())
+    try:
+        with pytest.raises(Unusual):
+            values_from_events(parser, loader._resolve_plain, loader.MAX_NODES, loader.MAX_DEPTH)
+    finally:
+        parser.dispose()
+
+
+@pytest.mark.parametrize("depth", [loader.MAX_DEPTH - 2, loader.MAX_DEPTH - 1, loader.MAX_DEPTH, loader.MAX_DEPTH + 1])
+def test_nesting_at_the_depth_limit_loads_the_same_both_ways(depth: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Around MAX_DEPTH: a scalar, an empty mapping and an empty list as the deepest value."""
+    for leaf in (b" 1", b" {}", b" []"):
+        raw = b"a:" + b"".join(b"\n" + b"  " * i + b"k:" for i in range(1, depth)) + leaf + b"\n"
+        assert _outcome(raw) == _through_nodes(raw, monkeypatch)
+
+
+def test_a_plain_manifest_takes_the_values_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples load through the values-only path and are located only when asked."""
+    monkeypatch.setattr(loader, "_positioned", lambda *_args: pytest.fail("positioned path used"))
     for name in EXAMPLES:
         load_text((REPO / "examples" / name / "feature.yaml").read_bytes(), "feature.yaml")
+
+
+def test_a_plain_manifest_is_located_by_the_event_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples never need the node path (so the fast path is the one that locates them)."""
+    monkeypatch.setattr(loader, "_from_nodes", lambda *_args: pytest.fail("node path used"))
+    for name in EXAMPLES:
+        assert load_text((REPO / "examples" / name / "feature.yaml").read_bytes(), "feature.yaml").positions.values
 
 
 _KEYS = st.one_of(

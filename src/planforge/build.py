@@ -109,8 +109,7 @@ def _locator(document: Document) -> Any:
     """A function from a path to the Location of the value at that path in the manifest."""
 
     def located(path: JsonPath) -> Location:
-        line, col = document.positions.of(path)
-        return Location(line, col)
+        return Location(path, document.positions.of)
 
     return located
 

@@ -16,7 +16,10 @@ import json
 import re
 import shlex
 import unicodedata
+from functools import lru_cache
 from typing import Any
+
+from planforge.jsontext import indented_json
 
 __all__ = [
     "FILTERS",
@@ -93,7 +96,9 @@ def json_str(value: object) -> str:
 
 def json_document(value: Any, indent: int | None = 2, *, sort_keys: bool = False) -> str:
     """A JSON document of plain data, non-ASCII kept readable but line-breaking characters escaped."""
-    return _unicode_escapes(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys))
+    if indent is None:
+        return _unicode_escapes(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
+    return _unicode_escapes(indented_json(value, indent, sort_keys=sort_keys))
 
 
 def js_str(value: object) -> str:
@@ -134,7 +139,12 @@ def _py_escape(found: re.Match[str]) -> str:
 
 def py_str(value: object) -> str:
     """A Python string literal holding value exactly, quoted as ruff format quotes it."""
-    text = str(value)
+    return _py_literal(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _py_literal(text: str) -> str:
+    """py_str of text (remembered: generated modules repeat the same names and keywords many times)."""
     literal = json.dumps(text, ensure_ascii=False) if text.count('"') <= text.count("'") else repr(text)
     return _py_escapes(literal)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import yaml
 
 from planforge.diagnostics import Diagnostic, Severity
 from planforge.errors import FindingsError, InputError
-from planforge.eventload import Built, Unusual, build_from_events
+from planforge.eventload import Built, Unusual, build_from_events, values_from_events
 
 __all__ = [
     "MAX_BYTES",
@@ -63,17 +63,47 @@ _NOT_ONLY_TEXT = frozenset("~nNtTfF+-.0123456789")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
-@dataclass(frozen=True)
 class Positions:
-    """Where each path of the document starts: the value, and for mapping entries the key."""
+    """Where each path of the document starts: the value, and for mapping entries the key.
 
-    values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    A manifest that loads without a problem is located on first use (Positions.deferred): most runs
+    report nothing, and reading positions costs as much again as reading the values.
+    """
+
+    def __init__(
+        self, values: dict[JsonPath, tuple[int, int]] | None = None, keys: dict[JsonPath, tuple[int, int]] | None = None
+    ) -> None:
+        self._values = values if values is not None else {}
+        self._keys = keys if keys is not None else {}
+        self._locate: Callable[[], tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]] | None
+        self._locate = None
+
+    @classmethod
+    def deferred(
+        cls, locate: Callable[[], tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]]
+    ) -> Positions:
+        """Positions that locate calls for when they are first read."""
+        positions = cls()
+        positions._locate = locate
+        return positions
+
+    @property
+    def values(self) -> dict[JsonPath, tuple[int, int]]:
+        """Where the value at each path starts."""
+        self._located()
+        return self._values
+
+    @property
+    def keys(self) -> dict[JsonPath, tuple[int, int]]:
+        """Where the key that names each mapping entry starts."""
+        self._located()
+        return self._keys
 
     def of(self, path: JsonPath) -> tuple[int, int]:
         """Position of the value at path, or of its nearest located ancestor."""
+        values = self.values
         for depth in range(len(path), -1, -1):
-            found = self.values.get(path[:depth])
+            found = values.get(path[:depth])
             if found:
                 return found
         return (1, 1)
@@ -81,6 +111,11 @@ class Positions:
     def of_key(self, path: JsonPath) -> tuple[int, int]:
         """Position of the key that names path (falls back to the value)."""
         return self.keys.get(path) or self.of(path)
+
+    def _located(self) -> None:
+        if self._locate is not None:
+            self._values, self._keys = self._locate()
+            self._locate = None
 
 
 @dataclass(frozen=True)
@@ -147,9 +182,10 @@ def load_text(raw: bytes, shown: str) -> Document:
         raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
     limit = node_limit(len(raw))
     with _collection_paused():
-        built = _from_events(text, shown, limit)
-        if built is None:
-            built = _from_nodes(text, shown, limit)
+        plain = _values_only(text, shown, limit)
+        if plain is not None:
+            return Document(shown, plain, Positions.deferred(lambda: _positions(text, shown, limit)))
+        built = _positioned(text, shown, limit)
     data, root, values, keys, problems = built
     if data is None:
         raise LoadError([_at(shown, 1, 1, "PF005", "the manifest is empty", "start with 'planforge: 1'")])
@@ -187,6 +223,33 @@ def _collection_paused() -> Iterator[None]:
 def node_limit(size: int) -> int:
     """How many nodes a manifest of size bytes may expand to (PF007 past that)."""
     return max(MAX_NODES, size // NODE_BYTES)
+
+
+def _values_only(text: str, shown: str, limit: int) -> dict[str, Any] | None:
+    """The data of a manifest that loads without a problem, or None when it needs the positioned path."""
+    loader = _Loader(text)
+    try:
+        with _yaml_errors(shown):
+            return values_from_events(loader, _resolve_plain, limit, MAX_DEPTH)
+    except Unusual:
+        return None
+    finally:
+        loader.dispose()
+
+
+def _positioned(text: str, shown: str, limit: int) -> Built:
+    """Data, positions and problems: the event path, or the node path for what the event path leaves to it."""
+    built = _from_events(text, shown, limit)
+    return built if built is not None else _from_nodes(text, shown, limit)
+
+
+def _positions(
+    text: str, shown: str, limit: int
+) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+    """The positions of a manifest that loaded without a problem, read again."""
+    with _collection_paused():
+        _data, _root, values, keys, _problems = _positioned(text, shown, limit)
+    return values, keys
 
 
 def _from_events(text: str, shown: str, limit: int) -> Built | None:

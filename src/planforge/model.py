@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,10 +77,24 @@ class JsonValue:
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a node is written in the manifest (1-based line and column), for diagnostics found late."""
+    """Where a node is written in the manifest (1-based line and column), for diagnostics found late.
 
-    line: int
-    col: int
+    It holds the node's path and asks the manifest's positions only when read: a manifest without
+    problems is never located (planforge.loader.Positions). Location() is nowhere (line and column 0).
+    """
+
+    path: tuple[str | int, ...] = ()
+    locate: Callable[[tuple[str | int, ...]], tuple[int, int]] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def line(self) -> int:
+        """1-based line (0 when nowhere)."""
+        return self.locate(self.path)[0] if self.locate else 0
+
+    @property
+    def col(self) -> int:
+        """1-based column (0 when nowhere)."""
+        return self.locate(self.path)[1] if self.locate else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +169,7 @@ class Route:
     etag_read: str | None = None
     # (status, schema name or None) of every answer: the manifest's, 401/412/422/428 where due, then default.
     answers: tuple[tuple[str, str | None], ...] = ()
-    location: Location = Location(0, 0)
+    location: Location = Location()
     access: Access | None = None
 
     @property
@@ -213,7 +228,7 @@ class Service:
     invalidations: tuple[Invalidation, ...] = ()
     # (consumed event, compensation event) for every flow step the service performs on an event.
     compensations: tuple[tuple[str, str], ...] = ()
-    location: Location = Location(0, 0)
+    location: Location = Location()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +255,7 @@ class Event:
     examples: tuple[JsonValue, ...]
     publishers: tuple[str, ...]
     deliveries: tuple[Delivery, ...]
-    location: Location = Location(0, 0)
+    location: Location = Location()
 
     @property
     def consumers(self) -> tuple[str, ...]:
@@ -419,7 +434,7 @@ class Cache:
     routes: tuple[str, ...]
     # The service whose routes read through it (its Redis key space), if any.
     owner: str | None = None
-    location: Location = Location(0, 0)
+    location: Location = Location()
 
 
 @dataclass(frozen=True, slots=True)

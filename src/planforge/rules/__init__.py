@@ -8,6 +8,7 @@ can build (every name it looks up exists); the rules of `testing` then read that
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from planforge.diagnostics import Diagnostic
 from planforge.loader import Document
@@ -31,6 +32,9 @@ from planforge.rules import (
     text,
 )
 from planforge.rules.manifest import Manifest
+
+if TYPE_CHECKING:  # the model module takes long to import, and only model_diagnostics needs it
+    from planforge.model import Model
 
 __all__ = ["CHECKS", "model_diagnostics", "semantic_diagnostics"]
 
@@ -61,10 +65,11 @@ def semantic_diagnostics(document: Document) -> list[Diagnostic]:
     return [diagnostic for check in CHECKS for diagnostic in check(manifest)]
 
 
-def model_diagnostics(document: Document) -> list[Diagnostic]:
-    """Problems found on the built model of a manifest the semantic rules accept (what its tests can drive)."""
+def model_diagnostics(document: Document, model: Model | None = None) -> list[Diagnostic]:
+    """Problems found on the built model of a manifest the semantic rules accept (what its tests can drive);
+    model is the document's, when the caller has built it."""
     from planforge.build import build_model
     from planforge.rules import testing
 
     manifest = Manifest(document)
-    return list(testing.check_model(build_model(document, document.path), manifest))
+    return list(testing.check_model(model or build_model(document, document.path), manifest))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 __all__ = ["SNAPSHOT", "imported_modules", "installed_modules"]
@@ -32,6 +31,8 @@ def _normal(name: str) -> str:
 
 def _requirements(distribution: str, extras: Iterable[str]) -> set[tuple[str, frozenset[str]]]:
     """(name, extras) of what distribution requires, with those extras; other markers are kept (over-approximated)."""
+    from importlib import metadata  # only make regen and a test read the installed metadata
+
     try:
         listed = metadata.requires(distribution) or []
     except metadata.PackageNotFoundError:
@@ -65,6 +66,8 @@ def _closure(root: str, extras: Iterable[str]) -> set[str]:
 
 def installed_modules() -> frozenset[str]:
     """Top-level modules of the installed distributions in the closure of planforge-runtime and planforge-testkit."""
+    from importlib import metadata
+
     wanted = set().union(*(_closure(root, ()) for root in ROOTS)) | set(ROOTS)
     modules = set(OWN)
     for module, distributions in metadata.packages_distributions().items():

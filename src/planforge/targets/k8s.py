@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from planforge.conventions import jwt_key_files, key_file_env
 from planforge.derive import DATASTORE_PORTS, KUBERNETES_VERSION, NetworkEdge, kubernetes_tracks, network_edges
 from planforge.model import Model, Service
 from planforge.targets import Output, certificates
 from planforge.templating import render_template
 from planforge.units import seconds
+from planforge.yamltext import dump_yaml_all
 
 __all__ = ["KUBERNETES_VERSION", "MANAGEMENT_PORT", "NEEDS", "allowed_edges", "render"]
 
@@ -648,25 +647,5 @@ def _key_files(algorithm: str) -> tuple[str, str]:
     return jwt_key_files(algorithm)
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style; long strings (embedded files) as literal blocks when they can be; no anchors."""
-
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 (PyYAML's signature)
-        return True
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and _literal_safe(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-def _literal_safe(value: str) -> bool:
-    """A literal block keeps the text exactly only without trailing spaces on a line and without tabs or CR."""
-    return not any(line.endswith(" ") for line in value.split("\n")) and "\t" not in value and "\r" not in value
-
-
-_Dumper.add_representer(str, _str)
-
-
 def _dump(documents: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return dump_yaml_all(documents, width=120)

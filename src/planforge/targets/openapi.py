@@ -18,7 +18,7 @@ from planforge.model import Model, Parameter, Route, Service
 from planforge.schemawalk import point_refs
 from planforge.targets import Output
 
-__all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "render", "statuses"]
+__all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "pointed_schemas", "render", "statuses"]
 
 API_VERSION = "1.0.0"
 SECURITY_SCHEME = "bearerAuth"
@@ -37,8 +37,9 @@ _IF_MATCH = {
 def render(model: Model) -> Output:
     """One OpenAPI document per service (one without routes still serves a contract: no operations)."""
     files = {}
+    pointed = pointed_schemas(model)  # once for every service: a schema is rewritten once, however many need it
     for service in model.services:
-        text = yaml_document(document(model, service), width=1000)
+        text = yaml_document(document(model, service, pointed), width=1000)
         files[f"openapi/{service.name}.yaml"] = text
     return Output(owned=files)
 
@@ -48,8 +49,8 @@ def statuses(route: Route) -> list[tuple[str, str | None]]:
     return list(route.answers)
 
 
-def document(model: Model, service: Service) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of one service."""
+def document(model: Model, service: Service, pointed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of one service (pointed: pointed_schemas(model), when the caller has it)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in service.routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
@@ -58,7 +59,7 @@ def document(model: Model, service: Service) -> dict[str, Any]:
         "info": {"title": service.title, "version": API_VERSION},
         "servers": [{"url": f"http://127.0.0.1:{service.port}"}],
         "paths": paths,
-        "components": {"schemas": _components(model, service)},
+        "components": {"schemas": _components(service, pointed or pointed_schemas(model))},
     }
     if service.summary:
         doc["info"]["description"] = service.summary
@@ -120,5 +121,12 @@ def schemas_of(model: Model, service: Service) -> dict[str, Any]:
     return {name: known[name] for name in service.schemas if name in known}
 
 
-def _components(model: Model, service: Service) -> dict[str, Any]:
-    return {name: component_refs(schema) for name, schema in schemas_of(model, service).items()}
+def pointed_schemas(model: Model) -> dict[str, Any]:
+    """Every named schema (Problem included) as component_refs gives it, by name, in manifest order."""
+    known = {"Problem": PROBLEM, **{name: schema.value for name, schema in model.schemas}}
+    return {name: component_refs(schema) for name, schema in known.items()}
+
+
+def _components(service: Service, pointed: dict[str, Any]) -> dict[str, Any]:
+    """The components/schemas of a service: what schemas_of names, from pointed."""
+    return {name: pointed[name] for name in service.schemas if name in pointed}

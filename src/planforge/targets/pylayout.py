@@ -38,23 +38,40 @@ class Seq:
 
 def flat(node: Seq | str) -> str:
     """The node on one line."""
+    return _flat(node, {})
+
+
+def _flat(node: Seq | str, flats: dict[int, str]) -> str:
+    """flat(), remembering each Seq's text by identity (layout asks for every level's, children again)."""
     if isinstance(node, str):
         return node
-    inner = ", ".join(flat(i) for i in node.items) + ("," if node.is_tuple and len(node.items) == 1 else "")
-    return f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+    found = flats.get(id(node))
+    if found is None:
+        inner = ", ".join([_flat(i, flats) for i in node.items])
+        if node.is_tuple and len(node.items) == 1:
+            inner += ","
+        found = flats[id(node)] = f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+    return found
 
 
 def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
     """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
-    pad = " " * indent
-    one_line = pad + flat(node) + end
-    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
-        return [one_line]
-    lines = [f"{pad}{node.head}{node.brackets[0]}"]
-    for item in node.items:
-        lines.extend(layout(item, indent + 4, ","))
-    lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
+    lines: list[str] = []
+    _layout(node, indent, end, {}, lines)
     return lines
+
+
+def _layout(node: Seq | str, indent: int, end: str, flats: dict[int, str], lines: list[str]) -> None:
+    """Append node's lines; each node's one-line text is built once (flats) however deep the tree."""
+    pad = " " * indent
+    one_line = pad + _flat(node, flats) + end
+    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
+        lines.append(one_line)
+        return
+    lines.append(f"{pad}{node.head}{node.brackets[0]}")
+    for item in node.items:
+        _layout(item, indent + 4, ",", flats, lines)
+    lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
 
 
 def code(node: Seq | str, indent: int = 0) -> str:
