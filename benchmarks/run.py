@@ -284,6 +284,14 @@ def print_table(kind: str, size: int, figures: dict[str, Any]) -> None:
         print(f"  openapi-generator / planforge generate cold: {generator['median_s'] / cold:.2f}x")
 
 
+def byte_compile() -> None:
+    """Byte-compile planforge's own modules first, as pip does when it installs a wheel: the peers and the
+    baseline's packages are installed compiled, and an environment with PYTHONDONTWRITEBYTECODE set would
+    otherwise have every planforge process compile its source again."""
+    folders = [REPO / "src", REPO / "runtime" / "src", REPO / "testkit" / "src"]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, folders)], check=True)
+
+
 def main() -> None:
     """Run the benchmarks, print the tables and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,6 +303,7 @@ def main() -> None:
     parser.add_argument("--peer-sizes", default="", help="run the peers at these sizes only (default: every size)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args()
+    byte_compile()
     results: dict[str, dict[int, dict[str, Any]]] = {}
     report: dict[str, Any] = {"runs": args.runs, "python": sys.version.split()[0], "peers": peer_versions()}
     with tempfile.TemporaryDirectory(prefix="planforge-bench-") as tmp:
