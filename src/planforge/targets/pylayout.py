@@ -17,6 +17,7 @@ __all__ = [
     "kw",
     "layout",
     "literal",
+    "number",
     "py_str",
     "split_unions",
     "tuple_of",
@@ -109,7 +110,14 @@ def literal(value: Any) -> Seq | str:
         return Seq("", tuple(literal(v) for v in value), "[]")
     if isinstance(value, str):
         return py_str(value)
+    if isinstance(value, float):
+        return number(value)
     return repr(value)
+
+
+def number(value: float) -> str:
+    """A float literal as ruff format writes it: 1e20 (repr's 1e+20 loses its plus sign)."""
+    return repr(value).replace("e+", "e")
 
 
 def _entry(prefix: str, value: Seq | str) -> Seq | str:
