@@ -541,10 +541,14 @@ def test_the_source_passes_ruff_and_mypy_strict_with_hostile_and_long_text(tmp_p
                 "shape": {"type": "object", "default": {"a": [hostile, 1, None, True], "b" * 80: {"c": 1.5}}},
                 "colour": {"$ref": "E" + long, "default": "a" * 100},
                 "next": {"$ref": long + "2"},
+                "mails": {"type": "array", "items": {"type": "string", "pattern": "[a-z0-9.!#$%&'*+/=?^_`{|}~-]+" * 3}},
+                "byName": {"type": "object", "additionalProperties": {"type": "string", "pattern": "[|]" * 30}},
+                "either": {"anyOf": [{"type": "string", "pattern": "a, b" * 20}, {"type": "integer"}]},
             },
         },
         long + "2": {"type": ["object", "null"], "properties": {"a": {"$ref": long + "2"}}},
         "E" + long: {"type": "string", "enum": [hostile, "a" * 100, None]},
+        "R" + long[:60]: {"type": "array", "items": {"$ref": "E" + long}, "maxItems": 3},
     }  # fmt: skip
     source, _, _ = models_module(named, list(named))
     (tmp_path / "models.py").write_text(source, encoding="utf-8")

@@ -10,6 +10,8 @@ from planforge.escape import py_str
 __all__ = [
     "WIDTH",
     "Seq",
+    "Union",
+    "annotation",
     "assignment",
     "code",
     "flat",
@@ -19,7 +21,6 @@ __all__ = [
     "literal",
     "number",
     "py_str",
-    "split_unions",
     "tuple_of",
 ]
 
@@ -31,34 +32,103 @@ class Seq:
     """A bracketed Python expression: flat when it fits, else one item a line with a magic trailing comma."""
 
     head: str
-    items: tuple[Seq | str, ...]
+    items: tuple[Seq | Union | str, ...]
     brackets: str = "()"
     tail: str = ""
     is_tuple: bool = False
 
 
-def flat(node: Seq | str) -> str:
+@dataclass(frozen=True)
+class Union:
+    """A union annotation: flat when it fits, else one member a line from the second on led by `| `."""
+
+    members: tuple[Seq | Union | str, ...]
+
+
+def flat(node: Seq | Union | str) -> str:
     """The node on one line."""
     if isinstance(node, str):
         return node
+    if isinstance(node, Union):
+        return " | ".join(flat(m) for m in node.members)
     inner = ", ".join(flat(i) for i in node.items) + ("," if node.is_tuple and len(node.items) == 1 else "")
     return f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
 
 
-def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
+def layout(node: Seq | Union | str, indent: int = 0, end: str = "") -> list[str]:
     """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
     pad = " " * indent
     one_line = pad + flat(node) + end
-    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
+    if isinstance(node, str) or len(one_line) <= WIDTH:
         return [one_line]
+    if isinstance(node, Union):
+        lines = []
+        for number, member in enumerate(node.members):
+            last = number == len(node.members) - 1
+            member_lines = layout(member, indent, end if last else "")
+            lead = "" if number == 0 else "| "
+            lines.extend([pad + lead + member_lines[0][indent:], *member_lines[1:]])
+        return lines
+    if not node.items:
+        return [one_line]
+    # A subscript of one item takes no comma after it: `list[x,]` would be a tuple.
+    subscript = node.brackets == "[]" and (node.head[-1:].isalnum() or node.head.endswith("_"))
+    comma = "" if subscript and len(node.items) == 1 else ","
     lines = [f"{pad}{node.head}{node.brackets[0]}"]
     for item in node.items:
-        lines.extend(layout(item, indent + 4, ","))
+        lines.extend(layout(item, indent + 4, comma))
     lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
     return lines
 
 
-def code(node: Seq | str, indent: int = 0) -> str:
+def annotation(text: str) -> Seq | Union | str:
+    """An annotation's text (as the model emitter writes it) as a tree to lay out: its unions and brackets."""
+    node, _ = _expression(text, 0)
+    return node
+
+
+def _expression(text: str, index: int) -> tuple[Seq | Union | str, int]:
+    """The expression at index (up to a top-level ',' or closing bracket) and the index after it."""
+    members: list[Seq | Union | str] = []
+    while True:
+        start = index
+        while index < len(text) and text[index] not in ",|)]([":
+            index = _string_end(text, index) if text[index] in "\"'" else index + 1
+        if index < len(text) and text[index] in "([":
+            head = text[start:index].strip()
+            items, index = _items(text, index + 1, "]" if text[index] == "[" else ")")
+            brackets = "[]" if text[index - 1] == "]" else "()"
+            members.append(Seq(head, tuple(items), brackets))
+        else:
+            members.append(text[start:index].strip())
+        while index < len(text) and text[index] == " ":
+            index += 1
+        if index < len(text) and text[index] == "|":
+            index += 1
+            continue
+        break
+    return (members[0] if len(members) == 1 else Union(tuple(members))), index
+
+
+def _items(text: str, index: int, close: str) -> tuple[list[Seq | Union | str], int]:
+    items: list[Seq | Union | str] = []
+    while index < len(text) and text[index] != close:
+        item, index = _expression(text, index)
+        items.append(item)
+        if index < len(text) and text[index] == ",":
+            index += 1
+    return items, index + 1
+
+
+def _string_end(text: str, index: int) -> int:
+    """The index after the string literal starting at index (escapes skipped)."""
+    quote, index = text[index], index + 1
+    while index < len(text) and text[index] != quote:
+        index += 2 if text[index] == "\\" else 1
+    return index + 1
+
+
+def code(node: Seq | Union | str, indent: int = 0) -> str:
     """layout() joined into text."""
     return "\n".join(layout(node, indent))
 
@@ -132,40 +202,3 @@ def assignment(target: str, value: Any) -> str:
     if isinstance(node, str):
         return f"{target} = {node}"
     return code(Seq(f"{target} = {node.head}", node.items, node.brackets))
-
-
-def split_unions(text: str) -> str:
-    """Lines too long that hold a union (an item of a bracket) split before each top-level `|`, as ruff does."""
-    lines = []
-    for line in text.split("\n"):
-        parts = _top_level_union(line.strip().removesuffix(",")) if len(line) > WIDTH else []
-        if len(parts) < 2:
-            lines.append(line)
-            continue
-        pad = line[: len(line) - len(line.lstrip())]
-        comma = "," if line.endswith(",") else ""
-        lines.extend([pad + parts[0], *(f"{pad}| {part}" for part in parts[1:-1]), f"{pad}| {parts[-1]}{comma}"])
-    return "\n".join(lines)
-
-
-def _top_level_union(text: str) -> list[str]:
-    """The members of a union annotation split at its top-level ` | ` (string literals and brackets kept whole)."""
-    parts, depth, start, index, quote = [], 0, 0, 0, ""
-    while index < len(text):
-        char = text[index]
-        if quote:
-            index += 2 if char == "\\" else 1
-            quote = "" if char == quote else quote
-            continue
-        if char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(" | ", index):
-            parts.append(text[start:index])
-            start = index + 3
-            index += 2
-        index += 1
-    return [*parts, text[start:]] if parts else []

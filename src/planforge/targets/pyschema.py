@@ -29,7 +29,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 
 from planforge.escape import py_doc
-from planforge.targets.pylayout import WIDTH, Seq, code, kw, literal, number, py_str, split_unions
+from planforge.targets.pylayout import WIDTH, Seq, code, kw, literal, number, py_str
+from planforge.targets.pylayout import annotation as tree
 from planforge.targets.pynames import RESERVED, field_names, member_names, pascal, singular
 
 __all__ = ["Definition", "Emitter"]
@@ -181,7 +182,7 @@ class Emitter:
         scope.need("pydantic", "RootModel")
         root = f"    root: {annotation}"
         if kws or len(root) > WIDTH:
-            root = split_unions(code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4))
+            root = code(Seq("root: Annotated", (tree(annotation), Seq("Field", tuple(kws))), "[]"), 4)
             scope.need("typing", "Annotated")
             scope.need("pydantic", "Field")
         if scope.patterns:
@@ -254,7 +255,7 @@ class Emitter:
             return line
         scope.need("typing", "Annotated")
         scope.need("pydantic", "Field")
-        return split_unions(code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4))
+        return code(Seq(f"{python}: Annotated", (tree(annotation), Seq("Field", tuple(kws))), "[]", tail), 4)
 
     def _default(self, schema: Any, annotation: str, own: _Scope) -> Seq | str | None:
         """The field's default as Python source of its annotation's type (None: no default, the field is optional):
