@@ -543,6 +543,7 @@ def test_the_source_passes_ruff_and_mypy_strict_with_hostile_and_long_text(tmp_p
                 "next": {"$ref": long + "2"},
                 "mails": {"type": "array", "items": {"type": "string", "pattern": "[a-z0-9.!#$%&'*+/=?^_`{|}~-]+" * 3}},
                 "byName": {"type": "object", "additionalProperties": {"type": "string", "pattern": "[|]" * 30}},
+                "tags": {"type": "array", "items": {"type": "string", "pattern": "[a-z]" * 80}, "default": ["a" * 80]},
                 "either": {"anyOf": [{"type": "string", "pattern": "a, b" * 20}, {"type": "integer"}]},
             },
         },

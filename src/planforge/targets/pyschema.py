@@ -29,7 +29,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 
 from planforge.escape import py_doc
-from planforge.targets.pylayout import WIDTH, Seq, code, kw, literal, number, py_str
+from planforge.targets.pylayout import WIDTH, Seq, code, kw, layout, literal, number, py_str
 from planforge.targets.pylayout import annotation as tree
 from planforge.targets.pynames import RESERVED, field_names, member_names, pascal, singular
 
@@ -249,7 +249,7 @@ class Emitter:
                 tail = " = " + default
             else:
                 scope.need("pydantic", "Field")
-                return code(Seq(f"{python}: {annotation} = Field", (kw("default", default), *kws)), 4)
+                return _with_default(python, annotation, Seq("Field", (kw("default", default), *kws)))
         line = f"    {python}: {annotation}{tail}"
         if not kws and len(line) <= WIDTH:
             return line
@@ -479,6 +479,17 @@ def _fits(default: Any, schema: dict[str, Any]) -> bool:
         return bool(_STRICT(schema).is_valid(default))
     except Exception:  # a schema it cannot read (an unresolvable $ref): no default, never a crash
         return False
+
+
+def _with_default(python: str, annotation: str, value: Seq) -> str:
+    """`python: annotation = Field(default=...)`: an annotation too long for the line is split first, its
+    brackets one item a line, as ruff splits it, and the value follows its last bracket."""
+    node = tree(annotation)
+    if len(f"    {python}: {annotation} = Field(") <= WIDTH or not isinstance(node, Seq):
+        return code(Seq(f"{python}: {annotation} = {value.head}", value.items), 4)
+    lines = layout(Seq(f"{python}: {node.head}", node.items, node.brackets), 4)
+    rest = layout(Seq(lines[-1].strip() + " = " + value.head, value.items), 4)
+    return "\n".join(lines[:-1] + rest)
 
 
 def _header(name: str, base: str) -> str:
