@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import keyword
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator, validators
-
 from planforge.escape import py_doc
-from planforge.targets.pylayout import WIDTH, Seq, code, kw, layout, literal, number, py_str
+from planforge.targets.pykeywords import LENGTH_TYPES, bound, fits, integral, keeps_extra, reshaped
+from planforge.targets.pylayout import WIDTH, Seq, code, kw, layout, literal, py_str
 from planforge.targets.pylayout import annotation as tree
 from planforge.targets.pynames import RESERVED, field_names, member_names, pascal, singular
 
@@ -49,7 +47,6 @@ _FORMATS = {
 # A default written as a plain literal when its JSON type is the annotation's.
 _NUMBER = "float | int"
 _SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), _NUMBER: (float, int), "bool": (bool,)}
-_LENGTH_TYPES = frozenset({"str", "EmailStr", "SecretStr"})
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 
 
@@ -75,20 +72,6 @@ class _Scope:
     def need(self, module: str, name: str) -> str:
         self.imports.add((module, name))
         return name
-
-
-def _bound(keyword_: str, value: Any, integer: bool) -> str | None:
-    """A bound as an exact Python literal (None when it is no JSON number): pydantic compares a number's value,
-    an int or a float, with it as Python does, exactly. An integer's bound is the nearest integer inside it,
-    since pydantic refuses a fractional bound on an int."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, int) or not integer:
-        return number(value) if isinstance(value, float) else repr(value)
-    lower = keyword_ in ("minimum", "exclusiveMaximum")  # n >= 1.5 is n >= 2; n < 1.5 is n < 2
-    return repr(math.ceil(value) if lower else math.floor(value))
 
 
 def _compiles(pattern: Any) -> bool:
@@ -218,7 +201,7 @@ class Emitter:
         config: list[str] = []
         if schema.get("additionalProperties") is False and not schema.get("patternProperties"):
             config.append('extra="forbid"')
-        elif _keeps_extra(schema):
+        elif keeps_extra(schema):
             config.append('extra="allow"')
         if any(fields[prop] != prop for prop in properties):
             config.append("populate_by_name=True")
@@ -260,14 +243,14 @@ class Emitter:
     def _default(self, schema: Any, annotation: str, own: _Scope) -> Seq | str | None:
         """The field's default as Python source of its annotation's type (None: no default, the field is optional):
         an enum's member, or a JSON value where the annotation is JSON's types; other defaults are left out."""
-        default = _integral(schema.get("default")) if isinstance(schema, dict) else None
+        default = integral(schema.get("default")) if isinstance(schema, dict) else None
         if default is None:
             return None
         enum = annotation.removesuffix(" | None")
         if isinstance(default, str) and default in self._members.get(enum, {}):
             return f"{enum}.{self._members[enum][default]}"
         plain = own.imports <= {("typing", "Any"), ("typing", "Annotated"), ("pydantic", "Field")}
-        if own.uses or not plain or not _fits(default, schema):
+        if own.uses or not plain or not fits(default, schema):
             return None
         if annotation in _SCALARS and type(default) not in _SCALARS[annotation]:
             return None
@@ -380,7 +363,7 @@ class Emitter:
             integer = kind == "integer"
             kws = []
             for keyword_, name in _BOUNDS.items():
-                value = _bound(keyword_, schema.get(keyword_), integer)
+                value = bound(keyword_, schema.get(keyword_), integer)
                 if value is not None:
                     kws.append(f"{name}={value}")
             multiple = schema.get("multipleOf")
@@ -398,11 +381,11 @@ class Emitter:
 
     def _string(self, schema: dict[str, Any], scope: _Scope) -> tuple[str, list[str]]:
         known = _FORMATS.get(schema.get("format", "")) if isinstance(schema.get("format"), str) else None
-        if known and _reshaped(known[0], schema):
+        if known and reshaped(known[0], schema):
             known = None
         annotation = scope.need(known[1], known[0]) if known else "str"
         kws = []
-        if annotation in _LENGTH_TYPES:
+        if annotation in LENGTH_TYPES:
             for keyword_, name in (("minLength", "min_length"), ("maxLength", "max_length")):
                 value = schema.get(keyword_)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -435,50 +418,6 @@ class Emitter:
         if isinstance(values, dict) and not schema.get("patternProperties"):
             return f"dict[str, {self._wrapped(values, hint + 'Value', scope)}]"
         return f"dict[str, {scope.need('typing', 'Any')}]"
-
-
-def _reshaped(annotation: str, schema: dict[str, Any]) -> bool:
-    """True when a format's type would write back a value its pattern or lengths refuse: it writes a normal
-    form ('A0..' as 'a0..', '0:0::1' as '::1', '.1Z' as '.100000Z'), which the model checks no pattern against."""
-    limits = ("pattern",) if annotation in _LENGTH_TYPES else ("pattern", "minLength", "maxLength")
-    return any(keyword_ in schema for keyword_ in limits)
-
-
-def _keeps_extra(schema: dict[str, Any]) -> bool:
-    """True when members beyond the properties are part of the value: described by a schema, or required (by name
-    or by count), so that writing the model back must keep them."""
-    properties = schema.get("properties") or {}
-    required: list[Any] = schema["required"] if isinstance(schema.get("required"), list) else []
-    described = schema.get("additionalProperties", False) is not False or bool(schema.get("patternProperties"))
-    counted = any(keyword_ in schema for keyword_ in ("minProperties", "dependentRequired", "dependentSchemas"))
-    return described or counted or any(name not in properties for name in required)
-
-
-def _integral(value: Any) -> Any:
-    """A JSON value with its integral floats as ints (1.0 as 1), which fit an int annotation as a float's."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    return value
-
-
-_STRICT = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
-    ),
-)
-
-
-def _fits(default: Any, schema: dict[str, Any]) -> bool:
-    """True when the default is valid for its schema, an integer being an int (as the annotation types it)."""
-    try:
-        return bool(_STRICT(schema).is_valid(default))
-    except Exception:  # a schema it cannot read (an unresolvable $ref): no default, never a crash
-        return False
 
 
 def _with_default(python: str, annotation: str, value: Seq) -> str:
