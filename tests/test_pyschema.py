@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import os
 import subprocess
 import sys
 import types
@@ -228,6 +229,81 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "Forest": {"type": "object", "properties": {"trees": {"type": "array", "items": {"$ref": "Tree"}}}},
         },
     ),
+    (
+        "numbers-with-float-and-big-bounds",
+        {
+            "type": "object",
+            "properties": {
+                "between": {"type": "integer", "minimum": 0.5, "exclusiveMaximum": 10.5},
+                "above": {"type": "integer", "exclusiveMinimum": 1.5, "maximum": 1e20},
+                "beyond": {"type": "number", "exclusiveMinimum": 2**53, "maximum": 10**30},
+                "huge": {"type": ["number", "null"], "minimum": -1e300},
+            },
+        },
+        {},
+    ),
+    (
+        "formats-with-patterns-and-lengths",
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "format": "uuid", "pattern": "^[0-9A-F-]+$"},
+                "at": {"type": "string", "format": "date-time", "maxLength": 22},
+                "ip": {"type": "string", "format": "ipv6", "pattern": "^0"},
+            },
+        },
+        {},
+    ),
+    (
+        "members-beyond-the-properties",
+        {
+            "type": "object",
+            "required": ["a", "extra"],
+            "properties": {
+                "a": {"type": "string"},
+                "map": {"type": "object", "properties": {"k": {"type": "integer"}}, "additionalProperties": {}},
+                "counted": {"type": "object", "properties": {"k": {"type": "integer"}}, "minProperties": 2},
+                "matched": {"type": "object", "properties": {"k": {}}, "patternProperties": {"^x": {"type": "string"}}},
+            },
+        },
+        {},
+    ),
+    (
+        "a-root-that-refers-to-itself",
+        {"$ref": "Nested"},
+        {
+            "Nested": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "Nested"}, "maxItems": 3}]},
+        },
+    ),
+    (
+        "names-of-base-model-attributes",
+        {
+            "type": "object",
+            "required": ["model_config", "register", "mro", "json", "copy", "schema", "__init__", "Config"],
+            "properties": {
+                name: {"type": "string"}
+                for name in ("model_config", "model_fields", "register", "mro", "json", "copy", "schema", "__init__")
+            }
+            | {"Config": {"type": "integer"}, "if": {"type": "boolean"}, "0": {"type": "string"}},
+        },
+        {},
+    ),
+    (
+        "defaults-of-every-type",
+        {
+            "type": "object",
+            "properties": {
+                "colour": {"$ref": "Colour", "default": "GREEN"},
+                "shade": {"type": "string", "enum": ["light", "dark"], "default": "dark"},
+                "count": {"type": "integer", "default": 2.0},
+                "ratio": {"type": "number", "default": 1e20},
+                "point": {"type": "object", "properties": {"x": {"type": "integer"}}, "default": {"x": 1}},
+                "day": {"type": "string", "format": "date", "default": "2025-01-01"},
+                "wrong": {"type": "integer", "default": "ten"},
+            },
+        },
+        {"Colour": {"type": "string", "enum": ["RED", "GREEN"]}},
+    ),
 ]
 
 
@@ -238,16 +314,29 @@ def models_module(named: dict[str, Any], roots: list[str]) -> tuple[str, types.M
         emitter.declare(name)
     classes = {name: emitter.emit_named(name) for name in named}
     source = FeatureModels(emitter.definitions, classes, {}).subset('"""Models."""', [classes[n] for n in roots])
+    return source, imported(source), classes
+
+
+def imported(source: str) -> types.ModuleType:
+    """The models source run as a module of its own (pydantic resolves the annotations in it)."""
     module = types.ModuleType(f"planforge_test_models_{next(_COUNTER)}")
     sys.modules[module.__name__] = module
     exec(compile(source, "models.py", "exec"), module.__dict__)
-    return source, module, classes
+    return module
 
 
 def json_schema(named: dict[str, Any], subject: str) -> dict[str, Any]:
     """The subject schema as a standalone JSON Schema: bare-name '$ref's point into $defs."""
     defs = {name: rewrite_refs(schema, lambda ref: "#/$defs/" + ref) for name, schema in named.items()}
     return {"$ref": f"#/$defs/{subject}", "$defs": defs}
+
+
+def round_trip(adapter: TypeAdapter[Any], validator: Draft202012Validator, instance: Any) -> None:
+    """The model takes the instance from Python data and from JSON, and writes it back (as a response or an
+    event's data is written: JSON mode, aliases, unset fields left out) as data the schema accepts."""
+    for value in (adapter.validate_python(instance), adapter.validate_json(json.dumps(instance))):
+        written = adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+        assert validator.is_valid(written), (instance, written)
 
 
 def bodies(named: dict[str, Any], subject: str) -> Any:
@@ -279,8 +368,7 @@ def test_the_model_accepts_every_instance_of_the_schema(subject: dict[str, Any],
         instance = case.body
         if not validator.is_valid(instance):
             return  # the drawing is not always exact: the schema check is the authority
-        adapter.validate_python(instance)
-        adapter.validate_json(json.dumps(instance))
+        round_trip(adapter, validator, instance)
         valid.append(1)
 
     accepted()
@@ -354,16 +442,28 @@ EDGES: list[tuple[str, dict[str, Any], Any]] = [
                                    "patternProperties": {"^x-": {}}, "additionalProperties": False}, {"x-b": 1}),
     ("unevaluated-with-all-of", {"type": "object", "allOf": [{"properties": {"b": {"type": "integer"}}}],
                                  "properties": {"a": {"type": "string"}}, "unevaluatedProperties": False}, {"b": 1}),
+    ("number-beyond-a-float", {"type": "number", "maximum": 10**500}, 10**400),
+    ("integer-beyond-a-float-bound", {"type": "number", "exclusiveMinimum": 2**53}, 2**53 + 1),
+    ("integer-inside-fractional-bounds", {"type": "integer", "minimum": 0.5, "exclusiveMaximum": 3.5}, 3),
+    ("uppercase-uuid-with-pattern", {"type": "string", "format": "uuid", "pattern": "^[0-9A-F-]+$"},
+     "A0A0A0A0-A0A0-A0A0-A0A0-A0A0A0A0A0A0"),
+    ("ipv6-written-back-as-given", {"type": "string", "format": "ipv6", "maxLength": 6}, "0:0::1"),
+    ("fraction-written-back-as-given", {"type": "string", "format": "date-time", "pattern": "\\.1Z$"},
+     "2025-03-02T10:15:00.1Z"),
+    ("member-required-beyond-the-properties", {"type": "object", "properties": {"a": {}}, "required": ["b"]},
+     {"b": 1}),
+    ("members-counted", {"type": "object", "properties": {"a": {}}, "minProperties": 2}, {"a": 1, "b": 2}),
+    ("self-referring-root", {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "Subject"}}]},
+     [1, [2, [3]]]),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("schema", "instance"), [(e[1], e[2]) for e in EDGES], ids=[e[0] for e in EDGES])
 def test_the_model_accepts_edge_instances_of_the_schema(schema: dict[str, Any], instance: Any) -> None:
-    Draft202012Validator(schema, format_checker=FORMAT_CHECKER).validate(instance)
+    validator = Draft202012Validator(json_schema({"Subject": schema}, "Subject"), format_checker=FORMAT_CHECKER)
+    validator.validate(instance)
     _, module, classes = models_module({"Subject": schema}, ["Subject"])
-    adapter = TypeAdapter(getattr(module, classes["Subject"]))
-    adapter.validate_python(instance)
-    adapter.validate_json(json.dumps(instance))
+    round_trip(TypeAdapter(getattr(module, classes["Subject"])), validator, instance)
 
 
 def test_the_source_is_ruff_clean_when_names_and_types_are_long(tmp_path: Path) -> None:
@@ -396,3 +496,91 @@ def test_enum_member_names_avoid_every_public_str_method_of_this_python() -> Non
     from planforge.targets import pynames
 
     assert {name for name in dir(str) if not name.startswith("_")} <= pynames._ENUM_TAKEN
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": ["object", "null"], "properties": {"id": {"type": "string"}}, "required": ["id"]},
+        {"$ref": "Maybe"},
+        {"anyOf": [{"$ref": "Point"}, {"type": "null"}]},
+    ],
+    ids=["object-or-null", "ref-to-object-or-null", "any-of-ref-or-null"],
+)
+def test_an_event_payload_the_schema_lets_be_null_takes_null(data: dict[str, Any]) -> None:
+    named = {
+        "Maybe": {"type": ["null", "object"], "properties": {"x": {"type": "integer"}}},
+        "Point": {"type": "object", "properties": {"x": {"type": "integer"}}},
+    }
+    emitter = Emitter(named, set())
+    for name in named:
+        emitter.declare(name)
+    emitter.taken.add("Happened")
+    emitter.emit_event("Happened", data, "The data of thing.happened.")
+    source = FeatureModels(emitter.definitions, {}, {"thing.happened": "Happened"}).subset('"""M."""', ["Happened"])
+    payload = imported(source).Happened
+    assert payload.model_validate(None).model_dump(mode="json") is None
+    value = {"id": "a"} if "properties" in data else {"x": 1}
+    assert payload.model_validate(value).model_dump(mode="json", by_alias=True, exclude_unset=True) == value
+
+
+def test_the_source_passes_ruff_and_mypy_strict_with_hostile_and_long_text(tmp_path: Path) -> None:
+    hostile = "q\"'\\ \"\"\" ''' \n{x}{{}} \r\t\u2028 end"
+    long = "N" * 90
+    named = {
+        long: {
+            "type": "object",
+            "description": hostile,
+            "properties": {
+                long.lower(): {"type": "string", "pattern": hostile + "x" * 90, "default": hostile * 3},
+                "choice": {"type": "string", "enum": [hostile, "y" * 120], "default": "y" * 120},
+                "wide": {"type": ["integer", "null"], "minimum": -(10**20), "maximum": 1e20, "default": 10**19},
+                "real": {"type": "number", "default": 1e-300, "exclusiveMaximum": 1e300, "minimum": 0.5},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"k": {"const": hostile}}},
+                          "default": [{"k": hostile}]},
+                "shape": {"type": "object", "default": {"a": [hostile, 1, None, True], "b" * 80: {"c": 1.5}}},
+                "colour": {"$ref": "E" + long, "default": "a" * 100},
+                "next": {"$ref": long + "2"},
+                "mails": {"type": "array", "items": {"type": "string", "pattern": "[a-z0-9.!#$%&'*+/=?^_`{|}~-]+" * 3}},
+                "byName": {"type": "object", "additionalProperties": {"type": "string", "pattern": "[|]" * 30}},
+                "tags": {"type": "array", "items": {"type": "string", "pattern": "[a-z]" * 80}, "default": ["a" * 80]},
+                "either": {"anyOf": [{"type": "string", "pattern": "a, b" * 20}, {"type": "integer"}]},
+            },
+        },
+        long + "2": {"type": ["object", "null"], "properties": {"a": {"$ref": long + "2"}}},
+        "E" + long: {"type": "string", "enum": [hostile, "a" * 100, None]},
+        "R" + long[:60]: {"type": "array", "items": {"$ref": "E" + long}, "maxItems": 3},
+    }  # fmt: skip
+    source, _, _ = models_module(named, list(named))
+    (tmp_path / "models.py").write_text(source, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mypy]\nstrict = true\nplugins = ["pydantic.mypy"]\n[tool.ruff]\nline-length = 88\n', encoding="utf-8"
+    )
+    tools = Path(sys.executable).parent
+    for command in (
+        [str(tools / "ruff"), "format", "--check", "--diff", "models.py"],
+        [str(tools / "ruff"), "check", "--select", "E,F,W,I,UP,B", "--ignore", "E501", "models.py"],
+        [str(tools / "mypy"), "--no-incremental", "models.py"],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_models_are_the_same_bytes_under_any_hash_seed() -> None:
+    script = (
+        "import hashlib, sys; sys.path[:0] = sys.argv[1:]; from tests import test_pyschema as t\n"
+        "texts = [t.models_module({'Subject': s, **o}, ['Subject'])[0] for _, s, o in t.CASES]\n"
+        "print(hashlib.sha256('\\n'.join(texts).encode()).hexdigest())"
+    )
+    root = str(Path(__file__).parent.parent)
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script, root],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("0", "1", "4242")
+    }
+    assert len(digests) == 1

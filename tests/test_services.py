@@ -499,6 +499,11 @@ def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_pa
     text = producer.read_text(encoding="utf-8")
     assert "models.AuthCreated(userId=" in text
     producer.write_text(text.replace("models.AuthCreated(userId=", "models.AuthCreated(user_id="), "utf-8")
+    # mypy's cache takes a file of the same size and the same whole-second mtime as unchanged (the consumer's edit
+    # keeps its size): date both edits later, as an edit a moment after the first run would be.
+    later = time.time() + 5
+    for edited in (consumer, producer):
+        os.utime(edited, (later, later))
     wrong = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert 'on_auth_created.py:14: error: "AuthCreated" has no attribute "userid"' in wrong.stdout, wrong.stdout

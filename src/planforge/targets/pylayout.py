@@ -10,6 +10,8 @@ from planforge.escape import py_str
 __all__ = [
     "WIDTH",
     "Seq",
+    "Union",
+    "annotation",
     "assignment",
     "code",
     "flat",
@@ -17,8 +19,8 @@ __all__ = [
     "kw",
     "layout",
     "literal",
+    "number",
     "py_str",
-    "split_unions",
     "tuple_of",
 ]
 
@@ -30,51 +32,123 @@ class Seq:
     """A bracketed Python expression: flat when it fits, else one item a line with a magic trailing comma."""
 
     head: str
-    items: tuple[Seq | str, ...]
+    items: tuple[Seq | Union | str, ...]
     brackets: str = "()"
     tail: str = ""
     is_tuple: bool = False
 
 
-def flat(node: Seq | str) -> str:
+@dataclass(frozen=True)
+class Union:
+    """A union annotation: flat when it fits, else one member a line from the second on led by `| `."""
+
+    members: tuple[Seq | Union | str, ...]
+
+
+def flat(node: Seq | Union | str) -> str:
     """The node on one line."""
     return _flat(node, {})
 
 
-def _flat(node: Seq | str, flats: dict[int, str]) -> str:
-    """flat(), remembering each Seq's text by identity (layout asks for every level's, children again)."""
+def _flat(node: Seq | Union | str, flats: dict[int, str]) -> str:
+    """flat(), remembering each node's text by identity (layout asks for every level's, children again)."""
     if isinstance(node, str):
         return node
     found = flats.get(id(node))
     if found is None:
-        inner = ", ".join([_flat(i, flats) for i in node.items])
-        if node.is_tuple and len(node.items) == 1:
-            inner += ","
-        found = flats[id(node)] = f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+        if isinstance(node, Union):
+            found = " | ".join([_flat(m, flats) for m in node.members])
+        else:
+            inner = ", ".join([_flat(i, flats) for i in node.items])
+            if node.is_tuple and len(node.items) == 1:
+                inner += ","
+            found = f"{node.head}{node.brackets[0]}{inner}{node.brackets[1]}{node.tail}"
+        flats[id(node)] = found
     return found
 
 
-def layout(node: Seq | str, indent: int = 0, end: str = "") -> list[str]:
+def layout(node: Seq | Union | str, indent: int = 0, end: str = "") -> list[str]:
     """Lines of node at indent, as ruff format lays them out (end follows the last bracket, e.g. ',')."""
     lines: list[str] = []
     _layout(node, indent, end, {}, lines)
     return lines
 
 
-def _layout(node: Seq | str, indent: int, end: str, flats: dict[int, str], lines: list[str]) -> None:
+def _layout(node: Seq | Union | str, indent: int, end: str, flats: dict[int, str], lines: list[str]) -> None:
     """Append node's lines; each node's one-line text is built once (flats) however deep the tree."""
     pad = " " * indent
     one_line = pad + _flat(node, flats) + end
-    if isinstance(node, str) or len(one_line) <= WIDTH or not node.items:
+    if isinstance(node, str) or len(one_line) <= WIDTH:
         lines.append(one_line)
         return
+    if isinstance(node, Union):
+        for number, member in enumerate(node.members):
+            last = number == len(node.members) - 1
+            member_lines: list[str] = []
+            _layout(member, indent, end if last else "", flats, member_lines)
+            lead = "" if number == 0 else "| "
+            lines.extend([pad + lead + member_lines[0][indent:], *member_lines[1:]])
+        return
+    if not node.items:
+        lines.append(one_line)
+        return
+    # A subscript of one item takes no comma after it: `list[x,]` would be a tuple.
+    subscript = node.brackets == "[]" and (node.head[-1:].isalnum() or node.head.endswith("_"))
+    comma = "" if subscript and len(node.items) == 1 else ","
     lines.append(f"{pad}{node.head}{node.brackets[0]}")
     for item in node.items:
-        _layout(item, indent + 4, ",", flats, lines)
+        _layout(item, indent + 4, comma, flats, lines)
     lines.append(f"{pad}{node.brackets[1]}{node.tail}{end}")
 
 
-def code(node: Seq | str, indent: int = 0) -> str:
+def annotation(text: str) -> Seq | Union | str:
+    """An annotation's text (as the model emitter writes it) as a tree to lay out: its unions and brackets."""
+    node, _ = _expression(text, 0)
+    return node
+
+
+def _expression(text: str, index: int) -> tuple[Seq | Union | str, int]:
+    """The expression at index (up to a top-level ',' or closing bracket) and the index after it."""
+    members: list[Seq | Union | str] = []
+    while True:
+        start = index
+        while index < len(text) and text[index] not in ",|)]([":
+            index = _string_end(text, index) if text[index] in "\"'" else index + 1
+        if index < len(text) and text[index] in "([":
+            head = text[start:index].strip()
+            items, index = _items(text, index + 1, "]" if text[index] == "[" else ")")
+            brackets = "[]" if text[index - 1] == "]" else "()"
+            members.append(Seq(head, tuple(items), brackets))
+        else:
+            members.append(text[start:index].strip())
+        while index < len(text) and text[index] == " ":
+            index += 1
+        if index < len(text) and text[index] == "|":
+            index += 1
+            continue
+        break
+    return (members[0] if len(members) == 1 else Union(tuple(members))), index
+
+
+def _items(text: str, index: int, close: str) -> tuple[list[Seq | Union | str], int]:
+    items: list[Seq | Union | str] = []
+    while index < len(text) and text[index] != close:
+        item, index = _expression(text, index)
+        items.append(item)
+        if index < len(text) and text[index] == ",":
+            index += 1
+    return items, index + 1
+
+
+def _string_end(text: str, index: int) -> int:
+    """The index after the string literal starting at index (escapes skipped)."""
+    quote, index = text[index], index + 1
+    while index < len(text) and text[index] != quote:
+        index += 2 if text[index] == "\\" else 1
+    return index + 1
+
+
+def code(node: Seq | Union | str, indent: int = 0) -> str:
     """layout() joined into text."""
     return "\n".join(layout(node, indent))
 
@@ -126,7 +200,14 @@ def literal(value: Any) -> Seq | str:
         return Seq("", tuple(literal(v) for v in value), "[]")
     if isinstance(value, str):
         return py_str(value)
+    if isinstance(value, float):
+        return number(value)
     return repr(value)
+
+
+def number(value: float) -> str:
+    """A float literal as ruff format writes it: 1e20 (repr's 1e+20 loses its plus sign)."""
+    return repr(value).replace("e+", "e")
 
 
 def _entry(prefix: str, value: Seq | str) -> Seq | str:
@@ -141,40 +222,3 @@ def assignment(target: str, value: Any) -> str:
     if isinstance(node, str):
         return f"{target} = {node}"
     return code(Seq(f"{target} = {node.head}", node.items, node.brackets))
-
-
-def split_unions(text: str) -> str:
-    """Lines too long that hold a union (an item of a bracket) split before each top-level `|`, as ruff does."""
-    lines = []
-    for line in text.split("\n"):
-        parts = _top_level_union(line.strip().removesuffix(",")) if len(line) > WIDTH else []
-        if len(parts) < 2:
-            lines.append(line)
-            continue
-        pad = line[: len(line) - len(line.lstrip())]
-        comma = "," if line.endswith(",") else ""
-        lines.extend([pad + parts[0], *(f"{pad}| {part}" for part in parts[1:-1]), f"{pad}| {parts[-1]}{comma}"])
-    return "\n".join(lines)
-
-
-def _top_level_union(text: str) -> list[str]:
-    """The members of a union annotation split at its top-level ` | ` (string literals and brackets kept whole)."""
-    parts, depth, start, index, quote = [], 0, 0, 0, ""
-    while index < len(text):
-        char = text[index]
-        if quote:
-            index += 2 if char == "\\" else 1
-            quote = "" if char == quote else quote
-            continue
-        if char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(" | ", index):
-            parts.append(text[start:index])
-            start = index + 3
-            index += 2
-        index += 1
-    return [*parts, text[start:]] if parts else []

@@ -16,10 +16,11 @@ RESERVED = frozenset(
         "str", "int", "float", "bool", "list", "dict", "None", "True", "False",
     }
 )  # fmt: skip
-# Attributes of BaseModel a field would shadow (every model_* name is pydantic's too).
+# Attributes of BaseModel a field would shadow (every model_* name is pydantic's too), its class's included.
 _MODEL_ATTRIBUTES = frozenset(
     {"copy", "dict", "json", "schema", "schema_json", "validate", "construct", "from_orm", "fields"}
     | {"parse_obj", "parse_raw", "parse_file", "update_forward_refs"}
+    | {"mro", "register"}  # its metaclass's (ABCMeta)
 )
 # Names a StrEnum member cannot take without hiding str's or Enum's own attributes: str's public methods
 # spelled out (not read from the running Python, so that every Python gives the same names).

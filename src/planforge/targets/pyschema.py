@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planforge.escape import py_doc
-from planforge.targets.pylayout import WIDTH, Seq, code, flat, kw, literal, py_str, split_unions
+from planforge.targets.pykeywords import LENGTH_TYPES, bound, fits, integral, keeps_extra, reshaped
+from planforge.targets.pylayout import WIDTH, Seq, code, kw, layout, literal, py_str
+from planforge.targets.pylayout import annotation as tree
 from planforge.targets.pynames import RESERVED, field_names, member_names, pascal, singular
 
 __all__ = ["Definition", "Emitter"]
@@ -43,8 +45,8 @@ _FORMATS = {
     "ipv6": ("IPv6Address", "ipaddress"),
 }
 # A default written as a plain literal when its JSON type is the annotation's.
-_SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
-_LENGTH_TYPES = frozenset({"str", "EmailStr", "SecretStr"})
+_NUMBER = "float | int"
+_SCALARS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), _NUMBER: (float, int), "bool": (bool,)}
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 
 
@@ -72,15 +74,6 @@ class _Scope:
         return name
 
 
-def _number(value: Any, as_float: bool) -> str | None:
-    """A bound as a Python literal, or None when it is no JSON number (or too large for a float)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e300:
-        return None
-    if as_float:
-        return repr(float(value))
-    return repr(int(value)) if float(value).is_integer() else repr(value)
-
-
 def _compiles(pattern: Any) -> bool:
     """True for a pattern Python's re compiles: the body check reads it with re.search, and so do the models."""
     if not isinstance(pattern, str):
@@ -104,6 +97,7 @@ class Emitter:
         self._pending: set[str] = set()
         self._nested: dict[tuple[str, str], str] = {}
         self._values: dict[str, str] = {}
+        self._members: dict[str, dict[str, str]] = {}  # an enum class's member name of each value
 
     def name(self, hint: str) -> str:
         """A new class name from hint: the hint itself when free, else numbered (Status, Status1, ...)."""
@@ -131,28 +125,29 @@ class Emitter:
         if name in self.definitions or name in self._pending:
             return name
         self._pending.add(name)
-        doc = f"The manifest's {py_doc(schema_name)} schema."
-        schema = self.named[schema_name]
-        if _nullable(schema):
-            # The class of its non-null values (what references use, `| None`), and a root model of both.
-            value = self._values[name] = self.name(name + "Value")
-            self._add(self._top(value, _without_null(schema), doc))
-            root = {"anyOf": [{"$ref": schema_name}, {"type": "null"}]}
-            self._add(self._top(name, root, doc))
-        else:
-            self._add(self._top(name, schema, doc))
+        self._emit(name, self.named[schema_name], f"The manifest's {py_doc(schema_name)} schema.")
         self._pending.discard(name)
         return name
+
+    def _emit(self, name: str, schema: Any, doc: str) -> None:
+        if _nullable(schema):
+            # The class of its non-null values (what references to it use, `| None`), and a root model of both.
+            value = self._values[name] = self.name(name + "Value")
+            self._add(self._top(value, _without_null(schema), doc))
+            scope = _Scope(uses={value})
+            self._add(self._root(name, f"{value} | None", [], scope, doc))
+        else:
+            self._add(self._top(name, schema, doc))
 
     def emit_event(self, name: str, schema: Any, doc: str) -> None:
         """Write an event payload's class: a bare $ref to a model becomes its subclass."""
         target = self._ref_class(schema.get("$ref")) if isinstance(schema, dict) else None
         known = self.definitions.get(target) if target is not None else None
         if target is not None and known is not None and known.kind == "model":
-            text = f"class {name}({target}):\n" + (_docstring(doc).rstrip("\n") or "    pass")
+            text = _header(name, target) + (_docstring(doc).rstrip("\n") or "    pass")
             self._add(Definition(name, "model", text, frozenset({target}), frozenset()))
             return
-        self._add(self._top(name, schema, doc))
+        self._emit(name, schema, doc)  # an object that may be null too: a root model, so null is a payload
 
     def _add(self, definition: Definition) -> None:
         self.definitions[definition.name] = definition
@@ -164,18 +159,23 @@ class Emitter:
             return self._enum(name, schema, doc)
         scope = _Scope()
         annotation, kws = self._type(schema, name + "Value", scope)
+        return self._root(name, annotation, kws, scope, doc)
+
+    def _root(self, name: str, annotation: str, kws: list[str], scope: _Scope, doc: str) -> Definition:
         scope.need("pydantic", "RootModel")
         root = f"    root: {annotation}"
         if kws or len(root) > WIDTH:
-            root = split_unions(code(Seq("root: Annotated", (annotation, Seq("Field", tuple(kws))), "[]"), 4))
+            root = code(Seq("root: Annotated", (tree(annotation), Seq("Field", tuple(kws))), "[]"), 4)
             scope.need("typing", "Annotated")
             scope.need("pydantic", "Field")
         if scope.patterns:
             scope.need("pydantic", "ConfigDict")
             root = _config(['regex_engine="python-re"']) + "\n" + root
         header = f"class {name}(RootModel[{annotation}]):"
-        if len(header) > WIDTH:  # the root field's annotation types the value; the header stays one line
-            header = f"class {name}(RootModel[{scope.need('typing', 'Any')}]):"
+        later = (scope.uses | {name}) - self.definitions.keys()  # classes not defined yet: the header runs now
+        if len(header) > WIDTH or set(re.findall(r"\w+", annotation)) & later:
+            # The root field's annotation types the value (read later, as a string); the header stays one line.
+            header = _header(name, f"RootModel[{scope.need('typing', 'Any')}]").rstrip("\n")
         text = header + "\n" + _docstring(doc, body=True) + root
         return Definition(name, "root", text, frozenset(scope.uses), frozenset(scope.imports))
 
@@ -184,7 +184,8 @@ class Emitter:
         members = [
             f"    {member} = {py_str(value)}" for member, value in zip(member_names(values), values, strict=True)
         ]
-        text = f"class {name}(StrEnum):\n" + _docstring(doc, body=True) + "\n".join(members)
+        self._members[name] = dict(zip(values, member_names(values), strict=True))
+        text = _header(name, "StrEnum") + _docstring(doc, body=True) + "\n".join(members)
         return Definition(name, "enum", text, frozenset(), frozenset({("enum", "StrEnum")}))
 
     def _model(self, name: str, schema: dict[str, Any], doc: str | None) -> Definition:
@@ -200,6 +201,8 @@ class Emitter:
         config: list[str] = []
         if schema.get("additionalProperties") is False and not schema.get("patternProperties"):
             config.append('extra="forbid"')
+        elif keeps_extra(schema):
+            config.append('extra="allow"')
         if any(fields[prop] != prop for prop in properties):
             config.append("populate_by_name=True")
         if scope.patterns:
@@ -208,30 +211,50 @@ class Emitter:
             scope.need("pydantic", "ConfigDict")
             lines.insert(0, _config(config))
         body = "\n".join(lines)
-        text = f"class {name}(BaseModel):\n" + _docstring(doc, body=bool(body)) + (body or ("" if doc else "    pass"))
+        text = _header(name, "BaseModel") + _docstring(doc, body=bool(body)) + (body or ("" if doc else "    pass"))
         return Definition(name, "model", text.rstrip("\n"), frozenset(scope.uses), frozenset(scope.imports))
 
     def _field(self, python: str, prop: str, schema: Any, required: bool, scope: _Scope) -> str:
-        annotation, kws = self._type(schema, prop, scope)
+        own = _Scope()
+        annotation, kws = self._type(schema, prop, own)
+        scope.uses |= own.uses
+        scope.imports |= own.imports
+        scope.patterns |= own.patterns
         kws = ([f"alias={py_str(prop)}"] if python != prop else []) + kws
         tail = ""
         if not required:
-            default = schema.get("default", None) if isinstance(schema, dict) else None
+            default = self._default(schema, annotation, own)
             if default is None:
                 if annotation != "Any" and not annotation.endswith("| None") and annotation != "None":
                     annotation += " | None"
                 tail = " = None"
-            elif _SCALARS.get(annotation) is type(default) or (annotation == "float" and type(default) is int):
-                tail = " = " + flat(literal(default))
+            elif isinstance(default, str) and (annotation in _SCALARS or "." in default):
+                tail = " = " + default
             else:
                 scope.need("pydantic", "Field")
-                return code(Seq(f"{python}: {annotation} = Field", (kw("default", literal(default)), *kws)), 4)
+                return _with_default(python, annotation, Seq("Field", (kw("default", default), *kws)))
         line = f"    {python}: {annotation}{tail}"
         if not kws and len(line) <= WIDTH:
             return line
         scope.need("typing", "Annotated")
         scope.need("pydantic", "Field")
-        return split_unions(code(Seq(f"{python}: Annotated", (annotation, Seq("Field", tuple(kws))), "[]", tail), 4))
+        return code(Seq(f"{python}: Annotated", (tree(annotation), Seq("Field", tuple(kws))), "[]", tail), 4)
+
+    def _default(self, schema: Any, annotation: str, own: _Scope) -> Seq | str | None:
+        """The field's default as Python source of its annotation's type (None: no default, the field is optional):
+        an enum's member, or a JSON value where the annotation is JSON's types; other defaults are left out."""
+        default = integral(schema.get("default")) if isinstance(schema, dict) else None
+        if default is None:
+            return None
+        enum = annotation.removesuffix(" | None")
+        if isinstance(default, str) and default in self._members.get(enum, {}):
+            return f"{enum}.{self._members[enum][default]}"
+        plain = own.imports <= {("typing", "Any"), ("typing", "Annotated"), ("pydantic", "Field")}
+        if own.uses or not plain or not fits(default, schema):
+            return None
+        if annotation in _SCALARS and type(default) not in _SCALARS[annotation]:
+            return None
+        return literal(default)
 
     def _ref_class(self, ref: Any) -> str | None:
         if isinstance(ref, str) and ref in self.named:
@@ -337,16 +360,17 @@ class Emitter:
         if kind == "string":
             return self._string(schema, scope)
         if kind in ("integer", "number"):
-            as_float = kind == "number"
+            integer = kind == "integer"
             kws = []
             for keyword_, name in _BOUNDS.items():
-                value = _number(schema.get(keyword_), as_float)
+                value = bound(keyword_, schema.get(keyword_), integer)
                 if value is not None:
                     kws.append(f"{name}={value}")
             multiple = schema.get("multipleOf")
-            if not as_float and isinstance(multiple, int) and not isinstance(multiple, bool) and multiple > 0:
+            if integer and isinstance(multiple, int) and not isinstance(multiple, bool) and multiple > 0:
                 kws.append(f"multiple_of={multiple}")
-            return ("float" if as_float else "int"), sorted(kws)
+            # A number is a float or an int: an int keeps its value (10**400 has no float, 2**53 + 1 no exact one).
+            return ("int" if integer else _NUMBER), sorted(kws)
         if kind == "boolean":
             return "bool", []
         if kind == "array":
@@ -357,9 +381,11 @@ class Emitter:
 
     def _string(self, schema: dict[str, Any], scope: _Scope) -> tuple[str, list[str]]:
         known = _FORMATS.get(schema.get("format", "")) if isinstance(schema.get("format"), str) else None
+        if known and reshaped(known[0], schema):
+            known = None
         annotation = scope.need(known[1], known[0]) if known else "str"
         kws = []
-        if annotation in _LENGTH_TYPES:
+        if annotation in LENGTH_TYPES:
             for keyword_, name in (("minLength", "min_length"), ("maxLength", "max_length")):
                 value = schema.get(keyword_)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -392,6 +418,22 @@ class Emitter:
         if isinstance(values, dict) and not schema.get("patternProperties"):
             return f"dict[str, {self._wrapped(values, hint + 'Value', scope)}]"
         return f"dict[str, {scope.need('typing', 'Any')}]"
+
+
+def _with_default(python: str, annotation: str, value: Seq) -> str:
+    """`python: annotation = Field(default=...)`: an annotation too long for the line is split first, its
+    brackets one item a line, as ruff splits it, and the value follows its last bracket."""
+    node = tree(annotation)
+    if len(f"    {python}: {annotation} = Field(") <= WIDTH or not isinstance(node, Seq):
+        return code(Seq(f"{python}: {annotation} = {value.head}", value.items), 4)
+    lines = layout(Seq(f"{python}: {node.head}", node.items, node.brackets), 4)
+    rest = layout(Seq(lines[-1].strip() + " = " + value.head, value.items), 4)
+    return "\n".join(lines[:-1] + rest)
+
+
+def _header(name: str, base: str) -> str:
+    """The class statement's line, split as ruff splits it when the name is too long for one."""
+    return code(Seq(f"class {name}", (base,), "()", ":")) + "\n"
 
 
 def _config(settings: list[str]) -> str:

@@ -120,8 +120,8 @@ class VehicleMoved(BaseModel):
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     jobId: UUID | None = None
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    lat: Annotated[float | int, Field(ge=-90, le=90)]
+    lon: Annotated[float | int, Field(ge=-180, le=180)]
     at: AwareDatetime
 
 

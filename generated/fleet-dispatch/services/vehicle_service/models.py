@@ -30,9 +30,9 @@ class Position(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
-    speedKmh: Annotated[float | None, Field(ge=0.0, le=200.0)] = None
+    lat: Annotated[float | int, Field(ge=-90, le=90)]
+    lon: Annotated[float | int, Field(ge=-180, le=180)]
+    speedKmh: Annotated[float | int | None, Field(ge=0, le=200)] = None
 
 
 class State(StrEnum):
@@ -130,8 +130,8 @@ class VehicleMoved(BaseModel):
     )
     vehicleId: Annotated[str, Field(pattern="^V[0-9]{4}$")]
     jobId: UUID | None = None
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    lat: Annotated[float | int, Field(ge=-90, le=90)]
+    lon: Annotated[float | int, Field(ge=-180, le=180)]
     at: AwareDatetime
 
 
