@@ -490,7 +490,9 @@ def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_pa
     does not have, or publishing a model with a field its event does not have, is a mypy error."""
     root = tmp_path / "user-accounts"
     shutil.copytree(implemented, root)
-    mypy = [str(BIN / "mypy"), "--cache-dir", str(MYPY_CACHE), "services"]
+    # A cache of its own: mypy takes a cached file of the same size and whole-second mtime as unchanged, and the
+    # shared cache may hold this test's planted edits from a run a moment before.
+    mypy = [str(BIN / "mypy"), "--cache-dir", str(tmp_path / "mypy-cache"), "services"]
     clean = subprocess.run(mypy, cwd=root, capture_output=True, text=True, timeout=300)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     consumer = root / "services" / "user_service" / "impl" / "on_auth_created.py"
@@ -499,8 +501,7 @@ def test_mypy_checks_handlers_against_the_event_models(implemented: Path, tmp_pa
     text = producer.read_text(encoding="utf-8")
     assert "models.AuthCreated(userId=" in text
     producer.write_text(text.replace("models.AuthCreated(userId=", "models.AuthCreated(user_id="), "utf-8")
-    # mypy's cache takes a file of the same size and the same whole-second mtime as unchanged (the consumer's edit
-    # keeps its size): date both edits later, as an edit a moment after the first run would be.
+    # The consumer's edit keeps its size: date both edits later, as an edit a moment after the first run would be.
     later = time.time() + 5
     for edited in (consumer, producer):
         os.utime(edited, (later, later))
