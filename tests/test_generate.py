@@ -175,16 +175,16 @@ def test_failing_write_leaves_output_untouched(project: Path) -> None:
     rendering = render(document, manifest_ref(project / "feature.yaml", project / "generated"))
     plan = output.plan_writes(rendering.output, root, "feature.yaml")
     calls = {"n": 0}
-    original = Path.write_bytes
+    original = output._write
 
-    def failing(self: Path, data: bytes) -> int:
+    def failing(path: Path, data: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(28, "No space left on device")
-        return original(self, data)
+        original(path, data)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Path, "write_bytes", failing)
+        patch.setattr(output, "_write", failing)
         with pytest.raises(OSError, match="No space left on device"):
             output.apply(plan)
     assert not (project / "generated").exists()

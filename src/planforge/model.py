@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from planforge.frozen import freeze
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_JWT_LEEWAY",
@@ -518,6 +520,21 @@ class Model:
     outbox_retention: float = 7 * 86400.0
     # security.service_auth: mtls: services serve HTTPS that requires a client certificate from the feature's CA.
     mtls: bool = False
+    # What targets derive from the model once rather than once per service (see derived()).
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """The value build() derives from this model, built on first use and kept (key names it). What a target
+        asks for once per service but that depends on the whole model (every named schema, by name) is
+        built once, so the work grows with the feature, not with services x schemas."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        found: T = self._derived[key]
+        return found
+
+    def named_schemas(self) -> Mapping[str, Any]:
+        """Every named schema's value by name, in manifest order (read-only; built once)."""
+        return self.derived("named schemas", lambda: {name: schema.value for name, schema in self.schemas})
 
     def service(self, name: str) -> Service:
         """The service called name."""
@@ -529,7 +546,7 @@ class Model:
 
     def schema(self, name: str) -> JsonValue:
         """The named schema called name."""
-        return next(value for key, value in self.schemas if key == name)
+        return self.derived("schemas by name", lambda: dict(self.schemas))[name]
 
     def title_of(self, name: str) -> str:
         """Display title of a service or datastore name, or the name itself."""

@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,27 +136,26 @@ def apply(plan: WritePlan) -> None:
     if plan.conflicts:
         raise InternalError("a plan with conflicts cannot be applied")
     root = plan.root
+    folders = _Folders(root)
     staged: list[tuple[Path, Path]] = []
-    created_dirs: list[Path] = []
     files = {**plan.writes, **plan.user_created}
     try:
-        resolved = root.resolve()
-        removals = [_inside(root, path, resolved) for path in plan.removes]  # checked before anything is written
+        removals = [folders.inside(path) for path in plan.removes]  # checked before anything is written
         for path, text in files.items():
-            target = _inside(root, path, resolved)
-            created_dirs.extend(_make_parents(target.parent))
+            target = folders.inside(path)
+            folders.make(target.parent)
             temp = target.with_name(_TMP_PREFIX + target.name)
-            temp.write_bytes(text.encode("utf-8"))
+            _write(temp, text.encode("utf-8"))
             staged.append((temp, target))
-        index_target = _inside(root, INDEX_NAME, resolved)
-        created_dirs.extend(_make_parents(root))
+        index_target = folders.inside(INDEX_NAME)
+        folders.make(root)
         index_temp = index_target.with_name(_TMP_PREFIX + INDEX_NAME)
-        index_temp.write_bytes(plan.index_text.encode("utf-8"))
+        _write(index_temp, plan.index_text.encode("utf-8"))
         staged.append((index_temp, index_target))
     except BaseException:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
-        for directory in reversed(created_dirs):
+        for directory in reversed(folders.created):
             _remove_empty(directory)
         raise
     for temp, target in staged:
@@ -165,24 +165,57 @@ def apply(plan: WritePlan) -> None:
         _prune(target.parent, root)
 
 
-def _inside(root: Path, path: str, resolved_root: Path | None = None) -> Path:
-    """root/path, refusing anything that resolves outside root (through '..' or a symlink); resolved_root is
-    root resolved, when the caller has it already."""
-    target = root / path
-    resolved_root = resolved_root or root.resolve()
-    if not target.resolve().is_relative_to(resolved_root):
-        raise InputError(f"{root / path} resolves outside {root} (a link in the output folder?); nothing was written")
-    return target
+def _write(path: Path, data: bytes) -> None:
+    """Create path (mode 0o666 less the umask, as open() does) holding data, in three system calls, not six."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
-def _make_parents(directory: Path) -> list[Path]:
-    missing = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
+class _Folders:
+    """The output folder's subfolders as one write plan meets them: each is checked to lie inside the root and
+    made once, however many files it holds (a file costs a stat or two, not a walk of its whole path)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.resolved_root = root.resolve()
+        self.created: list[Path] = []
+        self._resolved: dict[Path, Path] = {}
+        self._present: set[Path] = set()
+
+    def inside(self, path: str) -> Path:
+        """root/path, refusing anything that resolves outside root (through '..' or a symlink)."""
+        target = self.root / path
+        folder = self._resolved.get(target.parent)
+        if folder is None:
+            folder = self._resolved[target.parent] = target.parent.resolve()
+        # The folder is resolved once; the file itself only when it is a link (or the path climbs with '..').
+        odd = target.name == ".." or target.is_symlink()
+        real = target.resolve() if odd else folder / target.name
+        if not real.is_relative_to(self.resolved_root):
+            raise InputError(
+                f"{self.root / path} resolves outside {self.root} (a link in the output folder?); nothing was written"
+            )
+        return target
+
+    def make(self, directory: Path) -> None:
+        """Make directory and the parents it lacks, remembering those made (to remove them if writing fails)."""
+        if directory in self._present:
+            return
+        missing = []
+        probe = directory
+        while probe not in self._present and not probe.exists():
+            missing.append(probe)
+            probe = probe.parent
+        if missing:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.created.extend(reversed(missing))
+        self._present.update(missing)
+        self._present.add(directory)
 
 
 def _remove_empty(directory: Path) -> None:

@@ -116,7 +116,7 @@ def _source(model: Model, routes: dict[str, Route], call: str, route: Route, par
 
 def _response(model: Model, route: Route) -> dict[str, Any]:
     """The route's success response schema, '$ref' followed ({} when it has none)."""
-    named = {name: schema.value for name, schema in model.schemas}
+    named = model.named_schemas()
     schema = resolve({"$ref": route.success.schema}, named) if route.success.schema else {}
     return schema if isinstance(schema, dict) else {}
 

@@ -17,6 +17,7 @@ from planforge.escape import yaml_document
 from planforge.model import Model, Parameter, Route, Service
 from planforge.schemawalk import point_refs
 from planforge.targets import Output
+from planforge.targets.named import with_problem
 
 __all__ = ["API_VERSION", "SECURITY_SCHEME", "document", "pointed_schemas", "render", "statuses"]
 
@@ -117,7 +118,7 @@ def component_refs(schema: Any) -> Any:
 
 def schemas_of(model: Model, service: Service) -> dict[str, Any]:
     """The named schemas a service's routes need (transitively), in manifest order, Problem included."""
-    known = {"Problem": PROBLEM, **{name: schema.value for name, schema in model.schemas}}
+    known = with_problem(model)
     return {name: known[name] for name in service.schemas if name in known}
 
 

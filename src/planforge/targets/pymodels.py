@@ -11,7 +11,7 @@ bodies and events are validated against the JSON Schema first (see pyschema on "
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from planforge_runtime.problem import PROBLEM_SCHEMA
@@ -44,6 +44,11 @@ class FeatureModels:
     definitions: dict[str, Definition]
     classes: dict[str, str]
     events: dict[str, str]
+    # Each definition's place, built once: every service asks for a subset in this order.
+    order: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", {name: index for index, name in enumerate(self.definitions)})
 
     def subset(self, header: str, roots: list[str]) -> str:
         """The module source for the classes roots and what they refer to, under header (a docstring line)."""
@@ -54,7 +59,7 @@ class FeatureModels:
             if name not in wanted and name in self.definitions:
                 wanted.add(name)
                 pending.extend(self.definitions[name].uses)
-        kept = [d for name, d in self.definitions.items() if name in wanted]
+        kept = [self.definitions[name] for name in sorted(wanted, key=self.order.__getitem__)]
         return _module(header, kept)
 
 

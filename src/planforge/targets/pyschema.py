@@ -98,21 +98,26 @@ class Emitter:
         self._nested: dict[tuple[str, str], str] = {}
         self._values: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}  # an enum class's member name of each value
+        self._numbered: dict[str, int] = {}  # the last number name() gave each base
 
     def name(self, hint: str) -> str:
         """A new class name from hint: the hint itself when free, else numbered (Status, Status1, ...)."""
         base = pascal(hint) or "Model"
-        candidate, number = base, 0
+        # Numbers are only ever taken, never freed: the search goes on from the last one given for this base.
+        number = self._numbered.get(base, 0)
+        candidate = f"{base}{number}" if number else base
         while candidate in self.taken or candidate in self.fields or keyword.iskeyword(candidate):
             number += 1
             candidate = f"{base}{number}"
+        self._numbered[base] = number
         self.taken.add(candidate)
         return candidate
 
     def declare(self, schema_name: str) -> str:
         """The class a named schema becomes: its own name when that is a free identifier."""
         if schema_name not in self.class_of:
-            if pascal(schema_name) == schema_name and schema_name not in self.taken | self.fields:
+            free = schema_name not in self.taken and schema_name not in self.fields
+            if free and pascal(schema_name) == schema_name:
                 self.taken.add(schema_name)
                 self.class_of[schema_name] = schema_name
             else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from planforge.escape import py_doc
 from planforge.model import Model, Route, Service
-from planforge.schemawalk import referenced
+from planforge.targets.named import referenced_names
 from planforge.targets.pylayout import Seq, code, import_block, kw, py_str
 from planforge.templating import render_template
 
@@ -63,8 +63,7 @@ def called_routes(model: Model, service: Service) -> list[tuple[Service, Route]]
 def called_schemas(model: Model, service: Service) -> tuple[str, ...]:
     """The schema names the service's calls send and receive, with those they refer to (in manifest order)."""
     names = [n for _, r in called_routes(model, service) for n in (r.request, r.success.schema) if n]
-    named = {name: schema.value for name, schema in model.schemas}
-    return tuple(referenced(named, [{"$ref": name} for name in names]))
+    return tuple(referenced_names(model, [{"$ref": name} for name in names]))
 
 
 def clients_module(service: Service, routes: list[CalledRoute]) -> str | None:

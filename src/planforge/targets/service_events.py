@@ -17,7 +17,7 @@ from typing import Any, cast
 from planforge.escape import py_doc
 from planforge.model import Event, Model, Service
 from planforge.model import Invalidation as ModelInvalidation
-from planforge.schemawalk import referenced
+from planforge.targets.named import referenced_names
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.templating import render_template
 from planforge.topology import service_topology
@@ -98,8 +98,8 @@ def _consumed(model: Model, service: Service, name: str) -> Seq:
 
 def _referenced(model: Model, events: list[Event]) -> dict[str, Any]:
     """The manifest's named schemas that the events' schemas refer to (bare $ref: Name), transitively."""
-    named = {name: value.value for name, value in model.schemas}
-    return {name: named[name] for name in sorted(referenced(named, [e.data.value for e in events]))}
+    named = model.named_schemas()
+    return {name: named[name] for name in sorted(referenced_names(model, [e.data.value for e in events]))}
 
 
 def _spec(event: Event, classes: dict[str, str]) -> Seq:

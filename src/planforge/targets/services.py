@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from planforge_runtime.problem import PROBLEM_SCHEMA
 
 from planforge.conventions import RUNTIME_REQUIREMENT, TESTKIT_REQUIREMENT
 from planforge.escape import py_doc
 from planforge.model import DEFAULT_JWT_LEEWAY, Model, Parameter, Route, Service
-from planforge.schemawalk import referenced, resolve
+from planforge.schemawalk import resolve
 from planforge.targets import Output
+from planforge.targets.named import referenced_names, with_problem
 from planforge.targets.pylayout import Seq, assignment, code, import_block, kw, literal, py_str, tuple_of
 from planforge.targets.pymodels import feature_models, python_models
 from planforge.targets.service_clients import CalledRoute, ClientArgument, called_routes, called_schemas, clients_module
@@ -63,7 +63,7 @@ def render(model: Model) -> Output:
     for service in model.services:
         root = f"services/{service.package}"
         models = python_models(feature, model, service, py_doc(service.title), called_schemas(model, service))
-        named = {name: schema.value for name, schema in model.schemas}
+        named = model.named_schemas()
         called = [_called(callee, route, models.classes, named) for callee, route in called_routes(model, service)]
         clients = clients_module(service, called)
         if clients is not None:
@@ -139,7 +139,7 @@ def handler_module(route: Route) -> str:
     return route.id + "_" if keyword.iskeyword(route.id) or keyword.issoftkeyword(route.id) else route.id
 
 
-def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> Endpoint:
+def _endpoint(route: Route, classes: dict[str, str], named: Mapping[str, Any]) -> Endpoint:
     taken = set(_RESERVED)
     stdlib: set[str] = set()
     arguments = [_argument(p, identifier(p.name, taken), stdlib, named) for p in route.parameters]
@@ -161,7 +161,7 @@ def _endpoint(route: Route, classes: dict[str, str], named: dict[str, Any]) -> E
     return Endpoint(route, handler_module(route), success.status, returns, body, arguments, responses, stdlib)
 
 
-def _called(callee: Service, route: Route, classes: dict[str, str], named: dict[str, Any]) -> CalledRoute:
+def _called(callee: Service, route: Route, classes: dict[str, str], named: Mapping[str, Any]) -> CalledRoute:
     """A route the service calls, typed as the callee's endpoint types it, with the caller's model classes."""
     taken = {"self", "body"}
     stdlib: set[str] = set()
@@ -175,7 +175,7 @@ def _called(callee: Service, route: Route, classes: dict[str, str], named: dict[
     return CalledRoute(callee, route, arguments, body, returns, frozenset(stdlib))
 
 
-def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str, Any]) -> Argument:
+def _argument(parameter: Parameter, name: str, stdlib: set[str], named: Mapping[str, Any]) -> Argument:
     """The endpoint argument of a parameter, typed and constrained by its schema ('$ref's followed)."""
     schema = resolve(parameter.schema.value, named)
     annotation = _annotation(schema, stdlib, parameter.location == "query", named)
@@ -197,7 +197,7 @@ def _argument(parameter: Parameter, name: str, stdlib: set[str], named: dict[str
     return Argument(name, annotation, marker, optional, parameter.name, checked)
 
 
-def _checked_format(schema: Any, named: dict[str, Any]) -> str | None:
+def _checked_format(schema: Any, named: Mapping[str, Any]) -> str | None:
     """The format of a parameter (of its items, for a repeated query parameter) parsed into a Python type."""
     if isinstance(schema, dict) and schema.get("type") == "array":
         schema = resolve(schema.get("items", {}), named)
@@ -206,7 +206,7 @@ def _checked_format(schema: Any, named: dict[str, Any]) -> str | None:
     return schema["format"] if schema.get("format") in _FORMATS else None
 
 
-def _annotation(schema: Any, stdlib: set[str], query: bool, named: dict[str, Any]) -> str:
+def _annotation(schema: Any, stdlib: set[str], query: bool, named: Mapping[str, Any]) -> str:
     """The Python type of a parameter schema (what its value is parsed into)."""
     schema = resolve(schema, named)
     if not isinstance(schema, dict):
@@ -337,8 +337,8 @@ def _bodies(model: Model, service: Service) -> str | None:
     requests = {route.id: route.request for route in service.routes if route.request}
     if not requests:
         return None
-    named = {"Problem": PROBLEM_SCHEMA, **{name: schema.value for name, schema in model.schemas}}
-    needed = referenced(named, [{"$ref": name} for name in requests.values()])
+    named = with_problem(model)
+    needed = referenced_names(model, [{"$ref": name} for name in requests.values()], problem=True)
     schemas = {name: named[name] for name in needed}
     # (operation, schema) pairs rather than a dict: bandit reads a dict key such as "issue_token" as the name of a
     # hard-coded password (B105), and these are manifest names, never secrets.
@@ -446,7 +446,7 @@ def _stub(endpoint: Endpoint) -> str:
 
 def _contract_tests(model: Model, service: Service) -> str:
     """tests/test_<package>_contract.py: the app in-process against openapi/<service>.yaml."""
-    named = {name: schema.value for name, schema in model.schemas}
+    named = model.named_schemas()
     requests = [(route, _concrete_path(route, named)) for route in service.routes]
     secured = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if not r.public]
     with_body = [Seq("", (py_str(r.method), py_str(p))) for r, p in requests if r.request]
@@ -491,7 +491,7 @@ def _checks(service: Service) -> str:
     return assignment("CHECKS", checks)
 
 
-def _concrete_path(route: Route, named: dict[str, Any]) -> str:
+def _concrete_path(route: Route, named: Mapping[str, Any]) -> str:
     """The route's path with a value for each parameter that its schema accepts."""
     path = route.path
     for parameter in route.parameters:
