@@ -195,8 +195,15 @@ def _joining(like: AsyncSession, connection: AsyncConnection) -> AsyncSession:
 
 
 def _used(session: AsyncSession) -> bool:
-    """True when the session began its savepoint or holds changes not yet flushed (which would begin it)."""
-    return session.in_transaction() or bool(session.new or session.deleted or session.dirty)
+    """True when the session began its savepoint or holds changes not yet flushed (which would begin it).
+
+    Adding an object begins the session, so changes outside a transaction can only be to objects it loaded
+    (changed after a commit of the handler's): with an empty identity map there are none, and the change sets,
+    which are built anew on every ask, need not be built for the deliveries that never touch the database.
+    """
+    if session.in_transaction():
+        return True
+    return bool(session.identity_map) and bool(session.new or session.deleted or session.dirty)
 
 
 async def _recorded(session: AsyncSession, event_id: str, queue: str) -> bool:
