@@ -1201,6 +1201,33 @@ async def test_in_a_batch_a_change_made_after_the_handlers_own_commit_is_kept(pg
     assert await count(pg, processed_events) == 2
 
 
+@pytest.mark.asyncio
+async def test_in_a_batch_a_session_left_unused_serves_the_next_delivery_and_a_used_one_does_not(
+    pg: AsyncEngine,
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    store = SqlIdempotency(async_sessionmaker(pg, info={"service": "things"}))
+    sessions: list[AsyncSession] = []
+    loaded: Effect | None = None
+    async with store.batch() as transaction:
+        await transaction.claim(ids, QUEUE)
+        for n, event_id in enumerate(ids):
+            async with transaction.processing(event_id, QUEUE) as claim:
+                assert claim.session is not None
+                sessions.append(claim.session)
+                assert claim.session.info == {"service": "things"}, "set back after the delivery before"
+                claim.session.info["delivery"] = n
+                if n == 1:  # the second delivery writes and loads; the others never touch the database
+                    await claim.session.execute(insert(effects).values(event_id=event_id, n=n))
+                    loaded = (await claim.session.execute(select(Effect))).scalar_one()  # held: stays in the session
+    assert sessions[1] is sessions[0], "the first delivery left its session unused"
+    assert sessions[2] is not sessions[1], "the second used it (and holds what it loaded): the third gets a new one"
+    assert sessions[3] is sessions[2]
+    assert loaded is not None
+    assert await count(pg, effects) == 1
+    assert await count(pg, processed_events) == 4
+
+
 class CutAfterBatchCommit(SqlIdempotency):
     """The SQL store, but the connection to the broker is cut right after the first batch commits."""
 
