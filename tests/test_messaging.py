@@ -59,6 +59,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
 
 from planforge.model import Binding, Queue
 from planforge.topology import ExchangeSpec, Topology, queue_topology
@@ -1167,6 +1168,64 @@ async def test_a_batch_claims_its_events_with_one_statement_whatever_its_size(pg
     assert claimed.count(True) == 11
     assert claimed.count(False) == 3
     assert await count(pg, processed_events) == 11
+
+
+class Effect:
+    """An effects row as an ORM object, for handlers that change what they loaded."""
+
+    event_id: str
+    n: int
+
+
+registry().map_imperatively(Effect, effects, primary_key=[effects.c.event_id])
+
+
+@pytest.mark.asyncio
+async def test_in_a_batch_a_change_made_after_the_handlers_own_commit_is_kept(pg: AsyncEngine) -> None:
+    loaded_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with pg.begin() as connection:
+        await connection.execute(insert(effects).values(event_id=loaded_id, n=1))
+    store = SqlIdempotency(async_sessionmaker(pg, expire_on_commit=False))
+    async with store.batch() as transaction:
+        await transaction.claim([loaded_id, other_id], QUEUE)
+        async with transaction.processing(loaded_id, QUEUE) as claim:
+            assert claim.session is not None
+            effect = (await claim.session.execute(select(Effect))).scalar_one()
+            await claim.session.commit()  # the handler commits (its savepoint), then changes what it loaded
+            effect.n = 2
+        async with transaction.processing(other_id, QUEUE) as claim:  # one that never touches the database
+            assert claim.session is not None
+            assert not claim.duplicate
+    async with pg.connect() as connection:
+        assert (await connection.execute(select(effects.c.n))).scalar_one() == 2, "flushed with the batch"
+    assert await count(pg, processed_events) == 2
+
+
+@pytest.mark.asyncio
+async def test_in_a_batch_a_session_left_unused_serves_the_next_delivery_and_a_used_one_does_not(
+    pg: AsyncEngine,
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    store = SqlIdempotency(async_sessionmaker(pg, info={"service": "things"}))
+    sessions: list[AsyncSession] = []
+    loaded: Effect | None = None
+    async with store.batch() as transaction:
+        await transaction.claim(ids, QUEUE)
+        for n, event_id in enumerate(ids):
+            async with transaction.processing(event_id, QUEUE) as claim:
+                assert claim.session is not None
+                sessions.append(claim.session)
+                assert claim.session.info == {"service": "things"}, "set back after the delivery before"
+                claim.session.info["delivery"] = n
+                if n == 1:  # the second delivery writes and loads; the others never touch the database
+                    await claim.session.execute(insert(effects).values(event_id=event_id, n=n))
+                    loaded = (await claim.session.execute(select(Effect))).scalar_one()  # held: stays in the session
+    assert sessions[1] is sessions[0], "the first delivery left its session unused"
+    assert sessions[2] is not sessions[1], "the second used it (and holds what it loaded): the third gets a new one"
+    assert sessions[3] is sessions[2]
+    assert loaded is not None
+    assert await count(pg, effects) == 1
+    assert await count(pg, processed_events) == 4
 
 
 class CutAfterBatchCommit(SqlIdempotency):

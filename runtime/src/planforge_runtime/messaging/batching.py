@@ -53,7 +53,9 @@ class Batcher:
         self._pending.append(delivery)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        return await asyncio.shield(delivery.done)
+        # Awaited directly, not through shield() (a future and two callbacks more per delivery): a cancelled
+        # handler cancels only its own future, which the batch then skips; the batch goes on for the others.
+        return await delivery.done
 
     async def _drain(self) -> None:
         while self._pending:

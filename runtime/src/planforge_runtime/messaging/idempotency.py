@@ -122,14 +122,16 @@ class SqlBatch:
     claim() records all the batch's events in one statement first (PostgreSQL's INSERT .. ON CONFLICT DO
     NOTHING); a delivery whose event was not claimed by it is a duplicate. Each delivery gets a session of
     its own on the batch's connection, whose SAVEPOINT is begun when the handler first uses it: a handler
-    that never touches the database costs no statement. A failing delivery's savepoint is rolled back and
-    its claim deleted, so a retry can process it.
+    that never touches the database costs no statement (and leaves its session, as new, to the next delivery
+    instead of a session made for each). A failing delivery's savepoint is rolled back and its claim deleted,
+    so a retry can process it.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._claimed: set[tuple[str, str]] | None = None
         self._connection: AsyncConnection | None = None
+        self._unused: AsyncSession | None = None  # a delivery's session that it never used
 
     async def connection(self) -> AsyncConnection:
         """The batch's connection (asked of the session once: each ask is a trip through SQLAlchemy's greenlet)."""
@@ -154,7 +156,7 @@ class SqlBatch:
                 yield Processing(duplicate=True)
                 return
             self._claimed.discard((event_id, queue))
-        session = _joining(self.session, await self.connection())
+        session, self._unused = self._unused or _joining(self.session, await self.connection()), None
         try:
             if self._claimed is None and not await _recorded(session, event_id, queue):
                 yield Processing(duplicate=True)
@@ -172,6 +174,15 @@ class SqlBatch:
         finally:
             if _used(session):
                 await session.close()
+            elif not session.identity_map:  # nothing loaded either: as good as new
+                self._spare(session)
+
+    def _spare(self, session: AsyncSession) -> None:
+        """Keep a session its delivery left as new (no transaction, nothing loaded) for the next delivery;
+        its info is set back to the batch's."""
+        session.info.clear()
+        session.info.update(self.session.sync_session.info)
+        self._unused = session
 
     async def _unclaim(self, event_id: str, queue: str) -> None:
         connection = await self.connection()
@@ -195,8 +206,15 @@ def _joining(like: AsyncSession, connection: AsyncConnection) -> AsyncSession:
 
 
 def _used(session: AsyncSession) -> bool:
-    """True when the session began its savepoint or holds changes not yet flushed (which would begin it)."""
-    return session.in_transaction() or bool(session.new or session.deleted or session.dirty)
+    """True when the session began its savepoint or holds changes not yet flushed (which would begin it).
+
+    Adding an object begins the session, so changes outside a transaction can only be to objects it loaded
+    (changed after a commit of the handler's): with an empty identity map there are none, and the change sets,
+    which are built anew on every ask, need not be built for the deliveries that never touch the database.
+    """
+    if session.in_transaction():
+        return True
+    return bool(session.identity_map) and bool(session.new or session.deleted or session.dirty)
 
 
 async def _recorded(session: AsyncSession, event_id: str, queue: str) -> bool:
