@@ -41,12 +41,34 @@ def _run_folder() -> Path:
     return folder
 
 
+@cache
+def _redis_prefix(redis_url: str) -> str:
+    """A Redis key prefix of this test run's own; its keys are deleted when the run ends (if Redis answers)."""
+    prefix = f"planforge-tests-{uuid.uuid4().hex[:12]}:"
+    atexit.register(_delete_keys, redis_url, prefix)
+    return prefix
+
+
+def _delete_keys(redis_url: str, prefix: str) -> None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    except redis.RedisError:
+        return
+
+
 def settings_for_tests(config: ServiceConfig, **overrides: Any) -> Settings:
     """Settings from the environment, with a fresh key pair (or secret) for the service's JWT algorithm.
 
     Events are off (no broker connection) unless EVENTS is set or events=True is passed. Without DATABASE_URL,
     the service's SQLite database is a new file in a temporary folder of the run (never the working folder, and
-    never shared by two services or two features with the same package name)."""
+    never shared by two services or two features with the same package name). Without REDIS_KEY_PREFIX, the
+    run's Redis keys take a prefix of its own, and are deleted when the run ends: a shared Redis keeps nothing."""
     algorithm = next((a for a in config.jwt_algorithms if a.lower() != "none"), "RS256")
     signing, verifying = _keys(algorithm)
     if algorithm.startswith("HS"):
@@ -57,7 +79,10 @@ def settings_for_tests(config: ServiceConfig, **overrides: Any) -> Settings:
     if "DATABASE_URL" not in os.environ:
         database = _run_folder() / f"{config.package}-{uuid.uuid4().hex[:12]}.db"
         defaults["database_url"] = f"sqlite+aiosqlite:///{database}"
-    return Settings(**{**defaults, **keys, **overrides})
+    settings = Settings(**{**defaults, **keys, **overrides})
+    if "REDIS_KEY_PREFIX" not in os.environ and "redis_key_prefix" not in overrides:
+        settings = settings.model_copy(update={"redis_key_prefix": _redis_prefix(settings.redis_url)})
+    return settings
 
 
 def bearer(app: FastAPI, subject: str = "3f1c9a52-8d4e-4b7a-9c61-2e5f0b7d8a11") -> dict[str, str]:
