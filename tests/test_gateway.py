@@ -45,6 +45,7 @@ from planforge.stack.keys import JWKS_FILE, rotate_jwt_keys
 from planforge.targets.gateway import JWKS_FILE_ENV, NJS_MODULE, key_file_env
 
 from .conftest import REPO
+from .datastores import fresh_redis_prefix
 
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 FIXTURE = REPO / "tests" / "fixtures" / "gateway" / "feature.yaml"
@@ -991,13 +992,15 @@ def test_clock_leeway_from_the_manifest(gateway: Gateway) -> None:
 EXAMPLES = sorted(REPO.glob("examples/*/feature.yaml"))
 
 
-def _service_env(keys: Keys, alg: str, workdir: Path) -> dict[str, str]:
-    """The generated services' own JWT settings (they verify tokens too), and a folder for their SQLite files."""
+def _service_env(keys: Keys, alg: str, workdir: Path, redis_prefix: str) -> dict[str, str]:
+    """The generated services' own JWT settings (they verify tokens too), a folder for their SQLite files and the
+    test's own Redis key prefix (their audit streams)."""
     key = (
         {"JWT_SECRET": keys.secret.decode()} if alg == "HS256" else {"JWT_PUBLIC_KEY": keys.gateway_file(alg).decode()}
     )
     # HTTP through the gateway only: no broker connection, so nothing is declared on the shared broker.
-    return {**os.environ, **key, "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(workdir), "EVENTS": "false"}
+    isolated = {"HOME": str(workdir), "EVENTS": "false", "REDIS_KEY_PREFIX": redis_prefix}
+    return {**os.environ, **key, "PYTHONDONTWRITEBYTECODE": "1", **isolated}
 
 
 def running_services(
@@ -1036,7 +1039,8 @@ def real_gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
     env, key_files = _install_keys(root, keys, (alg,), via_env=True)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, out, ignore_errors=True)
-        ports, services = running_services(model, out / "services", _service_env(keys, alg, out))
+        redis_prefix = stack.enter_context(fresh_redis_prefix())
+        ports, services = running_services(model, out / "services", _service_env(keys, alg, out, redis_prefix))
         stack.enter_context(services)
         _point_settings(root, model, port, ports)
         access_log = stack.enter_context(running_nginx(root, port, env))
